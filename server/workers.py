@@ -1,0 +1,80 @@
+"""Model workers: the event loop never runs inference.
+
+Each model gets one `ModelWorker` (a single thread, shared by every session), so calls to one model
+queue up instead of contending for the same cores. Blocking calls go through `run`; generators
+(tokens, audio chunks) through `stream`, which yields their items on the loop as they are produced.
+Both honour a `threading.Event` that the callee checks once per step.
+"""
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, AsyncIterator, Callable, Iterator
+
+_DONE = object()
+
+
+class ModelWorker:
+    def __init__(self, name: str, *, max_pending: int = 64) -> None:
+        self.name = name
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"warmline-{name}")
+        self._slots = threading.BoundedSemaphore(max_pending)
+
+    async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if not self._slots.acquire(blocking=False):
+            raise WorkerBusy(f"{self.name} worker has too many pending calls")
+        try:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._executor, lambda: fn(*args, **kwargs))
+        finally:
+            self._slots.release()
+
+    async def stream(self, make_iter: Callable[[], Iterator[Any]], *, cancel: threading.Event) -> AsyncIterator[Any]:
+        """Run `make_iter()` on the worker thread and yield its items here.
+
+        Leaving the `async for` early (break, exception, task cancellation) sets `cancel`, so the
+        producer stops at its next step instead of finishing work nobody will use.
+        """
+        if not self._slots.acquire(blocking=False):
+            raise WorkerBusy(f"{self.name} worker has too many pending calls")
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue = asyncio.Queue()
+
+        def produce() -> None:
+            try:
+                for item in make_iter():
+                    loop.call_soon_threadsafe(queue.put_nowait, item)
+                    if cancel.is_set():
+                        break
+                loop.call_soon_threadsafe(queue.put_nowait, _DONE)
+            except BaseException as exc:  # handed to the consumer, raised there
+                loop.call_soon_threadsafe(queue.put_nowait, _Failure(exc))
+            finally:
+                self._slots.release()
+
+        future = loop.run_in_executor(self._executor, produce)
+        try:
+            while True:
+                item = await queue.get()
+                if item is _DONE:
+                    break
+                if isinstance(item, _Failure):
+                    raise item.exc
+                yield item
+        finally:
+            cancel.set()
+            # Do not leave the producer's exception unobserved; do not wait for it either.
+            future.add_done_callback(lambda f: f.exception())
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+class WorkerBusy(RuntimeError):
+    pass
+
+
+class _Failure:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc

@@ -1,0 +1,1 @@
+"""Speaking: voices behind `Voice`, text normalisation and clause splitting, emotional prosody."""
