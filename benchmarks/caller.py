@@ -1,0 +1,119 @@
+"""A simulated caller: streams real recorded speech into a running server at real-time pace and records
+every event it gets back with its arrival time. Used by the tests and the latency/duplex benchmarks."""
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import websockets
+
+from server.audio import float_to_pcm16, resample
+
+
+def load_clip(path: str | Path, rate: int = 16000) -> np.ndarray:
+    audio, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    return resample(audio.mean(axis=1), sr, rate)
+
+
+class Caller:
+    def __init__(self, url: str, *, rate: int = 24000, chunk_ms: int = 40, realtime: bool = True,
+                 session: dict | None = None, headers: dict | None = None) -> None:
+        self.url, self.rate, self.chunk_ms, self.realtime = url, rate, chunk_ms, realtime
+        self.session_extra = session or {}
+        self.headers = headers or {}
+        self.events: list[tuple[float, dict]] = []  # (monotonic seconds, event)
+        self.sent_audio_s = 0.0
+        self._ws = None
+        self._reader: asyncio.Task | None = None
+        self._new_event = asyncio.Event()
+
+    async def __aenter__(self) -> "Caller":
+        self._ws = await websockets.connect(self.url, max_size=None, additional_headers=self.headers)
+        self._reader = asyncio.create_task(self._read())
+        await self.wait_for("session.created", timeout=10)
+        audio = {"input": {"format": {"type": "audio/pcm", "rate": self.rate}},
+                 "output": {"format": {"type": "audio/pcm", "rate": self.rate}}}
+        await self.send({"type": "session.update", "session": {"type": "realtime", "audio": audio, **self.session_extra}})
+        await self.wait_for("session.updated", timeout=10)
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        if self._reader:
+            self._reader.cancel()
+        if self._ws:
+            await self._ws.close()
+
+    async def _read(self) -> None:
+        try:
+            async for message in self._ws:
+                self.events.append((time.monotonic(), json.loads(message)))
+                self._new_event.set()
+        except websockets.ConnectionClosed:
+            pass
+        finally:
+            self._new_event.set()
+
+    async def send(self, event: dict) -> None:
+        await self._ws.send(json.dumps(event))
+
+    async def send_raw(self, data: str | bytes) -> None:
+        await self._ws.send(data)
+
+    async def stream(self, samples16k: np.ndarray) -> float:
+        """Send audio in chunks at real-time pace; returns the monotonic time the last chunk went out."""
+        audio = resample(samples16k, 16000, self.rate)
+        step = self.rate * self.chunk_ms // 1000
+        start = time.monotonic()
+        sent = 0
+        for i in range(0, len(audio), step):
+            chunk = audio[i:i + step]
+            await self.send({"type": "input_audio_buffer.append",
+                             "audio": base64.b64encode(float_to_pcm16(chunk)).decode()})
+            sent += len(chunk)
+            self.sent_audio_s += len(chunk) / self.rate
+            if self.realtime:
+                delay = start + sent / self.rate - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+        return time.monotonic()
+
+    async def silence(self, seconds: float) -> float:
+        return await self.stream(np.zeros(int(seconds * 16000), np.float32))
+
+    def of_type(self, kind: str) -> list[dict]:
+        return [e for _, e in self.events if e.get("type") == kind]
+
+    def first_time(self, kind: str, after: float = 0.0) -> float | None:
+        return next((t for t, e in self.events if e.get("type") == kind and t >= after), None)
+
+    async def wait_for(self, kind: str, *, timeout: float = 60, after_index: int = 0, where=None) -> dict:
+        deadline = time.monotonic() + timeout
+        seen = after_index
+        while True:
+            for _, event in self.events[seen:]:
+                if event.get("type") == kind and (where is None or where(event)):
+                    return event
+            seen = len(self.events)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                kinds = [e.get("type") for _, e in self.events[-15:]]
+                raise TimeoutError(f"no {kind} within {timeout} s; last events: {kinds}")
+            self._new_event.clear()
+            try:
+                await asyncio.wait_for(self._new_event.wait(), timeout=min(remaining, 1.0))
+            except asyncio.TimeoutError:
+                pass
+            if self._reader and self._reader.done() and len(self.events) == seen:
+                raise ConnectionError(f"connection closed before {kind}")
+
+    def reply_audio_seconds(self, response_id: str | None = None) -> float:
+        total = 0
+        for e in self.of_type("response.output_audio.delta"):
+            if response_id is None or e.get("response_id") == response_id:
+                total += len(base64.b64decode(e["delta"])) // 2
+        return total / self.rate

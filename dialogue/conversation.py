@@ -1,0 +1,100 @@
+"""One conversation's history with roles, plus what is tracked across its turns."""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+from .tracking import EmotionTrajectory, StageTracker
+from .voice import VoiceCues
+
+_ids = itertools.count(1)
+
+
+@dataclass
+class Turn:
+    role: str  # "user" | "assistant"
+    text: str
+    item_id: str
+    voice: VoiceCues | None = None
+    emotion: str | None = None  # user: emotion heard; assistant: the tone it spoke with
+    stage: str | None = None
+    interrupted: bool = False
+    meta: dict = field(default_factory=dict)
+
+
+class Conversation:
+    def __init__(self, *, max_messages: int = 16) -> None:
+        if max_messages < 1:
+            raise ValueError("max_messages must be at least 1")
+        self.max_messages = max_messages
+        self.turns: list[Turn] = []
+        self.stages = StageTracker()
+        self.trajectory = EmotionTrajectory()
+        self.concern: list[str] = []  # crisis categories raised so far, in order
+
+    @classmethod
+    def from_history(cls, history: list[dict]) -> "Conversation":
+        """Build from OpenAI-style [{"role", "content"|"text", "voice"?}, ...]."""
+        conv = cls()
+        for i, msg in enumerate(history):
+            if not isinstance(msg, dict) or msg.get("role") not in ("user", "assistant"):
+                raise ValueError(f"history[{i}] must be a dict with role 'user' or 'assistant': {msg!r}")
+            text = msg.get("content", msg.get("text"))
+            if not isinstance(text, str):
+                raise ValueError(f"history[{i}] has no text content")
+            if msg["role"] == "user":
+                conv.add_user(text, voice=msg.get("voice"))
+            else:
+                conv.add_assistant(text, emotion=msg.get("emotion"))
+        return conv
+
+    def add_user(self, text: str, voice=None, item_id: str | None = None) -> Turn:
+        if not isinstance(text, str):
+            raise TypeError("user text must be a string")
+        cues = VoiceCues.from_input(voice)
+        point = self.trajectory.add(cues.emotion, text)
+        turn = Turn("user", text.strip(), item_id or f"item_u{next(_ids)}", voice=cues, emotion=point.emotion,
+                    stage=self.stages.update(text))
+        self.turns.append(turn)
+        return turn
+
+    def add_assistant(self, text: str, item_id: str | None = None, emotion: str | None = None,
+                      interrupted: bool = False) -> Turn:
+        turn = Turn("assistant", text.strip(), item_id or f"item_a{next(_ids)}", emotion=emotion,
+                    interrupted=interrupted)
+        self.turns.append(turn)
+        return turn
+
+    def find(self, item_id: str) -> Turn:
+        for turn in reversed(self.turns):
+            if turn.item_id == item_id:
+                return turn
+        raise KeyError(f"no turn with item_id {item_id!r}")
+
+    def truncate(self, item_id: str, heard_text: str) -> Turn:
+        """Barge-in: the assistant turn keeps only the words the person heard."""
+        turn = self.find(item_id)
+        if turn.role != "assistant":
+            raise ValueError(f"item {item_id!r} is a {turn.role} turn; only assistant turns are truncated")
+        heard = heard_text.strip()
+        if not turn.text.startswith(heard):
+            # The caller's words may differ in spacing or punctuation; keep as many of ours as it heard.
+            heard = " ".join(turn.text.split()[:len(heard.split())])
+        turn.text, turn.interrupted = heard, True
+        return turn
+
+    @property
+    def last_user(self) -> Turn | None:
+        return next((t for t in reversed(self.turns) if t.role == "user"), None)
+
+    @property
+    def stage(self) -> str:
+        return self.stages.stage
+
+    def messages(self) -> list[dict]:
+        """The recent history as chat messages; empty (fully interrupted) replies are left out."""
+        msgs = [{"role": t.role, "content": t.text} for t in self.turns if t.text]
+        msgs = msgs[-self.max_messages:]
+        while msgs and msgs[0]["role"] != "user":
+            msgs.pop(0)
+        return msgs

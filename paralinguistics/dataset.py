@@ -1,0 +1,137 @@
+"""A labelled manifest and its cached features (Whisper base states, prosody) per audio condition.
+
+Manifest columns (as in the shared one): path, dataset, task (emotion | vocal_event), label, speaker,
+gender (F/M or empty), age (years or empty); `path` is relative to the root folder.
+Features are cached as one npz per (manifest, condition) outside the repo, and extraction resumes.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from . import augment, features
+
+SR = 16000
+
+
+@dataclass
+class Clip:
+    path: str
+    dataset: str
+    task: str
+    label: str
+    speaker: str
+    gender: str
+    age: float | None
+
+
+def read_manifest(path: str | Path) -> list[Clip]:
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        missing = {"path", "label"} - set(reader.fieldnames or [])
+        if missing:
+            raise ValueError(f"{path}: manifest lacks column(s) {sorted(missing)}")
+        clips = []
+        for row in reader:
+            age = (row.get("age") or "").strip()
+            clips.append(Clip(
+                path=row["path"], dataset=row.get("dataset") or "", task=row.get("task") or "emotion",
+                label=(row.get("label") or "").strip(), speaker=row.get("speaker") or row["path"],
+                gender=(row.get("gender") or "").strip().upper(), age=float(age) if age else None))
+    return clips
+
+
+def load_audio(path: str | Path) -> np.ndarray:
+    x, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    x = x.mean(axis=1)
+    return soxr.resample(x, sr, SR).astype(np.float32) if sr != SR else x
+
+
+def cache_dir() -> Path:
+    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "warmline" / "features"
+    base.mkdir(parents=True, exist_ok=True)
+    return base
+
+
+def cache_path(manifest: str | Path, condition: str) -> Path:
+    key = hashlib.sha1(str(Path(manifest).resolve()).encode()).hexdigest()[:10]
+    return cache_dir() / f"{Path(manifest).stem}-{key}-{condition}.npz"
+
+
+def extract(manifest: str | Path, root: str | Path, condition: str, whisper, *, save_every: int = 400,
+            log=sys.stderr) -> dict[str, np.ndarray]:
+    """Encode every clip under `condition` with `whisper` (a faster_whisper.WhisperModel); cached, resumable."""
+    from asr.encoder import encode
+
+    clips = read_manifest(manifest)
+    out = cache_path(manifest, condition)
+    done: dict[str, list] = {"pooled": [], "prosody": [], "frames": [], "paths": []}
+    if out.exists():
+        z = np.load(out, allow_pickle=False)
+        if len(z["paths"]) == len(clips) and bool(z["complete"]):
+            return dict(z)
+        off = z["offsets"]
+        done = {"pooled": list(z["pooled"]), "prosody": list(z["prosody"]), "paths": list(z["paths"]),
+                "frames": [z["frames"][off[i]:off[i + 1]] for i in range(len(off) - 1)]}
+    rng = np.random.default_rng(1234 + len(done["paths"]))
+    t0 = time.time()
+    for i in range(len(done["paths"]), len(clips)):
+        clip = clips[i]
+        x = augment.CONDITIONS[condition](load_audio(Path(root) / clip.path), rng)
+        enc = encode(whisper, x)
+        states = enc.states[: enc.audio_frames]
+        _, pros = features.signal_features(x)
+        done["pooled"].append(features.pool(states))
+        done["prosody"].append(pros)
+        done["frames"].append(features.halve(states).astype(np.float16))
+        done["paths"].append(clip.path)
+        n = i + 1
+        if n % save_every == 0 or n == len(clips):
+            _save(out, done, complete=n == len(clips))
+            print(f"[{condition}] {n}/{len(clips)} clips, {time.time() - t0:.0f} s", file=log, flush=True)
+    return dict(np.load(out, allow_pickle=False))
+
+
+def _save(out: Path, d: dict, *, complete: bool) -> None:
+    lengths = [len(f) for f in d["frames"]]
+    tmp = out.with_suffix(".tmp.npz")
+    np.savez(tmp, pooled=np.stack(d["pooled"]), prosody=np.stack(d["prosody"]),
+             frames=np.concatenate(d["frames"]).astype(np.float16), offsets=np.concatenate([[0], np.cumsum(lengths)]),
+             paths=np.array(d["paths"]), complete=np.array(complete))
+    os.replace(tmp, out)
+
+
+def load_whisper(name: str | None = None, device: str = "cpu", threads: int = 2):
+    from faster_whisper import WhisperModel
+
+    from server.models import resolve
+
+    return WhisperModel(resolve(name or "whisper-base"), device=device, compute_type="int8", cpu_threads=threads)
+
+
+def main(argv=None) -> int:
+    import argparse
+
+    p = argparse.ArgumentParser(description="cache Whisper-base features of a manifest")
+    p.add_argument("--manifest", required=True)
+    p.add_argument("--root", required=True)
+    p.add_argument("--conditions", default="clean,tel,noise10")
+    p.add_argument("--whisper", default=None)
+    a = p.parse_args(argv)
+    model = load_whisper(a.whisper)
+    for c in a.conditions.split(","):
+        extract(a.manifest, a.root, c, model)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,29 @@
+"""What the heads see: pooled Whisper encoder states plus prosodic features, same code for training and use."""
+from __future__ import annotations
+
+import numpy as np
+
+from . import prosody
+
+
+def pool(states: np.ndarray) -> np.ndarray:
+    """Mean and standard deviation over the frames that hold audio: (frames, dim) -> (2*dim,)."""
+    s = np.asarray(states, dtype=np.float32)
+    if s.ndim != 2 or len(s) == 0:
+        raise ValueError(f"encoder states must be (frames, dim) with frames > 0, got shape {s.shape}")
+    return np.concatenate([s.mean(0), s.std(0)]).astype(np.float32)
+
+
+def halve(states: np.ndarray) -> np.ndarray:
+    """Average neighbouring frames (50 -> 25 per second): what the attention-pooling head reads."""
+    s = np.asarray(states, dtype=np.float32)
+    n = len(s) // 2 * 2
+    if n == 0:
+        return s
+    return s[:n].reshape(-1, 2, s.shape[1]).mean(1)
+
+
+def signal_features(audio16k: np.ndarray) -> tuple[prosody.Style, np.ndarray]:
+    t = prosody.track(audio16k)
+    s = prosody.style(t)
+    return s, prosody.features(t, s)

@@ -1,0 +1,73 @@
+"""Small classification heads over pooled encoder states + prosody; numpy at run time, torch for training.
+
+A head is: standardise -> [attention pooling over frames] -> optional hidden layer -> logits / T.
+Weights live in one npz (float16 matrices) with a JSON description beside it.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+def _gelu(x: np.ndarray) -> np.ndarray:
+    return 0.5 * x * (1 + np.tanh(0.7978845608 * (x + 0.044715 * x ** 3)))
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+@dataclass
+class Head:
+    task: str
+    labels: tuple[str, ...]
+    params: dict[str, np.ndarray]
+    temperature: float = 1.0
+    attention: bool = False
+
+    def logits(self, pooled: np.ndarray, prosody: np.ndarray, frames: np.ndarray | None = None) -> np.ndarray:
+        p = self.params
+        x = np.concatenate([pooled, prosody]).astype(np.float32)
+        x = (x - p["mean"]) / p["scale"]
+        if self.attention:
+            if frames is None or len(frames) == 0:
+                raise ValueError(f"head {self.task!r} needs encoder frames")
+            f = (np.asarray(frames, np.float32) - p["fmean"]) / p["fscale"]
+            w = softmax((np.tanh(f @ p["att_w1"] + p["att_b1"]) @ p["att_w2"]).ravel())
+            x = np.concatenate([x, w @ f])
+        if "w1" in p:
+            x = _gelu(x @ p["w1"] + p["b1"])
+        return (x @ p["w2"] + p["b2"]) / self.temperature
+
+    def predict(self, pooled, prosody, frames=None) -> np.ndarray:
+        return softmax(self.logits(pooled, prosody, frames))
+
+
+def save(heads: dict[str, Head], folder: str | Path, meta: dict) -> None:
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    arrays = {}
+    desc = {"meta": meta, "heads": {}}
+    for name, h in heads.items():
+        for k, v in h.params.items():
+            arrays[f"{name}.{k}"] = v.astype(np.float16 if v.ndim == 2 else np.float32)
+        desc["heads"][name] = {"labels": list(h.labels), "temperature": h.temperature, "attention": h.attention}
+    np.savez_compressed(folder / "heads.npz", **arrays)
+    (folder / "heads.json").write_text(json.dumps(desc, indent=1) + "\n")
+
+
+def load(folder: str | Path) -> tuple[dict[str, Head], dict]:
+    folder = Path(folder)
+    desc = json.loads((folder / "heads.json").read_text())
+    z = np.load(folder / "heads.npz")
+    heads = {}
+    for name, d in desc["heads"].items():
+        params = {k.split(".", 1)[1]: z[k].astype(np.float32) for k in z.files if k.split(".", 1)[0] == name}
+        heads[name] = Head(task=name, labels=tuple(d["labels"]), params=params, temperature=float(d["temperature"]),
+                           attention=bool(d["attention"]))
+    return heads, desc["meta"]

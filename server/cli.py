@@ -1,0 +1,133 @@
+"""`warmline` command: serve, models, reply, perceive, bench."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+
+
+def _serve_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default 8765; 0 picks a free one)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--threads", type=int, help="threads per model (default 2)")
+    p.add_argument("--asr-model", help="catalog name (whisper-base), CTranslate2 folder, or faster-whisper size name")
+    p.add_argument("--llm-backend", choices=["llama", "openai", "transformers"])
+    p.add_argument("--llm-model", help="catalog name (qwen2.5-0.5b), GGUF path, HF id, or the endpoint's model")
+    p.add_argument("--llm-endpoint", help="base URL of an OpenAI-compatible chat endpoint (with --llm-backend openai)")
+    p.add_argument("--dialogue-mode", choices=["tags", "free"])
+    p.add_argument("--voice-backend", choices=["piper", "espeak", "coqui"])
+    p.add_argument("--voice", help="voice file or name for the voice backend")
+    p.add_argument("--end-silence-ms", type=int, help="silence that ends a user turn (default 600)")
+    p.add_argument("--no-analyser", dest="analyser", action="store_false", default=None,
+                   help="skip paralinguistic analysis")
+    p.add_argument("--api-key", help="require this bearer token from clients")
+    p.add_argument("--locale", help="crisis resources locale (default en-US)")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from server.app import WarmlineServer
+    from server.config import Config
+    from server.pipeline import ModelLoadError, Pipeline
+
+    keys = ("host", "port", "device", "threads", "asr_model", "llm_backend", "llm_model", "llm_endpoint",
+            "dialogue_mode", "voice_backend", "voice", "end_silence_ms", "analyser", "api_key", "locale")
+    config = Config.from_env(**{k: getattr(args, k) for k in keys})
+    print("Loading models (the first start assembles them; later starts take ~10-20 s)...", flush=True)
+    try:
+        pipeline = Pipeline.load(config)
+    except ModelLoadError as exc:
+        print(f"warmline: {exc}", file=sys.stderr)
+        return 2
+    try:
+        from dialogue.engine import DialogueEngine
+        from dialogue.safety import SafetyPolicy
+
+        DialogueEngine(pipeline.chat_model, mode=config.dialogue_mode, safety=SafetyPolicy(locale=config.locale)).warm()
+    except Exception as exc:  # warming is an optimisation only
+        logging.getLogger("warmline").warning("could not warm the dialogue model: %s", exc)
+    try:
+        asyncio.run(WarmlineServer(config, pipeline).serve_forever())
+    except KeyboardInterrupt:
+        pass
+    finally:
+        pipeline.close()
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from server import models
+
+    names = args.names or [n for n, e in models.CATALOG.items() if not e.optional or models.is_installed(e)]
+    failed = 0
+    for name in names:
+        if name not in models.CATALOG:
+            print(f"unknown model {name!r}; known: {', '.join(models.CATALOG)}", file=sys.stderr)
+            return 2
+        entry = models.CATALOG[name]
+        if not args.list:
+            try:
+                models.assemble(name, progress=models._stderr_progress(name), force=args.force)
+            except models.ModelMissing as exc:
+                print(f"{name}: {exc}", file=sys.stderr)
+                failed += 1
+        if args.verify and models.is_assembled(entry):
+            print(f"{name}: sha256 {'ok' if models.verify(name) else 'MISMATCH'}")
+    print(f"{'model':16} {'kind':6} {'state':10} description")
+    for row in models.status():
+        state = "ready" if row["assembled"] else ("installed" if row["installed"] else "missing")
+        print(f"{row['name']:16} {row['kind']:6} {state:10} {row['description']} [{row['license']}]")
+    print(f"model cache: {models.warmline_home() / 'models'}")
+    return 1 if failed else 0
+
+
+def _delegate(module: str, parser: argparse.ArgumentParser) -> None:
+    import importlib
+
+    try:
+        mod = importlib.import_module(module)
+    except ImportError as exc:
+        parser.set_defaults(func=lambda a, e=exc: _unavailable(module, e))
+        return
+    mod.add_arguments(parser)
+    parser.set_defaults(func=mod.run)
+
+
+def _unavailable(module: str, exc: Exception) -> int:
+    print(f"warmline: {module} is not available: {exc}", file=sys.stderr)
+    return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="warmline", description="Full-duplex, empathetic speech dialogue.")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("serve", help="start the server (browser client at http://HOST:PORT/)")
+    _serve_args(p)
+    p.set_defaults(func=cmd_serve)
+    p = sub.add_parser("models", help="assemble the embedded models into the cache and list them")
+    p.add_argument("names", nargs="*", help="models to assemble (default: all installed)")
+    p.add_argument("--list", action="store_true", help="only list, assemble nothing")
+    p.add_argument("--verify", action="store_true", help="recompute each assembled model's sha256")
+    p.add_argument("--force", action="store_true", help="assemble again even if present")
+    p.set_defaults(func=cmd_models)
+    _delegate("dialogue.reply_cli", sub.add_parser("reply", help="run text turns through the dialogue engine"))
+    _delegate("paralinguistics.perceive", sub.add_parser("perceive", help="label clips with every voice prediction"))
+    from benchmarks.cli import add_bench_parser
+
+    add_bench_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""Server configuration: defaults are the embedded (registry) model set on the CPU."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+
+
+@dataclass
+class Config:
+    host: str = "127.0.0.1"
+    port: int = 8765
+    device: str = "auto"  # auto | cpu | cuda, for every model
+    threads: int = 2  # per model; the models take turns on the cores rather than all at once
+    api_key: str | None = None  # when set, clients must send it as a Bearer token
+
+    vad_model: str = "silero-vad"
+    vad_threshold: float = 0.5
+    end_silence_ms: int = 600  # silence after speech that ends the user's turn
+    min_speech_ms: int = 200
+
+    asr_model: str = "whisper-base"  # catalog name, CTranslate2 folder, or faster-whisper size name
+    asr_language: str | None = "en"
+
+    analyser: bool = True  # paralinguistics on each user turn, where the package is present
+
+    llm_backend: str = "llama"  # llama | openai | transformers
+    llm_model: str = "qwen2.5-0.5b"  # catalog name, GGUF path, HF id, or the endpoint's model name
+    llm_endpoint: str | None = None  # for llm_backend=openai
+    dialogue_mode: str = "tags"  # tags | free
+    locale: str = "en-US"  # crisis resources
+
+    voice_backend: str = "piper"  # piper | espeak | coqui
+    voice: str | None = None  # voice file or name; None = the backend's default
+
+    max_sessions: int = 16
+    max_message_bytes: int = 4 << 20  # a larger WebSocket message closes the connection (1009)
+    max_audio_bytes_per_append: int = 1 << 20
+    client_dir: str | None = None  # None = the client/ folder of this checkout or install
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, **overrides) -> "Config":
+        """WARMLINE_<FIELD> environment variables, then explicit overrides (e.g. parsed CLI flags)."""
+        cfg = cls()
+        for f in fields(cls):
+            raw = os.environ.get(f"WARMLINE_{f.name.upper()}")
+            if raw is not None and f.name != "extra":
+                setattr(cfg, f.name, _coerce(raw, getattr(cfg, f.name)))
+        for key, value in overrides.items():
+            if value is not None:
+                setattr(cfg, key, value)
+        return cfg
+
+
+def _coerce(raw: str, current):
+    if isinstance(current, bool):
+        return raw.lower() in ("1", "true", "yes", "on")
+    if isinstance(current, int):
+        return int(raw)
+    if isinstance(current, float):
+        return float(raw)
+    return raw or None

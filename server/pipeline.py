@@ -1,0 +1,73 @@
+"""The models of one server process, loaded once and shared by every session, each behind its own worker."""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from server.config import Config
+from server.models import resolve
+from server.workers import ModelWorker
+
+log = logging.getLogger("warmline.pipeline")
+
+
+class ModelLoadError(RuntimeError):
+    pass
+
+
+@dataclass
+class Pipeline:
+    config: Config
+    vad: object
+    recognizer: object
+    analyser: object | None
+    chat_model: object
+    voice: object
+    workers: dict[str, ModelWorker] = field(default_factory=dict)
+    load_seconds: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, config: Config) -> "Pipeline":
+        timings: dict[str, float] = {}
+
+        def timed(stage: str, build):
+            t0 = time.monotonic()
+            try:
+                obj = build()
+            except Exception as exc:  # the message names the stage and the model that failed
+                raise ModelLoadError(f"could not load the {stage} model: {exc}") from exc
+            timings[stage] = round(time.monotonic() - t0, 2)
+            log.info("loaded %s in %.1f s", stage, timings[stage])
+            return obj
+
+        from asr.vad import SileroVAD
+        from asr.whisper import WhisperRecognizer
+        from dialogue.backends import build_chat_model
+        from tts import build_voice
+
+        vad = timed("vad", lambda: SileroVAD(resolve(config.vad_model)))
+        recognizer = timed("asr", lambda: WhisperRecognizer(resolve(config.asr_model), device=config.device,
+                                                            threads=config.threads, language=config.asr_language))
+        analyser = None
+        if config.analyser:
+            try:
+                from paralinguistics.analyser import VoiceAnalyser
+            except ImportError as exc:
+                log.warning("paralinguistics unavailable (%s); turns go on without voice analysis", exc)
+            else:
+                model = getattr(recognizer, "model", None)
+                analyser = timed("paralinguistics", lambda: VoiceAnalyser(whisper_model=model, device=config.device))
+        llm = config.llm_model if config.llm_backend != "llama" else resolve(config.llm_model)
+        chat_model = timed("dialogue", lambda: build_chat_model(config.llm_backend, llm, device=config.device,
+                                                                endpoint=config.llm_endpoint, threads=config.threads))
+        voice = timed("tts", lambda: build_voice(config.voice_backend, voice=config.voice, device=config.device))
+        workers = {name: ModelWorker(name) for name in ("vad", "asr", "paralinguistics", "dialogue", "tts")}
+        return cls(config, vad, recognizer, analyser, chat_model, voice, workers, timings)
+
+    def close(self) -> None:
+        for worker in self.workers.values():
+            worker.shutdown()
+        close = getattr(self.chat_model, "close", None)
+        if close:
+            close()

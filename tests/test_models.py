@@ -1,0 +1,57 @@
+"""Model assembly on small packages the test builds itself."""
+import sys
+
+import pytest
+
+from server import models
+
+
+@pytest.fixture
+def fake_packages(tmp_path, monkeypatch):
+    root = tmp_path / "site"
+    for i, payload in enumerate([b"GGUF" + b"a" * 5000, b"b" * 3000], start=1):
+        pkg = root / f"fakeparts_p{i}" / "data"
+        pkg.mkdir(parents=True)
+        (pkg.parent / "__init__.py").write_text("")
+        (pkg / f"part{i:02d}.bin").write_bytes(payload)
+    monkeypatch.syspath_prepend(str(root))
+    monkeypatch.setenv("WARMLINE_HOME", str(tmp_path / "home"))
+    entry = models.Entry("fake-llm", "llm", "test", parts=(("fakeparts_p1", "data/part01.bin"),
+                                                         ("fakeparts_p2", "data/part02.bin")),
+                         output="fake.gguf", magic=b"GGUF")
+    monkeypatch.setitem(models.CATALOG, "fake-llm", entry)
+    for name in ("fakeparts_p1", "fakeparts_p2"):
+        sys.modules.pop(name, None)
+    return entry
+
+
+def test_assemble_joins_parts_once_and_verifies(fake_packages, tmp_path):
+    calls = []
+    path = models.assemble("fake-llm", progress=lambda d, t: calls.append((d, t)))
+    assert path.read_bytes() == b"GGUF" + b"a" * 5000 + b"b" * 3000
+    assert calls[-1] == (8004, 8004)
+    assert models.is_assembled(fake_packages) and models.verify("fake-llm")
+    mtime = path.stat().st_mtime_ns
+    assert models.assemble("fake-llm") == path and path.stat().st_mtime_ns == mtime  # reused
+    path.write_bytes(b"GGUF" + b"x" * 8000)  # same size, different bytes
+    assert not models.verify("fake-llm")
+
+
+def test_damaged_part_is_refused(fake_packages, tmp_path):
+    part = tmp_path / "site" / "fakeparts_p1" / "data" / "part01.bin"
+    part.write_bytes(b"JUNK" + b"a" * 5000)
+    with pytest.raises(models.ModelMissing, match="does not start with"):
+        models.assemble("fake-llm")
+    assert not models.is_assembled(fake_packages)
+
+
+def test_missing_package_names_the_fix(monkeypatch):
+    entry = models.Entry("ghost", "llm", "x", parts=(("no_such_pkg_xyz", "data/p.bin"),), output="g.gguf")
+    monkeypatch.setitem(models.CATALOG, "ghost", entry)
+    with pytest.raises(models.ModelMissing, match="scripts/install"):
+        models.assemble("ghost")
+
+
+def test_resolve_passes_other_specs_through():
+    assert models.resolve("/some/model.gguf") == "/some/model.gguf"
+    assert models.resolve("large-v3") == "large-v3"

@@ -1,0 +1,66 @@
+import asyncio
+import threading
+import time
+
+import pytest
+
+from server.workers import ModelWorker, WorkerBusy
+
+
+def test_stream_yields_items_and_stops_the_producer_when_the_consumer_leaves():
+    produced = []
+
+    def producer(cancel):
+        for i in range(1000):
+            if cancel.is_set():
+                return
+            produced.append(i)
+            time.sleep(0.002)
+            yield i
+
+    async def main():
+        worker = ModelWorker("t")
+        cancel = threading.Event()
+        got = []
+        async for item in worker.stream(lambda: producer(cancel), cancel=cancel):
+            got.append(item)
+            if len(got) == 5:
+                break
+        await asyncio.sleep(0.1)
+        return got, len(produced)
+
+    got, n_after = asyncio.run(main())
+    assert got == [0, 1, 2, 3, 4]
+    assert n_after < 50  # the producer stopped soon after, instead of running to 1000
+
+
+def test_stream_raises_the_producers_error_on_the_loop():
+    def broken():
+        yield 1
+        raise ValueError("model exploded")
+
+    async def main():
+        worker = ModelWorker("t")
+        async for _ in worker.stream(broken, cancel=threading.Event()):
+            pass
+
+    with pytest.raises(ValueError, match="model exploded"):
+        asyncio.run(main())
+
+
+def test_run_is_off_the_event_loop_and_bounded():
+    async def main():
+        worker = ModelWorker("t", max_pending=1)
+        loop_thread = threading.get_ident()
+        ran_on = await worker.run(threading.get_ident)
+        gate = threading.Event()
+        first = asyncio.ensure_future(worker.run(gate.wait))
+        await asyncio.sleep(0.05)
+        with pytest.raises(WorkerBusy):
+            await worker.run(lambda: None)
+        gate.set()
+        await first
+        return loop_thread, ran_on
+
+    loop_thread, ran_on = asyncio.run(main())
+    assert loop_thread != ran_on
