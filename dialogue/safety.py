@@ -98,6 +98,9 @@ class Concern:
     def escalate(self) -> bool:
         return self.severity in ("medium", "high")
 
+    def as_event(self) -> dict:
+        return {"category": self.category, "severity": self.severity, "reason": self.reason}
+
     def describe(self) -> str:
         if not self.category:
             return "none"

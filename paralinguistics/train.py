@@ -118,23 +118,26 @@ def fit(x: np.ndarray, frames: list[np.ndarray] | None, y: np.ndarray, n_classes
     in_dim = x.shape[1]
     fmean = fscale = None
     if cfg.attention:
-        allf = np.concatenate(frames).astype(np.float32)
+        allf = np.concatenate(frames[:: max(1, len(frames) // 2000)]).astype(np.float32)
         fmean, fscale = _standardiser(allf)
-        lengths = [len(f) for f in frames]
-        tmax = max(lengths)
-        fpad = np.zeros((len(frames), tmax, allf.shape[1]), np.float32)
-        mask = np.zeros((len(frames), tmax), bool)
-        for i, f in enumerate(frames):
-            fpad[i, : len(f)] = (f.astype(np.float32) - fmean) / fscale
-            mask[i, : len(f)] = True
-        ft, mt = torch.tensor(fpad), torch.tensor(mask)
-        in_dim += allf.shape[1]
+        frame_dim = allf.shape[1]
+        in_dim += frame_dim
+
+    def frame_batch(idx):
+        fb = [frames[i] for i in idx]
+        tmax = max(len(f) for f in fb)
+        pad = np.zeros((len(fb), tmax, frame_dim), np.float32)
+        mask = np.zeros((len(fb), tmax), bool)
+        for j, f in enumerate(fb):
+            pad[j, : len(f)] = (f.astype(np.float32) - fmean) / fscale
+            mask[j, : len(f)] = True
+        return torch.tensor(pad), torch.tensor(mask)
 
     class Net(nn.Module):
         def __init__(self):
             super().__init__()
             if cfg.attention:
-                self.att1 = nn.Linear(fpad.shape[2], 64)
+                self.att1 = nn.Linear(frame_dim, 64)
                 self.att2 = nn.Linear(64, 1, bias=False)
             self.hidden = nn.Linear(in_dim, cfg.hidden) if cfg.hidden else None
             self.out = nn.Linear(cfg.hidden or in_dim, n_classes)
@@ -161,8 +164,7 @@ def fit(x: np.ndarray, frames: list[np.ndarray] | None, y: np.ndarray, n_classes
         for s in range(0, len(y), 128):
             idx = torch.tensor(order[s:s + 128])
             if cfg.attention:
-                tb = int(mt[idx].sum(1).max())
-                logits = net(xs[idx], ft[idx, :tb], mt[idx, :tb])
+                logits = net(xs[idx], *frame_batch(order[s:s + 128]))
             else:
                 logits = net(xs[idx])
             loss = loss_fn(logits, yt[idx])

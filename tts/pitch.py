@@ -87,8 +87,10 @@ def _pitch_marks(x, f0_per_sample, sr, uv_period):  # pragma: no cover - numba
         f0 = f0_per_sample[t]
         if f0 > 0:
             p = int(sr / f0)
-            lo = t if not prev_voiced else t - p // 4
-            hi = t + p if not prev_voiced else t + p // 4
+            lo = t - p // 2 if not prev_voiced else t - p // 4
+            hi = t + p // 2 if not prev_voiced else t + p // 4
+            if count > 0:
+                lo = max(lo, marks[count - 1] + 20)
             lo, hi = max(lo, 0), min(hi, n - 1)
             best = lo
             for j in range(lo, hi + 1):
@@ -117,24 +119,29 @@ def _pitch_marks(x, f0_per_sample, sr, uv_period):  # pragma: no cover - numba
 
 
 @njit(cache=True)
-def _overlap_add(x, marks, periods, factors):  # pragma: no cover - numba
+def _overlap_add(x, marks, factors):  # pragma: no cover - numba
+    # Grain k rises over the distance to mark k-1 and falls over the distance to mark k+1 (Hann halves),
+    # so at factor 1 neighbouring halves sum to one and the output is the input.
     n = x.size
     y = np.zeros(n, np.float32)
-    if marks.size == 0:
-        return y
+    count = marks.size
+    if count < 2:
+        return x.astype(np.float32)
     ts = float(marks[0])
     k = 0
     while ts < n:
-        while k + 1 < marks.size and abs(marks[k + 1] - ts) <= abs(marks[k] - ts):
+        while k + 1 < count and abs(marks[k + 1] - ts) <= abs(marks[k] - ts):
             k += 1
-        p = periods[k]
+        right = marks[k + 1] - marks[k] if k + 1 < count else n - marks[k]
+        left = marks[k] - marks[k - 1] if k > 0 else right
         m = marks[k]
         c = int(round(ts))
-        for j in range(-p, p + 1):
+        for j in range(-left, right + 1):
             src, dst = m + j, c + j
             if 0 <= src < n and 0 <= dst < n:
-                y[dst] += (0.5 + 0.5 * np.cos(np.pi * j / p)) * x[src]
-        ts += max(1.0, p / factors[k])
+                half = left if j < 0 else right
+                y[dst] += (0.5 + 0.5 * np.cos(np.pi * j / max(half, 1))) * x[src]
+        ts += max(1.0, right / factors[k])
     return y
 
 
@@ -144,7 +151,7 @@ class PsolaShifter:
     def __init__(self, sample_rate: int, ref_f0: float | None = None) -> None:
         self.sample_rate = sample_rate
         self.ref_f0 = ref_f0
-        _overlap_add(np.zeros(64, np.float32), np.zeros(1, np.int64), np.ones(1, np.int64), np.ones(1))  # compile now
+        _overlap_add(np.zeros(64, np.float32), np.arange(0, 64, 16), np.ones(4))  # compile now
         _pitch_marks(np.zeros(64, np.float32), np.zeros(64), float(sample_rate), 10)
 
     def calibrate(self, speech: np.ndarray) -> float:
@@ -170,6 +177,6 @@ class PsolaShifter:
                                               int(self.sample_rate * 0.005))
         f0_marks = self.sample_rate / periods.astype(np.float64)
         factors = np.where(voiced, 2 ** (semitones / 12) * (f0_marks / ref) ** (range_factor - 1), 1.0)
-        y = _overlap_add(x, marks, periods, np.clip(factors, 0.5, 2.0))
+        y = _overlap_add(x, marks, np.clip(factors, 0.5, 2.0))
         rms_in, rms_out = float(np.sqrt(np.mean(x**2))), float(np.sqrt(np.mean(y**2)))
         return y * (rms_in / rms_out) if rms_out > 1e-9 else y

@@ -1,0 +1,244 @@
+"""The dialogue engine: safety check, pre-filled assessment, the model's short decision (need and
+tone), then the reply streamed clause by clause for synthesis."""
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Iterator
+
+from tts.clauses import ClauseSplitter
+
+from .base import ChatModel
+from .conversation import Conversation, Turn
+from .format import GRAMMARS, MODES, ReplyParser
+from .prompts import crisis_guidance, system_prompt, turn_note
+from .safety import Concern, SafetyPolicy, forbidden
+from .speech_text import spoken
+from .tone import CRISIS_TONES, fallback_need, fallback_tone
+from .tracking import STAGE_GUIDANCE
+
+
+@dataclass
+class Assessment:
+    fields: dict
+    text: str
+
+
+@dataclass
+class Clause:
+    text: str
+    emotion: str
+
+
+@dataclass
+class Escalation:
+    category: str
+    severity: str
+    reason: str
+    resources: list[dict]
+
+    def as_dict(self) -> dict:
+        return {"category": self.category, "severity": self.severity, "reason": self.reason,
+                "resources": self.resources}
+
+
+@dataclass
+class ReplyDone:
+    text: str
+    emotion: str
+    timings: dict
+    format_valid: bool = True
+    cancelled: bool = False
+    dropped: list[str] = field(default_factory=list)  # why clauses were withheld by the safety layer
+
+
+STOPS = ["<|im_end|>", "<|endoftext|>", "\nUser:", "\nuser:", "\n\n"]
+_SENTENCE_END = re.compile(r"[.!?][\"')]*$")
+EMPTY_REPLY = "I'm here, and I'm listening. Could you tell me a little more?"
+
+
+class DialogueEngine:
+    def __init__(self, chat_model: ChatModel, *, mode: str = "tags", safety: SafetyPolicy | None = None,
+                 instructions: str | None = None, temperature: float = 0.6, max_sentences: int = 3,
+                 max_tokens: int | None = None, use_grammar: bool = True) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+        self.model, self.mode = chat_model, mode
+        self.safety = safety or SafetyPolicy()
+        self.system_prompt = system_prompt(mode, instructions)
+        self.temperature, self.max_sentences = temperature, max_sentences
+        self.max_tokens = max_tokens or (90 if mode == "tags" else 200)
+        self.use_grammar = use_grammar and getattr(chat_model, "supports_grammar", False)
+
+    def warm(self) -> None:
+        self.model.warm([{"role": "system", "content": self.system_prompt}])
+
+    def respond(self, conv: Conversation, *, cancel: threading.Event | None = None,
+                item_id: str | None = None) -> Iterator[Assessment | Escalation | Clause | ReplyDone]:
+        cancel = cancel or threading.Event()
+        t0 = time.perf_counter()
+        user = conv.last_user
+        if user is None:
+            raise ValueError("the conversation has no user turn to respond to")
+        concern = self._concern(conv, user)
+        fields = self._prefill(conv, user, concern)
+        timings = {"safety_s": round(time.perf_counter() - t0, 4)}
+        if concern.escalate:
+            yield Escalation(concern.category, concern.severity, concern.reason,
+                             self.safety.resources_for(concern.category, concern.severity))
+        turn = _Reply(conv, item_id)
+        try:
+            if concern.severity == "high":
+                yield from self._fixed(concern, fields, turn, timings, t0)
+            else:
+                yield from self._generated(conv, user, concern, fields, turn, timings, t0, cancel)
+        finally:
+            turn.commit(interrupted=cancel.is_set())
+
+    # -- the two ways to answer -------------------------------------------------------------------
+
+    def _fixed(self, concern: Concern, fields: dict, turn: "_Reply", timings: dict, t0: float):
+        tone = "gentle" if concern.category in ("suicide", "self_harm") else "calm"
+        fields.update(need="safety", reply_emotion=tone, source="safety", format_valid=True)
+        yield _assessment(fields)
+        for i, clause in enumerate(self.safety.crisis_reply(concern.category, concern.severity)):
+            if i == 0:
+                timings["first_clause_s"] = round(time.perf_counter() - t0, 4)
+            turn.add(clause, tone)
+            yield Clause(clause, tone)
+        timings["total_s"] = round(time.perf_counter() - t0, 4)
+        yield ReplyDone(turn.text, tone, timings)
+
+    def _generated(self, conv, user: Turn, concern: Concern, fields: dict, turn: "_Reply", timings: dict,
+                   t0: float, cancel: threading.Event):
+        crisis = concern.escalate
+        resource = self.safety.resource_sentence(concern.category, concern.severity) if crisis else None
+        guidance = crisis_guidance(concern.category, resource) if crisis else (
+            "They may be struggling more than they say: gently ask how they are coping." if concern.category else None)
+        messages = [{"role": "system", "content": self.system_prompt}, *conv.messages(),
+                    {"role": "system", "content": turn_note(fields, crisis_guidance=guidance)}]
+        kwargs = {"grammar": GRAMMARS[self.mode]} if self.use_grammar else {}
+        parser, splitter = ReplyParser(self.mode), ClauseSplitter(first_min_words=2)
+        tone, dropped, sentences, tokens = None, [], 0, 0
+        stream = self.model.stream(messages, max_tokens=self.max_tokens, temperature=self.temperature,
+                                   stop=STOPS, cancel=cancel, **kwargs)
+
+        def release(text: str, final: bool = False):
+            nonlocal sentences
+            clauses = splitter.push(text) + (splitter.flush() if final else [])
+            for raw in clauses:
+                clause = spoken(raw)
+                if not clause:
+                    continue
+                if why := forbidden(clause):
+                    dropped.append(why)
+                    continue
+                if "first_clause_s" not in timings:
+                    timings["first_clause_s"] = round(time.perf_counter() - t0, 4)
+                turn.add(clause, tone)
+                sentences += bool(_SENTENCE_END.search(clause))
+                yield Clause(clause, tone)
+
+        try:
+            for piece in stream:
+                if cancel.is_set():
+                    break
+                tokens += 1
+                timings.setdefault("first_token_s", round(time.perf_counter() - t0, 4))
+                text = parser.feed(piece)
+                if tone is None and parser.parsed.header_done:
+                    tone = self._decide(parser, user, fields, crisis)
+                    timings["assessment_s"] = round(time.perf_counter() - t0, 4)
+                    yield _assessment(fields)
+                if text:
+                    yield from release(text)
+                if sentences >= self.max_sentences:
+                    break
+        finally:
+            stream.close()
+        timings["tokens"] = tokens
+        if cancel.is_set():
+            timings["total_s"] = round(time.perf_counter() - t0, 4)
+            yield ReplyDone(turn.text, tone or fields.get("reply_emotion", "warm"), timings,
+                            parser.parsed.valid, cancelled=True, dropped=dropped)
+            return
+        rest = parser.finish()
+        if tone is None:
+            tone = self._decide(parser, user, fields, crisis)
+            timings["assessment_s"] = round(time.perf_counter() - t0, 4)
+            yield _assessment(fields)
+        yield from release(rest, final=True)
+        if not turn.text and not crisis:
+            yield from release(EMPTY_REPLY, final=True)
+        if crisis and not self.safety.mentions_resource(turn.text, concern.category, concern.severity):
+            yield from release(("I'm really glad you told me. " if not turn.text else "") + resource, final=True)
+        timings["total_s"] = round(time.perf_counter() - t0, 4)
+        yield ReplyDone(turn.text, tone, timings, parser.parsed.valid, dropped=dropped)
+
+    # -- assessment ---------------------------------------------------------------------------------
+
+    def _concern(self, conv: Conversation, user: Turn) -> Concern:
+        concern = self.safety.detect(user.text, user.voice)
+        recent = conv.concern[-3:]
+        if concern.severity == "low" and any(c.category for c in recent):
+            concern = Concern(concern.category, "medium", concern.reason + "; repeated across turns",
+                              concern.matched, concern.voice)
+        conv.concern.append(concern)
+        return concern
+
+    def _prefill(self, conv: Conversation, user: Turn, concern: Concern) -> dict:
+        earlier = [c for c in conv.concern[:-1] if c.escalate]
+        concern_text = concern.describe()
+        if earlier and not concern.category:
+            concern_text = f"none now; earlier {earlier[-1].describe()}"
+        return {"said": user.text, "voice": user.voice.as_dict(), "voice_summary": user.voice.describe(),
+                "user_emotion": user.emotion or "unknown", "shift": conv.trajectory.shift(), "stage": conv.stage,
+                "stage_guidance": STAGE_GUIDANCE[conv.stage], "concern": concern_text,
+                "escalation": concern.as_event() if concern.escalate else None}
+
+    def _decide(self, parser: ReplyParser, user: Turn, fields: dict, crisis: bool) -> str:
+        header = parser.parsed.header
+        tone = header.get("tone") or fallback_tone(user.emotion, crisis=crisis)
+        if crisis and tone not in CRISIS_TONES:
+            tone = fallback_tone(user.emotion, crisis=True)
+        fields.update(need=header.get("need") or ("safety" if crisis else fallback_need(user.emotion)),
+                      reply_emotion=tone, format_valid=parser.parsed.valid,
+                      source="model" if parser.parsed.valid else "fallback")
+        if "thought" in header:
+            fields["thought"] = header["thought"]
+        return tone
+
+
+def _assessment(fields: dict) -> Assessment:
+    parts = [f"need {fields['need']}, tone {fields['reply_emotion']}"]
+    if fields.get("thought"):
+        parts.append(fields["thought"])
+    parts += [f"voice: {fields['voice_summary']}", f"shift: {fields['shift']}", f"stage: {fields['stage']}",
+              f"concern: {fields['concern']}"]
+    public = {k: v for k, v in fields.items() if k not in ("voice_summary", "stage_guidance")}
+    return Assessment(dict(public), " | ".join(parts))
+
+
+class _Reply:
+    """Collects the spoken clauses and adds the assistant turn once, however the reply ends."""
+
+    def __init__(self, conv: Conversation, item_id: str | None) -> None:
+        self.conv, self.item_id = conv, item_id
+        self.clauses: list[str] = []
+        self.emotion: str | None = None
+        self._done = False
+
+    def add(self, clause: str, emotion: str | None) -> None:
+        self.clauses.append(clause)
+        self.emotion = emotion
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.clauses)
+
+    def commit(self, *, interrupted: bool) -> None:
+        if not self._done:
+            self._done = True
+            self.conv.add_assistant(self.text, item_id=self.item_id, emotion=self.emotion, interrupted=interrupted)
