@@ -487,6 +487,7 @@
         eventsSent: {},
         audioChunksReceived: 0,
         audioChunksDropped: 0,
+        droppedMs: {},
         audioMsReceived: 0,
         bytesSent: 0,
         truncations: [],
@@ -799,7 +800,10 @@
     onAudio(event) {
       if (!this.playback || !event.item_id || typeof event.delta !== 'string') return;
       if (this.truncated.has(event.item_id)) {
-        this.status.audioChunksDropped += 1; // already cut by barge-in; late chunks stay silent
+        // Already cut by barge-in: late chunks stay silent, but count toward the item's full length.
+        this.status.audioChunksDropped += 1;
+        const ms = ((event.delta.length * 3) / 4 / 2 / this.outputRate) * 1000;
+        this.status.droppedMs[event.item_id] = (this.status.droppedMs[event.item_id] || 0) + ms;
         return;
       }
       let samples;

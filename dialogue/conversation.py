@@ -30,7 +30,7 @@ class Conversation:
         self.turns: list[Turn] = []
         self.stages = StageTracker()
         self.trajectory = EmotionTrajectory()
-        self.concern: list[str] = []  # crisis categories raised so far, in order
+        self.concern: list = []  # safety.Concern per responded user turn, in order
 
     @classmethod
     def from_history(cls, history: list[dict]) -> "Conversation":

@@ -58,8 +58,7 @@ class Pipeline:
             else:
                 model = getattr(recognizer, "model", None)
                 analyser = timed("paralinguistics", lambda: VoiceAnalyser(whisper_model=model, device=config.device))
-        llm = config.llm_model if config.llm_backend != "llama" else resolve(config.llm_model)
-        chat_model = timed("dialogue", lambda: build_chat_model(config.llm_backend, llm, device=config.device,
+        chat_model = timed("dialogue", lambda: build_chat_model(config.llm_backend, config.llm_model, device=config.device,
                                                                 endpoint=config.llm_endpoint, threads=config.threads))
         voice = timed("tts", lambda: build_voice(config.voice_backend, voice=config.voice, device=config.device))
         workers = {name: ModelWorker(name) for name in ("vad", "asr", "paralinguistics", "dialogue", "tts")}

@@ -14,6 +14,7 @@ class AudioChunk:
     samples: np.ndarray  # float32 mono in [-1, 1]
     sample_rate: int
     text: str = ""  # the words this chunk speaks, when known
+    clause_index: int = 0  # which clause of this synthesize() call `text` is (0, 1, ...)
 
 
 class Voice(Protocol):

@@ -1,0 +1,147 @@
+"""`warmline bench latency`: a simulated caller streams real recorded speech at real-time pace into a
+running server; we measure, per turn, the end of the user's speech to the first reply audio byte (as the
+caller saw it) and the server's own per-stage breakdown, a barge-in's stop time, and how latency grows
+with concurrent sessions."""
+from __future__ import annotations
+
+import asyncio
+import time
+
+import numpy as np
+
+from benchmarks.caller import Caller, load_clip
+from benchmarks.data import librivox_clips
+from benchmarks.report import percentiles, plot_path, table
+from benchmarks.server_proc import running_server
+
+STAGES = ("endpoint_wait_ms", "asr_ms", "analysis_ms", "first_token_ms", "first_clause_ms", "tts_first_chunk_ms")
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--url", help="ws:// URL of a running server (default: start one on the embedded models)")
+    p.add_argument("--concurrency", default="1,2,4,8", help="session counts to measure (default 1,2,4,8)")
+    p.add_argument("--server-args", default="", help="extra `warmline serve` flags for the started server")
+
+
+async def one_turn(url: str, speech: np.ndarray) -> dict:
+    async with Caller(url) as caller:
+        await caller.silence(0.5)
+        speech_end = await caller.stream(speech)
+        await caller.silence(0.3)
+        send_silence = asyncio.create_task(caller.silence(6.0))  # keep the line open like a real mic
+        try:
+            done = await caller.wait_for("response.done", timeout=180)
+            timings = await caller.wait_for("warmline.turn.timings", timeout=10)
+        finally:
+            send_silence.cancel()
+        first_audio = caller.first_time("response.output_audio.delta", after=speech_end)
+        return {"first_audio_ms": None if first_audio is None else round((first_audio - speech_end) * 1000, 1),
+                "status": done["response"]["status"], "server": timings["durations"],
+                "transcript": (caller.of_type("conversation.item.input_audio_transcription.completed") or [{}])[0].get("transcript")}
+
+
+async def barge_in(url: str, question: np.ndarray, interruption: np.ndarray) -> dict:
+    async with Caller(url) as caller:
+        await caller.silence(0.5)
+        await caller.stream(question)
+        keep = asyncio.create_task(caller.silence(30))
+        try:
+            await caller.wait_for("response.output_audio.delta", timeout=180)
+            await asyncio.sleep(0.5)
+        finally:
+            keep.cancel()
+        onset = time.monotonic()
+        talk = asyncio.create_task(caller.stream(interruption))
+        started = await caller.wait_for("input_audio_buffer.speech_started", timeout=30,
+                                        where=lambda e: True)
+        done = await caller.wait_for("response.done", timeout=30)
+        t_done = caller.first_time("response.done", after=onset)
+        talk.cancel()
+        deltas_after = [t for t, e in caller.events if e.get("type") == "response.output_audio.delta" and t > onset]
+        last_audio = max(deltas_after) if deltas_after else onset
+        return {"stop_ms": round((max(last_audio, t_done or onset) - onset) * 1000, 1),
+                "status": done["response"]["status"], "speech_started_seen": bool(started)}
+
+
+def run(args) -> dict:
+    clips = librivox_clips()
+    if not clips:
+        return {"skipped": "pocketsphinx-testdata (LibriVox clips) is not installed", "report_markdown": "skipped"}
+    speech = [load_clip(p) for p, _ in clips]
+    levels = [int(x) for x in args.concurrency.split(",")]
+    turns_per_level = 2 if args.quick else len(speech)
+    if args.quick:
+        levels = [n for n in levels if n <= 2]
+    if args.url:
+        return asyncio.run(_measure(args.url, speech, levels, turns_per_level))
+    with running_server(args.server_args.split()) as base:
+        return asyncio.run(_measure(base.replace("http://", "ws://") + "/v1/realtime", speech, levels, turns_per_level))
+
+
+async def _measure(url: str, speech: list[np.ndarray], levels: list[int], turns: int) -> dict:
+    from tqdm import tqdm
+
+    await one_turn(url, speech[1])  # warm-up, not counted
+    results: dict = {"levels": {}}
+    bar = tqdm(total=sum(levels) * turns + 3, desc="latency", unit="turn")
+    for n in levels:
+        rows = []
+        for i in range(turns):
+            batch = await asyncio.gather(*(one_turn(url, speech[(i + k) % len(speech)]) for k in range(n)))
+            rows += batch
+            bar.update(n)
+        first = [r["first_audio_ms"] for r in rows if r["first_audio_ms"] is not None]
+        level = {"sessions": n, "turns": len(rows), "first_audio_ms": percentiles(first),
+                 "failed_turns": sum(r["status"] != "completed" for r in rows)}
+        for stage in STAGES + ("end_of_speech_to_first_audio_ms",):
+            level[stage] = percentiles([r["server"][stage] for r in rows if stage in r["server"]])
+        level["per_turn"] = rows
+        results["levels"][str(n)] = level
+    stops = []
+    for i in range(3):
+        stops.append(await barge_in(url, speech[i % len(speech)], speech[(i + 2) % len(speech)]))
+        bar.update(1)
+    bar.close()
+    results["barge_in"] = {"stop_ms": percentiles([s["stop_ms"] for s in stops]), "runs": stops}
+    results["report_markdown"] = _report(results)
+    return results
+
+
+def _report(results: dict) -> str:
+    rows = []
+    for n, lv in results["levels"].items():
+        rows.append([n, lv["turns"], lv["first_audio_ms"]["p50"], lv["first_audio_ms"]["p95"],
+                     *(lv[s]["p50"] for s in STAGES)])
+    md = ["# Latency", "", "End of user speech (last speech sample sent) to first reply audio received, as the "
+          "caller saw it, with the server's own stage breakdown (p50, ms). The endpointing wait is the silence "
+          "that ends a turn.", "",
+          table(["sessions", "turns", "first audio p50", "p95", *STAGES], rows), "",
+          f"Barge-in: user speech onset to the last reply audio received: p50 {results['barge_in']['stop_ms']['p50']} ms, "
+          f"p95 {results['barge_in']['stop_ms']['p95']} ms (includes the VAD's minimum speech duration)."]
+    path = plot_path("latency")
+    if path:
+        _plot(results, path)
+        md += ["", f"![latency by concurrency]({path.name})"]
+    return "\n".join(md) + "\n"
+
+
+def _plot(results: dict, path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    levels = list(results["levels"])
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    bottom = np.zeros(len(levels))
+    for stage in STAGES:
+        vals = np.array([results["levels"][n][stage]["p50"] or 0 for n in levels])
+        axes[0].bar(levels, vals, bottom=bottom, label=stage.replace("_ms", ""))
+        bottom += vals
+    axes[0].set(title="server stages, p50", xlabel="concurrent sessions", ylabel="ms")
+    axes[0].legend(fontsize=7)
+    axes[1].boxplot([[r["first_audio_ms"] for r in results["levels"][n]["per_turn"] if r["first_audio_ms"]]
+                     for n in levels], labels=levels)
+    axes[1].set(title="end of speech to first audio (caller)", xlabel="concurrent sessions", ylabel="ms")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)

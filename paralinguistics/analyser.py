@@ -1,0 +1,189 @@
+"""How a user turn was said: one analyser over the shared Whisper encoder states and the raw signal.
+
+    analyser = VoiceAnalyser()                       # loads the heads; Whisper base only if ever needed
+    profile = analyser.analyse(audio16k, encoder_states=transcript.encoder_states, baseline=b)
+    profile.to_dict()
+
+When the recogniser already ran Whisper base on the turn, its encoder states (frames, 512) are
+reused and the analysis costs only the prosody DSP and the heads; otherwise (no states, or another
+model's width such as tiny.en's 384) the analyser runs its own trimmed Whisper base encoder pass.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import labels as L
+from .audio import SAMPLE_RATE, condition
+from .baseline import SpeakerBaseline
+from .features import halve, pool, signal_features
+from .heads import load
+
+MODELS_DIR = Path(__file__).parent / "models"
+STATE_DIM = 512  # Whisper base
+GENDER_MIN_CONFIDENCE = 0.75
+AGE_MIN_CONFIDENCE = 0.6
+EVENT_MIN_CONFIDENCE = 0.5
+WHISPER_MAX_VOICED = 0.25  # whispered speech has sound but almost no voiced frames
+TREMBLING_MIN_ST = 0.9  # F0 wobble (semitones rms); steady read speech measures 0.3-0.6 here
+MIN_SPEECH_S = 0.2
+
+
+@dataclass
+class Prediction:
+    label: str
+    confidence: float
+    distribution: dict[str, float] | None = None
+
+    def to_dict(self) -> dict:
+        d = {"label": self.label, "confidence": round(self.confidence, 4)}
+        if self.distribution is not None:
+            d["distribution"] = {k: round(v, 4) for k, v in self.distribution.items()}
+        return d
+
+
+UNKNOWN = Prediction("unknown", 0.0)
+
+
+@dataclass
+class VoiceProfile:
+    emotion: Prediction = field(default_factory=lambda: Prediction("unknown", 0.0, {}))
+    valence: float = 0.0
+    arousal: float = 0.0
+    gender: Prediction = UNKNOWN
+    age_group: Prediction = UNKNOWN
+    events: list[Prediction] = field(default_factory=list)
+    style: dict = field(default_factory=dict)
+    unknown: bool = True
+    reason: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {
+            "emotion": self.emotion.to_dict(), "valence": round(self.valence, 3), "arousal": round(self.arousal, 3),
+            "gender": self.gender.to_dict(), "age_group": self.age_group.to_dict(),
+            "events": [e.to_dict() for e in self.events], "style": self.style, "unknown": self.unknown,
+            "reason": self.reason, "warnings": self.warnings,
+            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+        }
+
+
+def _device(device: str) -> str:
+    if device not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
+    if device != "auto":
+        return device
+    try:
+        import ctranslate2
+
+        return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+    except Exception:  # noqa: BLE001
+        return "cpu"
+
+
+class VoiceAnalyser:
+    """Emotion, gender, age group, vocal events and speaking style of one turn. Thread-safe."""
+
+    def __init__(self, *, whisper_model=None, device: str = "auto", models_dir: str | Path | None = None,
+                 cpu_threads: int = 0):
+        self.device = _device(device)
+        self.heads, self.meta = load(models_dir or MODELS_DIR)
+        self._whisper_spec = whisper_model  # a name/path, or an already loaded faster_whisper.WhisperModel
+        self._whisper = whisper_model if hasattr(whisper_model, "feature_extractor") else None
+        self._cpu_threads = cpu_threads
+        self._load_lock = threading.Lock()
+
+    # -- the shared encoder, only loaded when a turn arrives without usable states
+    def _encoder(self):
+        with self._load_lock:
+            if self._whisper is None:
+                from faster_whisper import WhisperModel
+
+                from server.models import resolve
+
+                compute = "int8" if self.device == "cpu" else "int8_float16"
+                self._whisper = WhisperModel(resolve(self._whisper_spec or "whisper-base"), device=self.device,
+                                             compute_type=compute, cpu_threads=self._cpu_threads)
+            return self._whisper
+
+    def encoder_states(self, audio16k: np.ndarray) -> np.ndarray:
+        from asr.encoder import encode
+
+        enc = encode(self._encoder(), audio16k)
+        return enc.states[: enc.audio_frames]
+
+    def new_baseline(self) -> SpeakerBaseline:
+        return SpeakerBaseline()
+
+    def analyse(self, audio16k, *, encoder_states: np.ndarray | None = None,
+                baseline: SpeakerBaseline | None = None) -> VoiceProfile:
+        t0 = time.perf_counter()
+        audio, warnings, reason = condition(audio16k)
+        timings: dict[str, float] = {}
+        if reason is not None:
+            return VoiceProfile(reason=reason, warnings=warnings, timings_ms={"total": _ms(t0)})
+        t = time.perf_counter()
+        style, pros = signal_features(audio)
+        timings["prosody"] = _ms(t)
+        if style.speech_s < MIN_SPEECH_S:
+            return VoiceProfile(reason=f"no speech found ({style.speech_s:.2f} s of sound)", warnings=warnings,
+                                timings_ms={**timings, "total": _ms(t0)})
+        states = None if encoder_states is None else np.asarray(encoder_states, dtype=np.float32)
+        if states is not None and (states.ndim != 2 or states.shape[1] != STATE_DIM or len(states) == 0):
+            warnings.append(f"encoder states of shape {states.shape} are not Whisper base's; encoding again")
+            states = None
+        t = time.perf_counter()
+        if states is None:
+            states = self.encoder_states(audio)
+            timings["encoder"] = _ms(t)
+        t = time.perf_counter()
+        pooled, frames = pool(states), halve(states)
+        probs = {name: h.predict(pooled, pros, frames) for name, h in self.heads.items()}
+        timings["heads"] = _ms(t)
+        profile = VoiceProfile(unknown=False, warnings=warnings)
+        self._fill(profile, probs)
+        profile.style = self._style(style, baseline)
+        timings["total"] = _ms(t0)
+        profile.timings_ms = timings
+        return profile
+
+    def _fill(self, p: VoiceProfile, probs: dict[str, np.ndarray]) -> None:
+        if "emotion" in probs:
+            dist = dict(zip(L.EMOTIONS, map(float, probs["emotion"])))
+            best = max(dist, key=dist.get)
+            p.emotion = Prediction(best, dist[best], dist)
+            p.valence = float(sum(dist[e] * L.CIRCUMPLEX[e][0] for e in dist))
+            p.arousal = float(sum(dist[e] * L.CIRCUMPLEX[e][1] for e in dist))
+        if "gender" in probs:
+            g = probs["gender"]
+            i = int(np.argmax(g))
+            conf = float(g[i])
+            p.gender = Prediction(L.GENDERS[i] if conf >= GENDER_MIN_CONFIDENCE else "unknown", conf)
+        if "age" in probs:
+            a = probs["age"]
+            i = int(np.argmax(a))
+            conf = float(a[i])
+            p.age_group = Prediction(L.AGE_GROUPS[i] if conf >= AGE_MIN_CONFIDENCE else "unknown", conf,
+                                     dict(zip(L.AGE_GROUPS, map(float, a))))
+        if "events" in probs:
+            names = self.heads["events"].labels
+            ev = probs["events"]
+            p.events = sorted((Prediction(n, float(c)) for n, c in zip(names, ev)
+                               if n != L.NO_EVENT and c >= EVENT_MIN_CONFIDENCE), key=lambda e: -e.confidence)
+
+    @staticmethod
+    def _style(s, baseline: SpeakerBaseline | None) -> dict:
+        d = s.to_dict()
+        d["whispering"] = bool(s.voiced_ratio <= WHISPER_MAX_VOICED)
+        d["trembling"] = bool(s.tremor_st >= TREMBLING_MIN_ST and s.voiced_ratio > WHISPER_MAX_VOICED)
+        d["relative"] = baseline.compare_and_update(s) if baseline is not None else None
+        return d
+
+
+def _ms(t: float) -> float:
+    return (time.perf_counter() - t) * 1000

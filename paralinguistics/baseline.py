@@ -1,0 +1,71 @@
+"""A conversation's running picture of how this speaker usually sounds, so a turn can be read against it."""
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass, field
+
+from .prosody import Style
+
+MIN_TURNS = 3  # fewer turns than this (or less speech than MIN_SPEECH_S) say nothing relative
+MIN_SPEECH_S = 4.0
+
+# (style field, how a turn is compared with the baseline, threshold, words for above / below)
+MEASURES = (
+    ("rate_syl_s", "ratio", 1.25, "faster", "slower"),
+    ("loudness_dbfs", "diff", 6.0, "louder", "quieter"),
+    ("pitch_st", "diff", 2.0, "higher", "lower"),
+    ("pitch_range_st", "diff", 3.0, "livelier", "flatter"),
+)
+
+
+def _pitch_st(hz: float) -> float | None:
+    return 12 * math.log2(hz / 100.0) if hz > 0 else None
+
+
+@dataclass
+class SpeakerBaseline:
+    """Running means of the speaker's style over the conversation (thread-safe)."""
+    turns: int = 0
+    speech_s: float = 0.0
+    _sums: dict[str, float] = field(default_factory=dict)
+    _counts: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @staticmethod
+    def _values(s: Style) -> dict[str, float]:
+        v = {"rate_syl_s": s.rate_syl_s, "loudness_dbfs": s.loudness_dbfs, "pitch_range_st": s.pitch_range_st}
+        st = _pitch_st(s.pitch_hz)
+        if st is not None:
+            v["pitch_st"] = st
+        return v
+
+    def ready(self) -> bool:
+        return self.turns >= MIN_TURNS and self.speech_s >= MIN_SPEECH_S
+
+    def compare_and_update(self, s: Style) -> dict | None:
+        """This turn against the turns before it (None until the baseline is ready); then learn from it."""
+        values = self._values(s)
+        with self._lock:
+            rel = self._compare(values) if self.ready() else None
+            self.turns += 1
+            self.speech_s += s.speech_s
+            for k, v in values.items():
+                self._sums[k] = self._sums.get(k, 0.0) + v
+                self._counts[k] = self._counts.get(k, 0) + 1
+        return rel
+
+    def _compare(self, values: dict[str, float]) -> dict:
+        out: dict = {"turns": self.turns}
+        for key, how, thr, up, down in MEASURES:
+            if key not in values or not self._counts.get(key):
+                continue
+            mean = self._sums[key] / self._counts[key]
+            if how == "ratio":
+                change = values[key] / mean if mean > 0 else 1.0
+                word = up if change >= thr else down if change <= 1 / thr else "usual"
+            else:
+                change = values[key] - mean
+                word = up if change >= thr else down if change <= -thr else "usual"
+            out[key] = {"change": round(change, 3), "vs_usual": word, "usual": round(mean, 3)}
+        return out
