@@ -1,9 +1,17 @@
 """Whisper recognition on a trimmed window (see asr/encoder.py): one utterance in, one Transcript out.
 
 The decoder runs greedily (or with a small beam) from the no-timestamps prompt, its output bounded by
-the audio's duration. Two guards keep Whisper from inventing words: a turn whose no-speech
-probability is high and whose tokens are unsure becomes "" (faster-whisper's rule), and a repetitive
-output (compression ratio above 2.4, the decoder looping) is decoded again from a full 30 s window.
+the audio's duration. Two guards keep Whisper from inventing words:
+- no speech: a turn whose no-speech probability exceeds 0.6 becomes "". On a trimmed window this
+  alone separates silence, beeps and noise (0.69-0.99 measured) from real words (at most 0.28, even
+  for one short word), so faster-whisper's "unless the tokens are confident" rescue, made for 30 s
+  windows that are mostly silence, is not used: it let "you" through on pure silence.
+- looping: a short turn on a short window makes the decoder repeat itself ("4 4 4 4", "-y-y-y-y").
+  On 40 one-word phone prompts, an (audio + 3 s) window looped on 20 (tiny.en) and 10 (base); a
+  window of at least 6 s on 10 and 0; 10 s on 2 and 0. So the window is never shorter than
+  `min_window_s` (6 s), and an output that still repeats an n-gram three times running, fills its
+  length bound or compresses too well is decoded again from the full 30 s window (slow, ~1 s more,
+  but it fixed every such case measured).
 """
 from __future__ import annotations
 
@@ -23,8 +31,9 @@ MIN_AUDIO_S = 0.1
 TOKENS_PER_S = 8  # fast speech is ~5 tokens a second; beyond this the decoder is looping
 TOKENS_SLACK = 10
 NO_SPEECH_PROB = 0.6
-LOW_LOGPROB = -1.0
 LOOP_COMPRESSION = 2.4
+LOOP_REPEATS = 3  # an n-gram of up to LOOP_NGRAM tokens, this many times in a row
+LOOP_NGRAM = 4
 
 
 class Cancelled(RuntimeError):
@@ -35,7 +44,7 @@ class ModelUnavailable(RuntimeError):
     """A hub model name that is not in the local cache and could not be downloaded."""
 
 
-def load_whisper(model: str, *, device: str = "auto", compute_type: str = "default", threads: int = 2,
+def load_whisper(model: str, *, device: str = "auto", compute_type: str = "auto", threads: int = 2,
                  download_root: str | None = None, local_files_only: bool = False):
     """A faster_whisper.WhisperModel from a CTranslate2 folder, a size name or a Hugging Face id."""
     from faster_whisper import WhisperModel
@@ -65,9 +74,9 @@ def load_whisper(model: str, *, device: str = "auto", compute_type: str = "defau
 class WhisperRecognizer:
     """faster-whisper's model and tokenizer, driven by hand: trimmed encoder window, bounded greedy decode."""
 
-    def __init__(self, model: str, *, device: str = "auto", compute_type: str = "default", threads: int = 2,
-                 language: str | None = "en", headroom_s: float = 3.0, beam_size: int = 1,
-                 download_root: str | None = None, local_files_only: bool = False) -> None:
+    def __init__(self, model: str, *, device: str = "auto", compute_type: str = "auto", threads: int = 2,
+                 language: str | None = "en", headroom_s: float = 3.0, min_window_s: float = 6.0,
+                 beam_size: int = 1, download_root: str | None = None, local_files_only: bool = False) -> None:
         from faster_whisper.tokenizer import _LANGUAGE_CODES
 
         if beam_size < 1:
@@ -82,7 +91,7 @@ class WhisperRecognizer:
         if not self.multilingual and language not in (None, "en"):
             raise ValueError(f"{model} is an English-only model; language {language!r} is not available")
         self.language = language if self.multilingual else "en"
-        self.headroom_s, self.beam_size = headroom_s, beam_size
+        self.headroom_s, self.min_window_s, self.beam_size = headroom_s, min_window_s, beam_size
         self.name = f"whisper:{Path(model).name}"
         self._tokenizers: dict[str | None, object] = {}
 
@@ -93,18 +102,24 @@ class WhisperRecognizer:
             return Transcript(text="", language=self.language)
         _check(cancel)
         t0 = time.perf_counter()
-        enc = encode(self.model, audio, headroom_s=self.headroom_s)
+        duration_s = len(audio) / SAMPLE_RATE
+        enc = encode(self.model, audio, headroom_s=max(self.headroom_s, self.min_window_s - duration_s))
         t1 = time.perf_counter()
         _check(cancel)
         language = self.language or self._detect_language(enc.output)
-        text, tokens = self._decode(enc.output, language, len(audio) / SAMPLE_RATE)
-        if tokens and _compression_ratio(text) > LOOP_COMPRESSION and enc.window_s < MAX_S:
+        text, tokens, no_speech = self._decode(enc.output, language, duration_s)
+        timings = {"encode_s": t1 - t0}
+        if no_speech:
+            text = ""
+        elif self._looping(text, tokens, duration_s) and enc.window_s < MAX_S:
             _check(cancel)
+            t_retry = time.perf_counter()
             full = encode(self.model, audio, headroom_s=MAX_S, want_states=False)
-            text, tokens = self._decode(full.output, language, len(audio) / SAMPLE_RATE)
-        t2 = time.perf_counter()
+            text, tokens, _ = self._decode(full.output, language, duration_s)
+            timings["retry_s"] = time.perf_counter() - t_retry
+        timings["decode_s"] = time.perf_counter() - t1 - timings.get("retry_s", 0.0)
         return Transcript(text=text, language=language, encoder_states=enc.states[: enc.audio_frames],
-                          timings={"encode_s": t1 - t0, "decode_s": t2 - t1})
+                          timings=timings)
 
     def _tokenizer(self, language: str | None):
         from faster_whisper.tokenizer import Tokenizer
@@ -118,21 +133,34 @@ class WhisperRecognizer:
         best_token = self.model.model.detect_language(encoder_output)[0][0][0]  # "<|en|>"
         return best_token[2:-2]
 
-    def _decode(self, encoder_output, language: str | None, duration_s: float) -> tuple[str, list[int]]:
+    def _decode(self, encoder_output, language: str | None, duration_s: float) -> tuple[str, list[int], bool]:
         from faster_whisper.transcribe import get_suppressed_tokens
 
         tok = self._tokenizer(language)
         prompt = list(tok.sot_sequence) + [tok.no_timestamps]
-        max_new = int(TOKENS_PER_S * duration_s) + TOKENS_SLACK
         result = self.model.model.generate(
-            encoder_output, [prompt], beam_size=self.beam_size, max_length=min(len(prompt) + max_new, 448),
-            return_scores=True, return_no_speech_prob=True, suppress_blank=True,
-            suppress_tokens=list(get_suppressed_tokens(tok, [-1])))[0]
+            encoder_output, [prompt], beam_size=self.beam_size, max_length=len(prompt) + _max_new_tokens(duration_s),
+            return_no_speech_prob=True, suppress_blank=True, suppress_tokens=list(get_suppressed_tokens(tok, [-1])))[0]
         tokens = result.sequences_ids[0]
-        avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)  # as faster-whisper recovers it
-        if result.no_speech_prob > NO_SPEECH_PROB and avg_logprob < LOW_LOGPROB:
-            return "", []
-        return tok.decode(tokens).strip(), tokens
+        return tok.decode(tokens).strip(), tokens, result.no_speech_prob > NO_SPEECH_PROB
+
+    @staticmethod
+    def _looping(text: str, tokens: list[int], duration_s: float) -> bool:
+        return (len(tokens) >= _max_new_tokens(duration_s) or _compression_ratio(text) > LOOP_COMPRESSION
+                or _repeats_ngram(tokens))
+
+
+def _max_new_tokens(duration_s: float) -> int:
+    return min(int(TOKENS_PER_S * duration_s) + TOKENS_SLACK, 440)
+
+
+def _repeats_ngram(tokens: list[int]) -> bool:
+    for n in range(1, LOOP_NGRAM + 1):
+        for start in range(len(tokens) - n * LOOP_REPEATS + 1):
+            gram = tokens[start:start + n]
+            if all(tokens[start + k * n:start + (k + 1) * n] == gram for k in range(1, LOOP_REPEATS)):
+                return True
+    return False
 
 
 def _checked(audio: np.ndarray) -> np.ndarray:

@@ -28,16 +28,16 @@ def add_bench_parser(sub) -> None:
     bench = sub.add_parser("bench", help="run a benchmark suite")
     suites = bench.add_subparsers(dest="suite", required=True)
     for name, (module, help_text) in SUITES.items():
-        p = suites.add_parser(name, help=help_text)
+        p = suites.add_parser(name, help=help_text, conflict_handler="resolve")
         p.add_argument("--quick", action="store_true", help="a few cases only (under two minutes)")
         p.add_argument("--json", dest="json_out", help="write the figures as JSON here")
         p.add_argument("--report", help="write a Markdown report here (default: beside the JSON)")
-        try:
+        try:  # a broken or missing suite must not break the other commands
             mod = importlib.import_module(module)
-        except ImportError as exc:
+            mod.add_arguments(p)
+        except Exception as exc:
             p.set_defaults(func=lambda a, m=module, e=exc: _missing(m, e))
             continue
-        mod.add_arguments(p)
         p.set_defaults(func=lambda a, m=mod, n=name: _run(n, m, a))
 
 

@@ -15,21 +15,14 @@ _TAGS = f"""
 Format: first a line NEED|TONE, then the reply on the next line.
 NEED is one of: {", ".join(NEEDS)}.
 TONE is one of: {", ".join(REPLY_EMOTIONS)}.
-Example:
-comfort|gentle
-Oh, that sounds so heavy. I'm here with you. What has been the hardest part?"""
+The reply answers what this person just said, in your own words."""
 
 _FREE = f"""
 Format, four lines:
 Thought: one sentence on what they said and meant, what their voice carries, how they have changed, and what they need now.
 Need: one of {", ".join(NEEDS)}.
 Tone: one of {", ".join(REPLY_EMOTIONS)}.
-Reply: the words to speak.
-Example:
-Thought: They lost their job and sound flat and tired; worse than before; they need comfort before any advice.
-Need: comfort
-Tone: gentle
-Reply: Oh, I'm so sorry. Losing a job is a real shock. How are you holding up?"""
+Reply: the words to speak, answering what this person just said."""
 
 
 def system_prompt(mode: str, instructions: str | None = None) -> str:

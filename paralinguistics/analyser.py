@@ -29,7 +29,7 @@ GENDER_MIN_CONFIDENCE = 0.75
 AGE_MIN_CONFIDENCE = 0.6
 EVENT_MIN_CONFIDENCE = 0.5
 WHISPER_MAX_VOICED = 0.25  # whispered speech has sound but almost no voiced frames
-TREMBLING_MIN_ST = 0.9  # F0 wobble (semitones rms); steady read speech measures 0.3-0.6 here
+TREMBLING_MIN_ST = 0.8  # F0 wobble, semitones rms: read speech 0.3-0.5 here, a +-1.5 st 6 Hz vibrato 0.9-1.1
 MIN_SPEECH_S = 0.2
 
 

@@ -16,6 +16,7 @@ MEASURES = (
     ("loudness_dbfs", "diff", 6.0, "louder", "quieter"),
     ("pitch_st", "diff", 2.0, "higher", "lower"),
     ("pitch_range_st", "diff", 3.0, "livelier", "flatter"),
+    ("tremor_st", "diff", 0.3, "shakier", "steadier"),
 )
 
 
@@ -34,7 +35,8 @@ class SpeakerBaseline:
 
     @staticmethod
     def _values(s: Style) -> dict[str, float]:
-        v = {"rate_syl_s": s.rate_syl_s, "loudness_dbfs": s.loudness_dbfs, "pitch_range_st": s.pitch_range_st}
+        v = {"rate_syl_s": s.rate_syl_s, "loudness_dbfs": s.loudness_dbfs, "pitch_range_st": s.pitch_range_st,
+             "tremor_st": s.tremor_st}
         st = _pitch_st(s.pitch_hz)
         if st is not None:
             v["pitch_st"] = st

@@ -126,7 +126,12 @@ def main(argv=None) -> int:
     p.add_argument("--root", required=True)
     p.add_argument("--conditions", default="clean,tel,noise10")
     p.add_argument("--whisper", default=None)
+    p.add_argument("--refresh-prosody", action="store_true", help="only recompute the prosodic features")
     a = p.parse_args(argv)
+    if a.refresh_prosody:
+        for c in a.conditions.split(","):
+            refresh_prosody(a.manifest, a.root, c)
+        return 0
     model = load_whisper(a.whisper)
     for c in a.conditions.split(","):
         extract(a.manifest, a.root, c, model)
@@ -135,3 +140,22 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def refresh_prosody(manifest: str | Path, root: str | Path, condition: str) -> None:
+    """Recompute the cached prosodic features (after a change to prosody.py) without another encoder pass.
+
+    The noise of the `noise10` condition is drawn in clip order from a fixed seed, so a full pass redraws
+    the same noise as the extraction did (when that ran in one go)."""
+    out = cache_path(manifest, condition)
+    z = dict(np.load(out, allow_pickle=False))
+    clips = read_manifest(manifest)
+    rng = np.random.default_rng(1234)
+    pros = []
+    for clip in clips[: len(z["paths"])]:
+        x = augment.CONDITIONS[condition](load_audio(Path(root) / clip.path), rng)
+        pros.append(features.signal_features(x)[1])
+    z["prosody"] = np.stack(pros)
+    tmp = out.with_suffix(".tmp.npz")
+    np.savez(tmp, **z)
+    os.replace(tmp, out)

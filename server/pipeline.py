@@ -53,7 +53,7 @@ class Pipeline:
         if config.analyser:
             try:
                 from paralinguistics.analyser import VoiceAnalyser
-            except ImportError as exc:
+            except Exception as exc:  # optional stage: the conversation works without it
                 log.warning("paralinguistics unavailable (%s); turns go on without voice analysis", exc)
             else:
                 model = getattr(recognizer, "model", None)

@@ -98,6 +98,14 @@ def _phone(m: re.Match) -> str:
     return ", ".join(_digits_one_by_one(g) for g in groups)
 
 
+def _meridiem(m: re.Match, suffix: str) -> str:
+    words = " a m" if suffix.lower().startswith("a") else " p m"
+    rest = m.string[m.end():]
+    if suffix.endswith(".") and (not rest.strip() or re.match(r"\s+[A-Z]", rest)):
+        words += "."  # the abbreviation's dot also ended the sentence
+    return words
+
+
 def _time(m: re.Match) -> str:
     hour, minute, suffix = int(m.group(1)), int(m.group(2)), m.group(3)
     words = number_to_words(hour)
@@ -107,13 +115,11 @@ def _time(m: re.Match) -> str:
         words += " oh " + number_to_words(minute)
     else:
         words += " " + number_to_words(minute)
-    if suffix:
-        words += " " + ("a m" if suffix.lower().startswith("a") else "p m")
-    return words
+    return words + (_meridiem(m, suffix) if suffix else "")
 
 
 def _clock(m: re.Match) -> str:
-    return number_to_words(int(m.group(1))) + " " + ("a m" if m.group(2).lower().startswith("a") else "p m")
+    return number_to_words(int(m.group(1))) + _meridiem(m, m.group(2))
 
 
 def _money(m: re.Match) -> str:

@@ -15,11 +15,11 @@ from .render import ClauseRenderer, chunk_audio
 
 class ClauseVoice:
     """Base of the backends. A subclass implements `_raw(spoken_text, prosody, cancel) -> audio | None`
-    (None once cancelled); pitch, loudness and pauses are applied here unless `_renders_pitch` is set."""
+    (None once cancelled); loudness and pauses are applied here, and pitch unless `_own_pitch` says
+    the backend realised it itself."""
 
     name = "voice"
     sample_rate = 22050
-    _renders_pitch = False  # a backend that realises pitch itself (espeak-ng SSML) sets this
 
     def __init__(self, *, profiles: ProfileTable | None = None, chunk_ms: float = 100.0) -> None:
         self.profiles = profiles or default_table()
@@ -52,11 +52,14 @@ class ClauseVoice:
             raw = self._raw(spoken, prosody, cancel)
             if raw is None or (cancel is not None and cancel.is_set()):
                 return
-            audio = self.renderer(raw, prosody, text=clause, pitch=not self._renders_pitch)
+            audio = self.renderer(raw, prosody, text=clause, pitch=not self._own_pitch(prosody))
             for piece in chunk_audio(audio, self.sample_rate, chunk_ms=self.chunk_ms):
                 if cancel is not None and cancel.is_set():
                     return
                 yield AudioChunk(piece, self.sample_rate, text=clause, clause_index=index)
+
+    def _own_pitch(self, prosody: Prosody) -> bool:
+        return False
 
     def _raw(self, spoken: str, prosody: Prosody, cancel: threading.Event | None) -> np.ndarray | None:
         raise NotImplementedError

@@ -1,0 +1,89 @@
+"""Confusion-matrix plots and the figures tables of the model card, from `metrics.json`.
+
+    python -m paralinguistics.card [--models paralinguistics/models]
+Writes `confusion_<task>_<block>.png` and `RESULTS.md` (included by MODEL_CARD.md's results section).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+PLOTS = [("emotion", "ravdess"), ("emotion", "emodb"), ("emotion", "tess"), ("events", "deeply_16"),
+         ("gender", "all"), ("age", "all")]
+
+
+def plot_confusion(block: dict, title: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    m = np.array(block["confusion"], dtype=float)
+    norm = m / np.maximum(m.sum(1, keepdims=True), 1)
+    names = block["labels"]
+    size = 2.2 + 0.42 * len(names)
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    for i in range(len(names)):
+        for j in range(len(names)):
+            if m[i, j]:
+                ax.text(j, i, f"{norm[i, j]:.2f}".lstrip("0"), ha="center", va="center", fontsize=6,
+                        color="white" if norm[i, j] > 0.5 else "black")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"{title}\nbalanced accuracy {block['balanced_accuracy']:.3f} (n={block['n']})", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def results_markdown(metrics: dict) -> str:
+    lines = ["| task | test set | clean | telephone (8 kHz mu-law) | pink noise 10 dB SNR |", "|---|---|---|---|---|"]
+    for task, m in metrics["tasks"].items():
+        for block in m.get("clean", {}):
+            if block == "detection":
+                continue
+            row = [f"{m[c][block]['balanced_accuracy']:.3f}" if block in m.get(c, {}) else "-"
+                   for c in ("clean", "tel", "noise10")]
+            lines.append(f"| {task} | {block} (n={m['clean'][block]['n']}) | " + " | ".join(row) + " |")
+    lines.append("")
+    lines.append("Balanced accuracy (mean per-class recall), speaker-independent 6-fold cross-validation.")
+    lines.append("")
+    for task, m in metrics["tasks"].items():
+        lines.append(f"### {task}")
+        lines.append(f"config `{json.dumps(m['config'])}`; temperature {m['temperature']}; expected calibration "
+                     f"error on clean clips {m['ece_clean']['before']} before, {m['ece_clean']['after']} after.")
+        lines.append("")
+        for block, b in m["clean"].items():
+            if block == "detection":
+                d = b
+                lines.append(f"- event detection (clean): {d['event_recall']:.3f} of vocal-event clips get an event; "
+                             f"{d['speech_false_event_rate']:.3f} of speech clips get a false one")
+                continue
+            recall = ", ".join(f"{k} {v:.2f}" for k, v in b["recall"].items())
+            lines.append(f"- {block}, per-class recall (clean): {recall}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--models", default=str(Path(__file__).parent / "models"))
+    a = p.parse_args(argv)
+    folder = Path(a.models)
+    metrics = json.loads((folder / "metrics.json").read_text())
+    for task, block in PLOTS:
+        b = metrics["tasks"].get(task, {}).get("clean", {}).get(block)
+        if b:
+            plot_confusion(b, f"{task}: {block} (held-out speakers, clean)", folder / f"confusion_{task}_{block}.png")
+    (folder / "RESULTS.md").write_text(results_markdown(metrics) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,211 @@
+"""The voice analyser on real clips: style from the signal, the trained heads, and bad input."""
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import soxr
+
+from paralinguistics.analyser import VoiceAnalyser
+from paralinguistics.audio import condition
+
+LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
+MALE_CLIP = LIBRIVOX / "sense_and_sensibility_01_austen_64kb-0880.wav"  # a man reading
+ASTERISK = Path("/usr/share/asterisk/sounds/en")  # one woman's phone prompts, 8 kHz
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "paralinguistics"
+
+pytestmark = pytest.mark.slow
+
+
+def load(path: Path) -> np.ndarray:
+    x, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    x = x.mean(1)
+    return soxr.resample(x, sr, 16000).astype(np.float32) if sr != 16000 else x
+
+
+def need(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"{path} is not installed")
+    return path
+
+
+def espeak(tmp_path: Path, voice: str, text: str) -> np.ndarray:
+    if not shutil.which("espeak-ng"):
+        pytest.skip("espeak-ng is not installed")
+    out = tmp_path / f"{voice.replace('+', '_')}.wav"
+    subprocess.run(["espeak-ng", "-v", voice, "-w", str(out), text], check=True)
+    return load(out)
+
+
+def sox(tmp_path: Path, src: Path, *effect: str) -> np.ndarray:
+    if not shutil.which("sox"):
+        pytest.skip("sox is not installed")
+    out = tmp_path / "sox.wav"
+    subprocess.run(["sox", str(src), str(out), *effect], check=True)
+    return load(out)
+
+
+def vibrato(x: np.ndarray, hz: float = 6.0, semitones: float = 1.5) -> np.ndarray:
+    """A trembling voice: the pitch wobbles +-`semitones` `hz` times a second (time-warped resampling)."""
+    t = np.arange(len(x)) / 16000
+    depth = (2 ** (semitones / 12) - 1) / (2 * np.pi * hz)
+    return np.interp(t + depth * np.sin(2 * np.pi * hz * t), t, x).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def analyser() -> VoiceAnalyser:
+    return VoiceAnalyser(device="cpu")
+
+
+@pytest.fixture(scope="module")
+def male(analyser):
+    return analyser.analyse(load(need(MALE_CLIP)))
+
+
+# ---------------------------------------------------------------- style measured from the signal
+def test_whispered_speech_is_whispering(analyser, tmp_path):
+    text = "I really do not want to talk about this right now, please leave me alone"
+    whispered = analyser.analyse(espeak(tmp_path, "en+whisper", text))
+    spoken = analyser.analyse(espeak(tmp_path, "en", text))
+    assert whispered.style["whispering"] is True
+    assert spoken.style["whispering"] is False
+    assert whispered.style["voiced_ratio"] < spoken.style["voiced_ratio"] / 3
+
+
+def test_time_stretched_clip_is_faster(analyser, male, tmp_path):
+    fast = analyser.analyse(sox(tmp_path, need(MALE_CLIP), "tempo", "2.0"))
+    assert fast.style["rate_syl_s"] > 1.3 * male.style["rate_syl_s"]
+    assert male.style["rate_syl_s"] > 2.0  # a man reading aloud: a few syllables a second
+
+
+def test_vibrato_is_trembling(analyser, male):
+    shaky = analyser.analyse(vibrato(load(MALE_CLIP)))
+    assert male.style["trembling"] is False
+    assert shaky.style["trembling"] is True
+    assert shaky.style["tremor_st"] > male.style["tremor_st"]
+
+
+def test_pitch_level_follows_the_voice(male, analyser):
+    woman = analyser.analyse(load(need(ASTERISK / "hello-world.wav")))
+    assert 60 < male.style["pitch_hz"] < 150
+    assert woman.style["pitch_hz"] > 1.4 * male.style["pitch_hz"]
+
+
+def test_baseline_reports_a_change_only_once_it_knows_the_speaker(analyser, tmp_path):
+    clips = sorted(LIBRIVOX.glob("*.wav"))
+    if len(clips) < 4:
+        pytest.skip("pocketsphinx-testdata is not installed")
+    baseline = analyser.new_baseline()
+    first = analyser.analyse(load(clips[0]), baseline=baseline)
+    assert first.style["relative"] is None
+    for c in clips[1:4]:
+        analyser.analyse(load(c), baseline=baseline)
+    fast = analyser.analyse(sox(tmp_path, MALE_CLIP, "tempo", "2.0"), baseline=baseline)
+    rel = fast.style["relative"]
+    assert rel is not None and rel["rate_syl_s"]["vs_usual"] == "faster"
+    loud = analyser.analyse(np.clip(load(clips[4]) * 4.0, -1, 1), baseline=baseline)
+    assert loud.style["relative"]["loudness_dbfs"]["vs_usual"] == "louder"
+
+
+# ---------------------------------------------------------------- the trained heads
+def test_gender_of_a_man_and_a_woman(analyser, male):
+    woman = analyser.analyse(load(need(ASTERISK / "hello-world.wav")))
+    assert male.gender.label == "male"
+    assert woman.gender.label == "female"
+
+
+def test_profile_is_complete_and_json(male):
+    d = json.loads(json.dumps(male.to_dict()))
+    assert d["unknown"] is False
+    assert set(d["emotion"]["distribution"]) == {"neutral", "calm", "happy", "sad", "angry", "fearful", "disgust",
+                                                 "surprised"}
+    assert abs(sum(d["emotion"]["distribution"].values()) - 1) < 1e-3
+    assert -1 <= d["valence"] <= 1 and -1 <= d["arousal"] <= 1
+    assert d["age_group"]["label"] in {"child", "teen", "adult", "elderly", "unknown"}
+    assert d["events"] == []  # a man reading is not a vocal event
+    assert {"prosody", "heads", "encoder", "total"} <= set(d["timings_ms"])
+
+
+def _shared_clips(label: str, n: int = 3) -> list[Path]:
+    manifest = SHARED / "manifest.csv"
+    if not manifest.exists():
+        pytest.skip("the labelled speech folder ../shared/data/paralinguistics is absent")
+    with open(manifest) as f:
+        rows = [r for r in csv.DictReader(f) if r["label"] == label]
+    return [SHARED / r["path"] for r in rows[:n]]
+
+
+def test_crying_clip_yields_crying(analyser):
+    hits = [[e.label for e in analyser.analyse(load(p)).events] for p in _shared_clips("crying")]
+    assert sum("crying" in h for h in hits) >= 2, hits
+
+
+def test_angry_speech_is_aroused(analyser):
+    angry = [analyser.analyse(load(p)) for p in _shared_clips("angry")]
+    calm = [analyser.analyse(load(p)) for p in _shared_clips("calm")]
+    assert np.mean([p.arousal for p in angry]) > np.mean([p.arousal for p in calm])
+
+
+def test_reuses_the_asr_encoder_states(analyser, male):
+    from asr.encoder import encode
+
+    audio = load(MALE_CLIP)
+    enc = encode(analyser._encoder(), audio)
+    shared = analyser.analyse(audio, encoder_states=enc.states[: enc.audio_frames])
+    assert "encoder" not in shared.timings_ms
+    assert shared.emotion.label == male.emotion.label
+    a = np.array(list(shared.emotion.distribution.values()))
+    b = np.array(list(male.emotion.distribution.values()))
+    assert np.abs(a - b).max() < 1e-4
+
+
+def test_states_of_another_width_are_reencoded(analyser, male):
+    tiny_like = np.random.default_rng(0).standard_normal((100, 384)).astype(np.float32)
+    p = analyser.analyse(load(MALE_CLIP), encoder_states=tiny_like)
+    assert "encoder" in p.timings_ms and any("384" in w for w in p.warnings)
+    assert p.gender.label == male.gender.label
+
+
+# ---------------------------------------------------------------- bad audio: "unknown", never a crash
+@pytest.mark.parametrize("name,audio", [
+    ("empty", np.zeros(0, np.float32)),
+    ("silence", np.zeros(32000, np.float32)),
+    ("dc only", np.full(32000, 0.4, np.float32)),
+    ("very short", (0.3 * np.sin(np.arange(3200) * 0.1)).astype(np.float32)),
+    ("hard clipped", np.clip(np.sin(np.arange(32000) * 0.05) * 50, -1, 1).astype(np.float32)),
+])
+def test_unusable_audio_is_unknown(analyser, name, audio):
+    p = analyser.analyse(audio)
+    d = json.loads(json.dumps(p.to_dict()))
+    assert d["unknown"] is True and d["reason"]
+    assert d["emotion"]["label"] == "unknown" and d["gender"]["label"] == "unknown" and d["events"] == []
+
+
+def test_clipped_real_speech_is_unknown(analyser):
+    p = analyser.analyse(np.clip(load(need(MALE_CLIP)) * 30, -1, 1))
+    assert p.unknown and "clipped" in p.reason
+
+
+def test_dc_offset_is_removed(analyser, male):
+    p = analyser.analyse(load(MALE_CLIP) + 0.2)
+    assert not p.unknown and any("DC" in w for w in p.warnings)
+    assert p.gender.label == male.gender.label
+    assert abs(p.style["pitch_hz"] - male.style["pitch_hz"]) < 5
+
+
+def test_pcm16_input_is_accepted(analyser, male):
+    pcm = (load(MALE_CLIP) * 32767).astype(np.int16)
+    assert analyser.analyse(pcm).gender.label == male.gender.label
+
+
+@pytest.mark.parametrize("bad", [np.array([0.1, np.nan] * 8000), np.zeros((2, 16000)), "not audio",
+                                 np.array(["a"] * 10)])
+def test_garbage_raises_a_clear_error(bad):
+    with pytest.raises(ValueError):
+        condition(bad)

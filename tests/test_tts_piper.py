@@ -1,0 +1,134 @@
+"""The embedded Piper voice: streaming, cancellation, click-free joins, audible emotion, resampling."""
+import threading
+
+import numpy as np
+import pytest
+
+from tts.base import EMOTIONS, AudioChunk
+from tts.measure import max_join_jump, prosody_features
+from tts.resample import ResampledVoice
+
+pytestmark = pytest.mark.slow
+
+SENTENCES = ["I understand, and I am here with you.", "Tell me a little more about what happened today.",
+             "We can take this one step at a time."]
+
+
+@pytest.fixture(scope="module")
+def voice():
+    from server.models import ModelMissing, resolve
+
+    from tts.piper import PiperVoice
+
+    try:
+        path = resolve("piper-joe")
+    except ModelMissing as exc:
+        pytest.skip(str(exc))
+    return PiperVoice(path, device="cpu")
+
+
+def render(voice, text, **kw):
+    chunks = list(voice.synthesize(text, **kw))
+    return chunks, np.concatenate([c.samples for c in chunks])
+
+
+def test_chunks_carry_rate_size_and_clause_text(voice):
+    text = "Oh, I see. That sounds really hard, and I am sorry you are going through it."
+    chunks, audio = render(voice, text)
+    assert all(isinstance(c, AudioChunk) and c.sample_rate == voice.sample_rate == 22050 for c in chunks)
+    assert all(c.samples.dtype == np.float32 and c.samples.ndim == 1 for c in chunks)
+    sizes_ms = [1000 * c.samples.size / c.sample_rate for c in chunks]
+    assert all(60 <= s <= 200 for s in sizes_ms), sizes_ms
+    assert [c.text for c in chunks][0] == "Oh, I see."
+    assert {c.text for c in chunks} == {"Oh, I see.", "That sounds really hard, and I am sorry you are going through it."}
+    indices = [c.clause_index for c in chunks]
+    assert indices == sorted(indices) and set(indices) == {0, 1}
+    assert np.abs(audio).max() <= 1.0 and np.sqrt(np.mean(audio**2)) > 0.01
+
+
+def test_joins_are_click_free_within_and_across_calls(voice):
+    pieces = []
+    for emotion in ("neutral", "cheerful", "calm"):
+        pieces += [c.samples for c in voice.synthesize("Well, I hear you. Thank you for telling me.", emotion=emotion)]
+    assert max_join_jump(pieces) < 0.02
+    assert abs(pieces[0][0]) < 0.01 and abs(pieces[-1][-1]) < 0.01
+
+
+def test_cancel_after_first_chunk_stops_the_stream(voice):
+    cancel = threading.Event()
+    got = []
+    for chunk in voice.synthesize("First part here, then a much longer second part that would take a while. "
+                                  "And a third sentence too.", cancel=cancel):
+        got.append(chunk)
+        cancel.set()
+    assert len(got) == 1
+
+
+def test_cancel_during_inference_aborts_the_model_run(voice):
+    text = "This sentence goes on and on without a single break because it wants to take the model a long time " * 3
+    cancel = threading.Event()
+    before = voice.aborted_runs
+    timer = threading.Timer(0.02, cancel.set)
+    timer.start()
+    got = list(voice.synthesize(text, cancel=cancel))
+    timer.join()
+    assert got == []
+    assert voice.aborted_runs == before + 1  # onnxruntime stopped midway, not after finishing the clause
+    assert list(voice.synthesize("Still working after that.", cancel=threading.Event()))  # the session survives
+
+
+def test_odd_input_never_crashes(voice):
+    assert list(voice.synthesize("")) == []
+    assert list(voice.synthesize("  ... !! ")) == []
+    assert list(voice.synthesize("Hello there.", emotion="furious", intensity=3.0))
+    assert list(voice.synthesize("Hello there.", emotion=None, intensity=None))
+    with pytest.raises(TypeError):
+        list(voice.synthesize(42))
+
+
+def features(voice, emotion, intensity=0.5):
+    _, audio = render(voice, " ".join(SENTENCES), emotion=emotion, intensity=intensity)
+    return prosody_features(audio, voice.sample_rate)
+
+
+@pytest.fixture(scope="module")
+def measured(voice):
+    return {e: features(voice, e) for e in EMOTIONS}
+
+
+def test_emotions_move_prosody_in_the_documented_direction(voice, measured):
+    neutral = measured["neutral"]
+    for emotion in EMOTIONS[1:]:
+        p, m = voice.profiles.profiles[emotion], measured[emotion]
+        if abs(p.pitch_semitones) >= 1:
+            moved = 12 * np.log2(m["f0_median_hz"] / neutral["f0_median_hz"])
+            assert np.sign(moved) == np.sign(p.pitch_semitones) and abs(moved) > 0.3, (emotion, moved)
+        if abs(p.rate - 1) >= 0.05:
+            ratio = neutral["speech_s"] / m["speech_s"]
+            assert np.sign(ratio - 1) == np.sign(p.rate - 1), (emotion, ratio)
+        if abs(p.energy_db) >= 1.5:
+            moved = m["rms_db"] - neutral["rms_db"]
+            assert np.sign(moved) == np.sign(p.energy_db) and abs(moved) > 0.5, (emotion, moved)
+
+
+def test_intensity_zero_sounds_neutral(voice, measured):
+    m = features(voice, "cheerful", intensity=0.0)
+    assert abs(12 * np.log2(m["f0_median_hz"] / measured["neutral"]["f0_median_hz"])) < 1.0
+    assert abs(m["rms_db"] - measured["neutral"]["rms_db"]) < 1.0
+
+
+@pytest.mark.parametrize("rate", [24000, 8000, 16000])
+def test_resampled_voice_rates(voice, rate):
+    wrapped = ResampledVoice(voice, rate)
+    chunks = list(wrapped.synthesize("Okay, I hear you.", emotion="warm"))
+    assert chunks and all(c.sample_rate == rate for c in chunks)
+    total = sum(c.samples.size for c in chunks)
+    direct = sum(c.samples.size for c in voice.synthesize("Okay, I hear you.", emotion="warm"))
+    assert abs(total / rate - direct / voice.sample_rate) < 0.25  # same speech, other rate (Piper varies a little)
+    assert max_join_jump([c.samples for c in chunks]) < 0.02
+    assert {c.text for c in chunks} == {"Okay, I hear you."}
+
+
+def test_resampled_voice_rejects_bad_rates(voice):
+    with pytest.raises(ValueError):
+        ResampledVoice(voice, 0)
