@@ -163,8 +163,12 @@ def measure_emoalign(audio: dict, sample_rate: int) -> dict:
     from server.audio import resample
 
     analyser = VoiceAnalyser()
-    heard = {e: [str(analyser.analyse(resample(c, sample_rate, 16000)).to_dict().get("emotion", "")).lower()
-                 for c in clips] for e, clips in audio.items()}
+
+    def label(clip: np.ndarray) -> str:
+        emotion = analyser.analyse(resample(clip, sample_rate, 16000)).to_dict().get("emotion", "")
+        return str(emotion.get("label", "") if isinstance(emotion, dict) else emotion).lower()
+
+    heard = {e: [label(c) for c in clips] for e, clips in audio.items()}
     rows = {}
     for emotion, labels in heard.items():
         if emotion == "neutral":
@@ -182,7 +186,10 @@ def run(args: argparse.Namespace) -> dict:
 
     repeats = 2 if args.quick else 5
     sentences = SENTENCES[:3] if args.quick else SENTENCES
-    results: dict = {"suite": "tts", "quick": bool(args.quick), "backends": {}}
+    import os
+
+    results: dict = {"suite": "tts", "quick": bool(args.quick), "cpu_count": os.cpu_count(),
+                     "load_average_at_start": round(os.getloadavg()[0], 2), "backends": {}}
     for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
         try:
             voice, load_s = _build(backend, args.threads)
@@ -200,6 +207,7 @@ def run(args: argparse.Namespace) -> dict:
                                     else measure_wer(audio, sentences, voice.sample_rate))
         entry["emoalign"] = measure_emoalign(audio, voice.sample_rate) if backend == "piper" else {"status": "skipped"}
         results["backends"][backend] = entry
+    results["load_average_at_end"] = round(os.getloadavg()[0], 2)
     _report(results, Path(args.report_dir))
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
@@ -209,7 +217,8 @@ def run(args: argparse.Namespace) -> dict:
 
 def _report(results: dict, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    lines = ["# TTS benchmark", "", "| backend | load s | short: first audio p50/p90 ms | short RTF p50 | "
+    lines = ["# TTS benchmark", "", f"CPU: {results['cpu_count']} cores, load average {results['load_average_at_start']} "
+             f"at start, {results['load_average_at_end']} at end (other work shares the cores).", "", "| backend | load s | short: first audio p50/p90 ms | short RTF p50 | "
              "long: first audio p50 ms | long RTF p50 | first audio @24k / @8k p50 ms |", "|---|---|---|---|---|---|---|"]
     for name, e in results["backends"].items():
         if e.get("status") != "ok":

@@ -15,8 +15,14 @@ class Config:
 
     vad_model: str = "silero-vad"
     vad_threshold: float = 0.5
-    end_silence_ms: int = 600  # silence after speech that ends the user's turn
-    min_speech_ms: int = 200
+    end_silence_ms: int = 700  # silence that ends a turn when the words give no hint
+    min_speech_ms: int = 128  # speech this long starts a turn, or pauses the agent when it talks over it
+    pause_ms: int = 160  # silence that counts as a pause; the turn ends later, see endpointing.py
+    complete_silence_ms: int = 350  # silence that ends a turn whose words sound finished
+    incomplete_silence_ms: int = 1600  # ... whose words trail off ("and", "because", "um")
+    max_backchannel_ms: int = 900  # overlapping speech longer than this is an interruption
+    playout_lead_ms: int = 300  # how far reply audio is sent ahead of playback
+    backchannels: str = "auto"  # agent's "mm-hm" during long user turns: auto (off for G.711) | on | off
 
     asr_model: str = "whisper-base"  # catalog name, CTranslate2 folder, or faster-whisper size name
     asr_language: str | None = "en"

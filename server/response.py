@@ -1,14 +1,19 @@
 """One reply, from a finished user turn to the last audio chunk, cancellable at every step.
 
-ASR and voice analysis run first (their results go to the client and into the history); then the
-dialogue model streams clauses while the voice speaks the ones already complete, so the first
-sound does not wait for the whole reply. Barge-in cancels both, and the history keeps only the part
-of the reply the user actually heard.
+ASR and voice analysis run first; then the dialogue model streams clauses while the voice speaks the
+ones already complete, so the first sound does not wait for the whole reply. Audio leaves at the pace
+it is played (plus a small lead), so the server always knows what the user has heard: a pause for a
+possible interruption stops the sound within the lead, a resume re-sends from where playback stopped,
+and a real barge-in cuts the history to the words that were played.
+
+A reply can start speculatively, while the user is only pausing: it holds every event back until the
+turn is confirmed (`release`), and is dropped without a trace if the user goes on.
 """
 from __future__ import annotations
 
 import asyncio
 import base64
+import copy
 import logging
 import threading
 from dataclasses import dataclass
@@ -51,9 +56,34 @@ def heard_text(clauses: list[SpokenClause], played_ms: float) -> str:
     return " ".join(words)
 
 
+class PlaybackClock:
+    """Where the client's playback is, in ms of this reply's audio, assuming it plays what it gets in real time."""
+
+    def __init__(self) -> None:
+        self._pos, self._wall, self.paused = 0.0, None, True
+
+    def position(self, now_ms: float, sent_ms: float) -> float:
+        if self.paused or self._wall is None:
+            return min(self._pos, sent_ms)
+        return min(self._pos + now_ms - self._wall, sent_ms)
+
+    def play_from(self, pos_ms: float, now_ms: float) -> None:
+        self._pos, self._wall, self.paused = pos_ms, now_ms, False
+
+    def pause(self, now_ms: float, sent_ms: float) -> float:
+        self._pos = self.position(now_ms, sent_ms)
+        self.paused = True
+        return self._pos
+
+    def starved(self, now_ms: float, sent_ms: float) -> None:
+        """The client ran out of audio at `sent_ms`; playback resumes from there when more arrives."""
+        if not self.paused and self._wall is not None and self._pos + now_ms - self._wall > sent_ms:
+            self._pos, self._wall = sent_ms, now_ms
+
+
 class Response:
     def __init__(self, session: "Session", *, user_item: str | None, audio: np.ndarray | None,
-                 timeline: TurnTimeline, create: bool = True) -> None:
+                 timeline: TurnTimeline, create: bool = True, speculative: bool = False) -> None:
         self.session, self.user_item, self.audio, self.timeline, self.create = session, user_item, audio, timeline, create
         self.id = new_id("resp")
         self.item_id = new_id("item")
@@ -62,17 +92,52 @@ class Response:
         self.status = "in_progress"
         self.reason: str | None = None
         self.clauses: list[SpokenClause] = []
-        self.sent_ms = 0.0
-        self._first_audio_clock: float | None = None
-        self._played_ms: float | None = None  # as reported by the client
+        self.transcript: str | None = None
+        self.voice: dict | None = None
+        self.reply_text, self.reply_emotion = "", "neutral"
+        # The reply works on its own copy of the history; the session adopts it when the turn is confirmed.
+        self.conversation = copy.deepcopy(session.conversation)
+        self._held: list[dict] | None = [] if speculative else None
+        self._released = asyncio.Event()
+        if not speculative:
+            self._released.set()
         self._created = False
         self._task: asyncio.Task | None = None
-        self.reply_text = ""
-        self.reply_emotion = "neutral"
+        # audio
+        fmt = session.settings.output_format
+        self._rate = fmt.rate
+        self._audio = np.zeros(0, np.float32)  # everything synthesized so far, at the output rate
+        self._synth_done = False
+        self.sent_ms = 0.0
+        self.clock = PlaybackClock()
+        self._wake = asyncio.Event()
+        self._first_audio_sent = False
+        self._client_played_ms: float | None = None
 
     # --- control ----------------------------------------------------------------------------------
+    @property
+    def speculative(self) -> bool:
+        return self._held is not None
+
+    @property
+    def audible(self) -> bool:
+        """Sending audio right now (not paused, not finished)."""
+        return self._first_audio_sent and not self.clock.paused and not self.finished
+
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"response-{self.id}")
+
+    async def release(self) -> None:
+        """The turn is confirmed: adopt this reply's history and let its events and audio out."""
+        if self._held is None:
+            return
+        held, self._held = self._held, None
+        self.session.conversation = self.conversation
+        for event in held:
+            await self.session.send(event)
+        self._released.set()
+        if self._created and not self.finished and not self._first_audio_sent:
+            await self.session.set_state("thinking")
 
     async def cancel(self, reason: str) -> None:
         if self.finished:
@@ -83,38 +148,56 @@ class Response:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
 
+    def pause(self) -> float:
+        """A possible interruption: stop sending; returns the playback position we stopped at."""
+        return self.clock.pause(self.session.clock.now_ms(), self.sent_ms)
+
+    def resume(self) -> None:
+        """It was nothing: carry on from where playback stopped (clients dropped what was queued)."""
+        pos = self._client_played_ms if self._client_played_ms is not None else self.clock.position(0, self.sent_ms)
+        self.sent_ms = pos
+        self._client_played_ms = None
+        self.clock.play_from(pos, self.session.clock.now_ms())
+        self._wake.set()
+
     async def interrupt(self) -> None:
-        """Barge-in: the user started talking over this reply."""
+        """A real barge-in: the reply ends where playback stopped."""
+        if not self.clock.paused:
+            self.pause()
         await self.cancel("turn_detected")
-        await self.session.set_state("interrupted")
 
     def report_played(self, played_ms: float) -> None:
-        self._played_ms = min(played_ms, self.sent_ms)
+        """The client says how much of this reply it played (conversation.item.truncate)."""
+        played = max(0.0, min(played_ms, self.sent_ms))
+        self._client_played_ms = played
         if self.finished:
             self._cut_history()
 
-    def played_estimate_ms(self) -> float:
-        if self._played_ms is not None:
-            return self._played_ms
-        if self._first_audio_clock is None:
-            return 0.0
-        return min(self.sent_ms, self.session.clock.now_ms() - self._first_audio_clock)
+    def played_ms(self) -> float:
+        if self._client_played_ms is not None:
+            return self._client_played_ms
+        return self.clock.position(self.session.clock.now_ms(), self.sent_ms)
+
+    # --- events -------------------------------------------------------------------------------------
+    async def emit(self, event: dict) -> None:
+        if self._held is not None:
+            self._held.append(event)
+        else:
+            await self.session.send(event)
 
     # --- the work ---------------------------------------------------------------------------------
     async def _run(self) -> None:
         s = self.session
         try:
-            voice = None
             if self.audio is not None:
-                text, voice = await self._hear()
-                if not text:
+                await self._hear()
+                if not self.transcript:
+                    await self._released.wait()
                     await s.set_state("listening")
                     return
             if not self.create:
-                await s.set_state("listening")
                 return
             await self._open()
-            await s.set_state("thinking")
             await self._think_and_speak()
             self.status = "completed"
         except asyncio.CancelledError:
@@ -122,41 +205,42 @@ class Response:
         except Exception as exc:  # one failed turn must not end the session
             log.exception("response %s failed", self.id)
             self.status = "failed"
-            await s.error("model_failed", f"this turn failed and was dropped: {exc}")
+            if self._held is None:
+                await s.error("model_failed", f"this turn failed and was dropped: {exc}")
         finally:
             self.finished = True
             self.cancel_event.set()
-            if self._created:
+            if self._created and self._held is None:
                 await self._close()
             if self.status in ("completed", "failed") and s.state in ("thinking", "speaking"):
                 await s.set_state("listening")
 
-    async def _hear(self) -> tuple[str, dict | None]:
+    async def _hear(self) -> None:
         s, p = self.session, self.session.pipeline
         transcript = await p.workers["asr"].run(p.recognizer.transcribe, self.audio, cancel=self.cancel_event)
         self.timeline.mark("transcript")
-        text = transcript.text.strip()
-        await s.send({"type": "conversation.item.input_audio_transcription.completed", "item_id": self.user_item,
-                      "content_index": 0, "transcript": text})
-        voice = None
-        if p.analyser is not None and text:
+        self.transcript = transcript.text.strip()
+        s.on_transcript(self)
+        await self.emit({"type": "conversation.item.input_audio_transcription.completed", "item_id": self.user_item,
+                         "content_index": 0, "transcript": self.transcript})
+        if p.analyser is not None and self.transcript:
             profile = await p.workers["paralinguistics"].run(
                 p.analyser.analyse, self.audio, encoder_states=transcript.encoder_states, baseline=s.baseline)
-            voice = profile.to_dict()
+            self.voice = profile.to_dict()
             self.timeline.mark("analysis")
-            await s.send({"type": "warmline.paralinguistics", "item_id": self.user_item, "result": voice})
-        if text:
-            s.conversation.add_user(text, voice=voice, item_id=self.user_item)
-        return text, voice
+            await self.emit({"type": "warmline.paralinguistics", "item_id": self.user_item, "result": self.voice})
+        if self.transcript:
+            self.conversation.add_user(self.transcript, voice=self.voice, item_id=self.user_item)
 
     async def _open(self) -> None:
-        s = self.session
         self._created = True
-        await s.send({"type": "response.created", "response": self._response_obj()})
-        await s.send({"type": "response.output_item.added", "response_id": self.id, "output_index": 0,
-                      "item": self._item("in_progress", "")})
-        await s.send({"type": "response.content_part.added", "response_id": self.id, "item_id": self.item_id,
-                      "output_index": 0, "content_index": 0, "part": {"type": "output_audio", "transcript": ""}})
+        await self.emit({"type": "response.created", "response": self._response_obj()})
+        await self.emit({"type": "response.output_item.added", "response_id": self.id, "output_index": 0,
+                         "item": self._item("in_progress", "")})
+        await self.emit({"type": "response.content_part.added", "response_id": self.id, "item_id": self.item_id,
+                         "output_index": 0, "content_index": 0, "part": {"type": "output_audio", "transcript": ""}})
+        if self._held is None:
+            await self.session.set_state("thinking")
 
     async def _think_and_speak(self) -> None:
         from dialogue.engine import Assessment, Clause, Escalation, ReplyDone
@@ -167,18 +251,18 @@ class Response:
         async def think() -> None:
             try:
                 stream = p.workers["dialogue"].stream(
-                    lambda: s.engine.respond(s.conversation, cancel=self.cancel_event, item_id=self.item_id),
+                    lambda: s.engine.respond(self.conversation, cancel=self.cancel_event, item_id=self.item_id),
                     cancel=self.cancel_event)
                 async for part in stream:
                     self.timeline.mark("first_token")
                     if isinstance(part, Assessment):
-                        await s.send({"type": "warmline.thinking", "response_id": self.id,
-                                      "assessment": part.fields, "text": part.text})
+                        await self.emit({"type": "warmline.thinking", "response_id": self.id,
+                                         "assessment": part.fields, "text": part.text})
                     elif isinstance(part, Escalation):
-                        await s.send({"type": "warmline.escalation", "response_id": self.id,
-                                      "item_id": self.user_item, "category": part.category,
-                                      "severity": part.severity, "reason": part.reason,
-                                      "resources": part.resources})
+                        await self.emit({"type": "warmline.escalation", "response_id": self.id,
+                                         "item_id": self.user_item, "category": part.category,
+                                         "severity": part.severity, "reason": part.reason,
+                                         "resources": part.resources})
                     elif isinstance(part, Clause):
                         self.timeline.mark("first_clause")
                         await clauses.put(part)
@@ -187,83 +271,110 @@ class Response:
             finally:
                 await clauses.put(None)
 
-        async def speak() -> None:
-            out_fmt = s.settings.output_format
-            resampler = StreamResampler(p.voice.sample_rate, out_fmt.rate)
-            carry = np.zeros(0, np.float32)
-            chunk_samples = out_fmt.rate * CHUNK_MS // 1000
-            while (clause := await clauses.get()) is not None:
-                spoken = SpokenClause(clause.text, start_ms=self.sent_ms + len(carry) * 1000 / out_fmt.rate)
-                self.clauses.append(spoken)
-                await s.send({"type": "response.output_audio_transcript.delta", "response_id": self.id,
-                              "item_id": self.item_id, "output_index": 0, "content_index": 0,
-                              "delta": clause.text + " "})
-                stream = p.workers["tts"].stream(
-                    lambda c=clause: p.voice.synthesize(c.text, emotion=c.emotion, cancel=self.cancel_event),
-                    cancel=threading.Event())
-                async for chunk in stream:
-                    if self.cancel_event.is_set():
-                        break
-                    samples = resampler(chunk.samples)
-                    spoken.duration_ms += len(samples) * 1000 / out_fmt.rate
-                    carry = np.concatenate([carry, samples])
-                    while len(carry) >= chunk_samples:
-                        await self._send_audio(carry[:chunk_samples])
-                        carry = carry[chunk_samples:]
-            tail = np.concatenate([carry, resampler(np.zeros(0, np.float32), last=True)])
-            if len(tail):
-                await self._send_audio(tail)
+        async def synthesize() -> None:
+            resampler = StreamResampler(p.voice.sample_rate, self._rate)
+            try:
+                while (clause := await clauses.get()) is not None:
+                    spoken = SpokenClause(clause.text, start_ms=len(self._audio) * 1000 / self._rate)
+                    self.clauses.append(spoken)
+                    await self.emit({"type": "response.output_audio_transcript.delta", "response_id": self.id,
+                                     "item_id": self.item_id, "output_index": 0, "content_index": 0,
+                                     "delta": clause.text + " "})
+                    stream = p.workers["tts"].stream(
+                        lambda c=clause: p.voice.synthesize(c.text, emotion=c.emotion, cancel=self.cancel_event),
+                        cancel=threading.Event())
+                    async for chunk in stream:
+                        if self.cancel_event.is_set():
+                            break
+                        samples = resampler(chunk.samples)
+                        spoken.duration_ms += len(samples) * 1000 / self._rate
+                        self._audio = np.concatenate([self._audio, samples])
+                        self._wake.set()
+                self._audio = np.concatenate([self._audio, resampler(np.zeros(0, np.float32), last=True)])
+            finally:
+                self._synth_done = True
+                self._wake.set()
 
         thinker = asyncio.create_task(think())
+        synth = asyncio.create_task(synthesize())
         try:
-            await speak()
-            await thinker
+            await self._send_paced()
+            await asyncio.gather(thinker, synth)
         finally:
-            if not thinker.done():
-                thinker.cancel()
-                await asyncio.gather(thinker, return_exceptions=True)
+            for task in (thinker, synth):
+                if not task.done():
+                    task.cancel()
+            await asyncio.gather(thinker, synth, return_exceptions=True)
+
+    async def _send_paced(self) -> None:
+        """Send audio as it is synthesized, never more than `lead_ms` ahead of playback."""
+        s = self.session
+        lead = s.pipeline.config.playout_lead_ms
+        chunk = self._rate * CHUNK_MS // 1000
+        await self._released.wait()
+        while True:
+            total = len(self._audio)
+            sent = int(round(self.sent_ms * self._rate / 1000))
+            if self._synth_done and sent >= total:
+                return
+            now = s.clock.now_ms()
+            if self._first_audio_sent and not self.clock.paused:
+                self.clock.starved(now, self.sent_ms)
+            ahead = self.sent_ms - self.clock.position(now, self.sent_ms) if self._first_audio_sent else 0.0
+            ready = total - sent >= chunk or (self._synth_done and total > sent)
+            if ready and not (self._first_audio_sent and self.clock.paused) and ahead < lead:
+                await self._send_audio(self._audio[sent: sent + chunk])
+                continue
+            self._wake.clear()
+            wait = None
+            if ready and not self.clock.paused:
+                wait = max((ahead - lead) / 1000, 0.005)
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=wait)
+            except asyncio.TimeoutError:
+                pass
 
     async def _send_audio(self, samples: np.ndarray) -> None:
         s = self.session
-        if self._first_audio_clock is None:
+        now = s.clock.now_ms()
+        if not self._first_audio_sent:
+            self._first_audio_sent = True
             self.timeline.mark("first_audio")
-            self._first_audio_clock = s.clock.now_ms()
+            self.clock.play_from(0.0, now)
             await s.set_state("speaking")
-        self.sent_ms += len(samples) * 1000 / s.settings.output_format.rate
+        play_at = now + (self.sent_ms - self.clock.position(now, self.sent_ms))
+        s.echo.add_reference(samples, self._rate, play_at)
+        self.sent_ms += len(samples) * 1000 / self._rate
         delta = base64.b64encode(s.settings.output_format.encode(samples)).decode("ascii")
         await s.send({"type": "response.output_audio.delta", "response_id": self.id, "item_id": self.item_id,
                       "output_index": 0, "content_index": 0, "delta": delta})
 
     # --- closing ------------------------------------------------------------------------------------
-    def _transcript(self) -> str:
-        if self.status == "cancelled":
-            return heard_text(self.clauses, self.played_estimate_ms())
-        return " ".join(c.text for c in self.clauses)
-
     def _cut_history(self) -> None:
-        conv = self.session.conversation
-        heard = heard_text(self.clauses, self.played_estimate_ms())
+        heard = heard_text(self.clauses, self.played_ms())
         try:
-            conv.truncate(self.item_id, heard)
+            self.conversation.truncate(self.item_id, heard)
         except KeyError:  # cancelled before the engine recorded the reply
             if heard:
-                conv.add_assistant(heard, item_id=self.item_id, emotion=self.reply_emotion, interrupted=True)
+                self.conversation.add_assistant(heard, item_id=self.item_id, emotion=self.reply_emotion,
+                                                interrupted=True)
 
     async def _close(self) -> None:
         s = self.session
         if self.status == "cancelled":
             self._cut_history()
-        transcript = self._transcript()
+            transcript = heard_text(self.clauses, self.played_ms())
+        else:
+            transcript = " ".join(c.text for c in self.clauses)
         self.timeline.mark("response_done")
         item = self._item("completed" if self.status == "completed" else "incomplete", transcript)
         try:
-            await s.send({"type": "response.output_audio.done", "response_id": self.id, "item_id": self.item_id,
-                          "output_index": 0, "content_index": 0})
-            await s.send({"type": "response.output_audio_transcript.done", "response_id": self.id,
-                          "item_id": self.item_id, "output_index": 0, "content_index": 0, "transcript": transcript})
-            await s.send({"type": "response.content_part.done", "response_id": self.id, "item_id": self.item_id,
-                          "output_index": 0, "content_index": 0,
-                          "part": {"type": "output_audio", "transcript": transcript}})
+            for kind, extra in (("response.output_audio.done", {}),
+                                ("response.output_audio_transcript.done", {"transcript": transcript}),
+                                ("response.content_part.done",
+                                 {"part": {"type": "output_audio", "transcript": transcript}})):
+                await s.send({"type": kind, "response_id": self.id, "item_id": self.item_id,
+                              "output_index": 0, "content_index": 0, **extra})
             await s.send({"type": "response.output_item.done", "response_id": self.id, "output_index": 0, "item": item})
             await s.send({"type": "response.done", "response": self._response_obj(item)})
             await s.send({"type": "warmline.turn.timings", "item_id": self.user_item, "response_id": self.id,

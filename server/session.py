@@ -1,20 +1,30 @@
 """One conversation: its state, its history, its timers, and the cancellation of whatever is in flight.
 
-Audio comes in through `feed_audio` (already decoded from the wire), goes through VAD on every frame
-(also while the agent speaks, so the user can interrupt), and a finished user turn starts a
-`Response`: ASR -> voice analysis -> dialogue -> voice, each on its model's worker thread. Stages never
-call each other; this controller passes each result to the next and to the client.
+Audio comes in through `feed_audio` (already decoded from the wire) and goes through VAD on every
+32 ms frame, also while the agent speaks. What the controller does with it:
+- the user pauses: a reply starts speculatively at once (recognition, analysis, dialogue, voice), held
+  back until the silence is long enough to end the turn (`endpointing.py` decides how long, from the
+  words so far); if the user goes on, the speculative reply is dropped;
+- the user makes a sound while the agent speaks: unless it is the agent's own voice coming back
+  (`echo.py`), the agent pauses at once; `interruption.py` then decides whether it was a barge-in (the
+  reply ends where playback stopped, the history keeps what was heard) or a backchannel, a cough or a
+  laugh (the agent carries on from where it paused).
+Stages never call each other; this controller passes each result to the next and to the client.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
 import numpy as np
 
 from asr.base import SAMPLE_RATE
 from server.audio import StreamResampler
+from server.echo import EchoDetector
+from server.endpointing import Endpointer
+from server.interruption import InterruptionPolicy, Overlap
 from server.pipeline import Pipeline
 from server.protocol import ProtocolError, SessionSettings, error_event, new_id
 from server.response import Response
@@ -24,9 +34,21 @@ log = logging.getLogger("warmline.session")
 
 FRAME = 512  # Silero VAD frame at 16 kHz: 32 ms
 FRAME_MS = FRAME * 1000 / SAMPLE_RATE
-PRE_ROLL_MS = 1000
+PRE_ROLL_MS = 400
+ECHO_RECHECK_MS = 256
+PARTIAL_OVERLAP_MS = 480  # recognise an overlap this long even before it ends
 
 Send = Callable[[dict], Awaitable[None]]
+
+
+@dataclass
+class UserTurn:
+    item_id: str
+    timeline: TurnTimeline
+    frames: list[np.ndarray] = field(default_factory=list)
+    paused_at: float | None = None  # audio ms where the current pause began; None while speaking
+    required_silence_ms: float = 0.0
+    speculative: Response | None = None
 
 
 class Session:
@@ -36,7 +58,7 @@ class Session:
         from dialogue.engine import DialogueEngine
         from dialogue.safety import SafetyPolicy
 
-        cfg = pipeline.config
+        cfg = self.config = pipeline.config
         self.pipeline, self._send = pipeline, send
         self.settings = settings or SessionSettings()
         self.settings.turn_detection.threshold = cfg.vad_threshold
@@ -46,24 +68,36 @@ class Session:
         self.engine = DialogueEngine(pipeline.chat_model, mode=cfg.dialogue_mode,
                                      safety=SafetyPolicy(locale=cfg.locale), instructions=None)
         self.baseline = pipeline.analyser.new_baseline() if pipeline.analyser else None
+        self.echo = EchoDetector()
+        self.policy = InterruptionPolicy(max_backchannel_ms=cfg.max_backchannel_ms)
         self._vad_stream = pipeline.vad.stream()
         self._make_segmenter = lambda: SpeechSegmenter(
-            threshold=self.settings.turn_detection.threshold,
-            end_silence_ms=self.settings.turn_detection.silence_duration_ms, min_speech_ms=cfg.min_speech_ms)
+            threshold=self.settings.turn_detection.threshold, end_silence_ms=cfg.pause_ms,
+            min_speech_ms=cfg.min_speech_ms)
         self._segmenter = self._make_segmenter()
+        self._endpointer = self._make_endpointer()
         self._resampler = StreamResampler(self.settings.input_format.rate, SAMPLE_RATE)
         self._pending = np.zeros(0, np.float32)  # 16 kHz samples not yet a full VAD frame
         self._audio_ms = 0.0  # position in the user's 16 kHz stream
         self._arrival = AudioArrival()
-        self._recent: list[np.ndarray] = []  # 16 kHz frames of the pre-roll and the current utterance
-        self._speaking_since: float | None = None  # audio ms of the current utterance's onset
-        self._user_item: str | None = None
-        self._timeline: TurnTimeline | None = None
+        self._preroll: list[np.ndarray] = []
+        self._turn: UserTurn | None = None
+        self._overlap: Overlap | None = None
+        self._overlap_frames: list[np.ndarray] = []
+        self._overlap_item: str | None = None
+        self._overlap_task: asyncio.Task | None = None
+        self._overlap_partial_done = False
+        self._echo_segment_checked_at: float | None = None  # audio ms; set while a segment is the agent's echo
         self.state = "listening"
         self.response: Response | None = None
         self._recent_responses: dict[str, Response] = {}  # by assistant item id, so late truncates still apply
-        self._turn_task: asyncio.Task | None = None
         self._closed = False
+
+    def _make_endpointer(self) -> Endpointer:
+        cfg = self.config
+        return Endpointer(complete_ms=min(cfg.complete_silence_ms, self.settings.turn_detection.silence_duration_ms),
+                          unknown_ms=self.settings.turn_detection.silence_duration_ms,
+                          incomplete_ms=max(cfg.incomplete_silence_ms, self.settings.turn_detection.silence_duration_ms))
 
     # --- outgoing ---------------------------------------------------------------------------------
     async def send(self, event: dict) -> None:
@@ -78,7 +112,7 @@ class Session:
     async def error(self, code: str, message: str, event_id: str | None = None) -> None:
         await self.send(error_event(code, message, event_id=event_id))
 
-    # --- incoming ---------------------------------------------------------------------------------
+    # --- client events ------------------------------------------------------------------------------
     async def start(self) -> None:
         await self.send({"type": "session.created", "session": self.settings.to_dict()})
         await self.send({"type": "warmline.state", "state": self.state})
@@ -92,11 +126,12 @@ class Session:
                 audio = event.get("audio")
                 if not isinstance(audio, str):
                     raise ProtocolError("invalid_audio", "input_audio_buffer.append needs base64 'audio'")
-                await self.feed_wire_audio(_b64decode(audio, self.pipeline.config.max_audio_bytes_per_append))
+                await self.feed_wire_audio(_b64decode(audio, self.config.max_audio_bytes_per_append))
             elif kind == "input_audio_buffer.commit":
-                await self._commit(manual=True)
+                await self._commit_manual()
             elif kind == "input_audio_buffer.clear":
-                self._recent, self._speaking_since = [], None
+                await self._drop_turn()
+                self._preroll = []
                 self._segmenter = self._make_segmenter()
                 await self.send({"type": "input_audio_buffer.cleared"})
             elif kind == "conversation.item.create":
@@ -110,10 +145,12 @@ class Session:
             elif kind == "response.cancel":
                 if not self.response or self.response.finished:
                     raise ProtocolError("no_active_response", "there is no response in progress to cancel")
+                self.response.pause()
                 await self.response.cancel("client_cancelled")
             elif kind == "warmline.playback":
-                if self.response and event.get("item_id") == self.response.item_id and event.get("state") == "started":
-                    self.response.timeline.mark("playback_confirmed")
+                response = self._recent_responses.get(event.get("item_id"))
+                if response and event.get("state") == "started":
+                    response.timeline.mark("playback_confirmed")
         except ProtocolError as exc:
             await self.error(exc.code, exc.message, exc.event_id or eid)
 
@@ -123,81 +160,8 @@ class Session:
         if self.settings.input_format.rate != old_rate:
             self._resampler = StreamResampler(self.settings.input_format.rate, SAMPLE_RATE)
         self._segmenter = self._make_segmenter()
+        self._endpointer = self._make_endpointer()
         await self.send({"type": "session.updated", "session": self.settings.to_dict()})
-
-    async def feed_wire_audio(self, data: bytes) -> None:
-        from server.formats import FormatError
-
-        fmt = self.settings.input_format
-        if len(data) % fmt.bytes_per_sample:
-            raise ProtocolError("invalid_audio", f"{fmt.type} audio must be whole samples; got {len(data)} bytes")
-        try:
-            samples = fmt.decode(data)
-        except (FormatError, ValueError) as exc:
-            raise ProtocolError("invalid_audio", str(exc)) from None
-        await self.feed_audio(self._resampler(samples))
-
-    async def feed_audio(self, samples16k: np.ndarray) -> None:
-        """VAD every full frame; the segmenter's events drive turn-taking and barge-in."""
-        buf = np.concatenate([self._pending, samples16k]) if self._pending.size else samples16k
-        n = len(buf) // FRAME
-        self._pending = buf[n * FRAME:].copy()
-        self._arrival.add(self._audio_ms + len(samples16k) * 1000 / SAMPLE_RATE, self.clock.now_ms())
-        if n == 0:
-            return
-        frames = buf[: n * FRAME].reshape(n, FRAME)
-        probs = await self.pipeline.workers["vad"].run(lambda: [self._vad_stream.probability(f) for f in frames])
-        for frame, prob in zip(frames, probs):
-            self._recent.append(frame)
-            self._audio_ms += FRAME_MS
-            if self._speaking_since is None and len(self._recent) > PRE_ROLL_MS / FRAME_MS:
-                self._recent.pop(0)
-            if self.settings.turn_detection.type is None:
-                continue
-            for ev in self._segmenter.update(float(prob), self._audio_ms):
-                if ev.kind == "speech_start":
-                    await self._on_speech_start(ev.at_ms)
-                elif ev.kind == "speech_end":
-                    await self._on_speech_end(ev.at_ms)
-
-    async def _on_speech_start(self, at_ms: float) -> None:
-        self._speaking_since = at_ms
-        self._user_item = new_id("item")
-        self._timeline = TurnTimeline(self.clock)
-        self._timeline.mark("speech_start", self._arrival.wall_ms(at_ms))
-        await self.send({"type": "input_audio_buffer.speech_started", "audio_start_ms": int(at_ms),
-                         "item_id": self._user_item})
-        if self.response and not self.response.finished and self.settings.turn_detection.interrupt_response:
-            await self.response.interrupt()
-        await self.set_state("user_speaking")
-
-    async def _on_speech_end(self, at_ms: float) -> None:
-        if self._timeline:
-            self._timeline.mark("speech_end", self._arrival.wall_ms(at_ms))
-        await self.send({"type": "input_audio_buffer.speech_stopped", "audio_end_ms": int(at_ms),
-                         "item_id": self._user_item})
-        await self._commit(manual=False)
-
-    async def _commit(self, *, manual: bool) -> None:
-        if not self._recent:
-            if manual:
-                raise ProtocolError("invalid_audio", "the input audio buffer is empty")
-            return
-        audio = np.concatenate(self._recent)
-        if manual and self._pending.size:
-            audio = np.concatenate([audio, self._pending])
-        item_id = self._user_item or new_id("item")
-        timeline = self._timeline or TurnTimeline(self.clock)
-        if manual:
-            timeline.mark("speech_end")
-        timeline.mark("endpoint")
-        self._recent, self._speaking_since, self._user_item, self._timeline = [], None, None, None
-        await self.send({"type": "input_audio_buffer.committed", "item_id": item_id, "previous_item_id": None})
-        await self.send({"type": "conversation.item.added", "previous_item_id": None, "item": {
-            "id": item_id, "object": "realtime.item", "type": "message", "role": "user", "status": "completed",
-            "content": [{"type": "input_audio", "transcript": None}]}})
-        create = self.settings.turn_detection.create_response or manual
-        await self._start_response(user_item=item_id, timeline=timeline, audio=audio, create=create)
 
     async def _create_item(self, item: object) -> None:
         if not isinstance(item, dict) or item.get("type") != "message" or item.get("role") not in ("user", "assistant", "system"):
@@ -233,18 +197,266 @@ class Session:
         await self.send({"type": "conversation.item.truncated", "item_id": item_id, "content_index": 0,
                          "audio_end_ms": int(played)})
 
-    async def _start_response(self, *, user_item: str | None, timeline: TurnTimeline,
-                              audio: np.ndarray | None, create: bool = True) -> None:
+    # --- audio ----------------------------------------------------------------------------------------
+    async def feed_wire_audio(self, data: bytes) -> None:
+        from server.formats import FormatError
+
+        fmt = self.settings.input_format
+        if len(data) % fmt.bytes_per_sample:
+            raise ProtocolError("invalid_audio", f"{fmt.type} audio must be whole samples; got {len(data)} bytes")
+        try:
+            samples = fmt.decode(data)
+        except (FormatError, ValueError) as exc:
+            raise ProtocolError("invalid_audio", str(exc)) from None
+        await self.feed_audio(self._resampler(samples))
+
+    async def feed_audio(self, samples16k: np.ndarray) -> None:
+        buf = np.concatenate([self._pending, samples16k]) if self._pending.size else samples16k
+        n = len(buf) // FRAME
+        self._pending = buf[n * FRAME:].copy()
+        now = self.clock.now_ms()
+        self._arrival.add(self._audio_ms + (n * FRAME + len(self._pending)) * 1000 / SAMPLE_RATE, now)
+        if n == 0:
+            return
+        frames = buf[: n * FRAME].reshape(n, FRAME)
+        probs = await self.pipeline.workers["vad"].run(lambda: [self._vad_stream.probability(f) for f in frames])
+        for i, (frame, prob) in enumerate(zip(frames, probs)):
+            frame_wall = now - (n - i) * FRAME_MS
+            self.echo.add_mic(frame, SAMPLE_RATE, frame_wall)
+            await self._on_frame(frame, float(prob), frame_wall)
+
+    async def _on_frame(self, frame: np.ndarray, prob: float, frame_wall: float) -> None:
+        start_ms = self._audio_ms
+        self._audio_ms += FRAME_MS
+        if self._overlap is not None:
+            self._overlap_frames.append(frame)
+        elif self._turn is not None:
+            self._turn.frames.append(frame)
+        else:
+            self._preroll.append(frame)
+            if len(self._preroll) > PRE_ROLL_MS / FRAME_MS:
+                self._preroll.pop(0)
+        if self.settings.turn_detection.type is None:
+            return
+        for ev in self._segmenter.update(prob, start_ms):
+            if ev.kind == "speech_start":
+                await self._on_speech_start(ev.at_ms, frame_wall)
+            else:
+                await self._on_pause(ev.at_ms)
+        await self._tick(frame_wall)
+
+    async def _tick(self, now_wall: float) -> None:
+        """Timers that run on audio time: echo re-checks, overlap decisions, the end of the turn."""
+        if self._echo_segment_checked_at is not None and self._audio_ms - self._echo_segment_checked_at >= ECHO_RECHECK_MS:
+            self._echo_segment_checked_at = self._audio_ms
+            if not self.echo.is_echo(now_wall):  # the user's voice has joined the echo
+                self._echo_segment_checked_at = None
+                await self._on_speech_start(self._audio_ms - ECHO_RECHECK_MS, now_wall)
+        if self._overlap is not None and not self._overlap.ended:
+            self._overlap.speech_ms = self._audio_ms - self._overlap.started_ms
+            if self._overlap.speech_ms >= PARTIAL_OVERLAP_MS and not self._overlap_partial_done:
+                self._overlap_partial_done = True
+                self._classify_overlap()
+            await self._decide_overlap()
+        turn = self._turn
+        if turn is not None and turn.paused_at is not None:
+            spec = turn.speculative
+            heard = spec is not None and (spec.transcript is not None or spec.finished)
+            if heard and self._audio_ms - turn.paused_at >= turn.required_silence_ms:
+                await self._commit_turn()
+
+    async def _on_speech_start(self, at_ms: float, now_wall: float) -> None:
+        agent_talking = (self.response is not None and self.response.audible
+                         and self.settings.turn_detection.interrupt_response)
+        if agent_talking or (self.response is not None and self.echo.playing_recently(now_wall, 400)
+                             and not self.response.finished):
+            if self.echo.is_echo(now_wall):
+                self._echo_segment_checked_at = self._audio_ms
+                return
+            if agent_talking:
+                await self._start_overlap(at_ms)
+                return
+        if self._turn is not None and self._turn.paused_at is not None:
+            # The user goes on after a pause: same turn; a speculative reply is dropped unheard.
+            self._turn.paused_at = None
+            await self._drop_speculation(self._turn)
+            await self.set_state("user_speaking")
+            return
+        if self._turn is None:
+            if self.response is not None and not self.response.finished:
+                # The user speaks again before the reply is heard: that reply answers a stale turn.
+                self.response.pause()
+                await self.response.cancel("turn_detected")
+            await self._begin_turn(new_id("item"), at_ms, frames=list(self._preroll))
+            self._preroll = []
+
+    async def _begin_turn(self, item_id: str, at_ms: float, *, frames: list[np.ndarray]) -> None:
+        timeline = TurnTimeline(self.clock)
+        timeline.mark("speech_start", self._arrival.wall_ms(at_ms))
+        self._turn = UserTurn(item_id, timeline, frames=frames)
+        await self.send({"type": "input_audio_buffer.speech_started", "audio_start_ms": int(at_ms), "item_id": item_id})
+        await self.set_state("user_speaking")
+
+    async def _on_pause(self, at_ms: float) -> None:
+        if self._echo_segment_checked_at is not None:
+            self._echo_segment_checked_at = None
+            return
+        if self._overlap is not None:
+            self._overlap.ended = True
+            self._overlap.speech_ms = at_ms - self._overlap.started_ms
+            self._classify_overlap()
+            await self._decide_overlap()
+            return
+        turn = self._turn
+        if turn is None:
+            return
+        turn.paused_at = at_ms
+        turn.timeline.marks.pop("speech_end", None)
+        turn.timeline.mark("speech_end", self._arrival.wall_ms(at_ms))
+        turn.required_silence_ms = self._endpointer.unknown_ms
+        audio = np.concatenate(turn.frames)
+        create = self.settings.turn_detection.create_response
+        turn.speculative = Response(self, user_item=turn.item_id, audio=audio, timeline=turn.timeline,
+                                    create=create, speculative=True)
+        turn.speculative.start()
+
+    def on_transcript(self, response: Response) -> None:
+        """Called by a reply as soon as its user turn is recognised: the words decide how long to wait."""
+        turn = self._turn
+        if turn is not None and turn.speculative is response:
+            turn.required_silence_ms = self._endpointer.required_silence_ms(response.transcript)
+
+    async def _commit_turn(self) -> None:
+        turn, self._turn = self._turn, None
+        turn.timeline.mark("endpoint")
+        await self.send({"type": "input_audio_buffer.speech_stopped", "audio_end_ms": int(turn.paused_at),
+                         "item_id": turn.item_id})
+        await self._announce_user_item(turn.item_id)
+        response = turn.speculative
         if self.response and not self.response.finished:
             await self.response.cancel("turn_detected")
-        self.response = Response(self, user_item=user_item, audio=audio, timeline=timeline, create=create)
-        self._recent_responses[self.response.item_id] = self.response
+        self._track(response)
+        await response.release()
+
+    async def _announce_user_item(self, item_id: str) -> None:
+        await self.send({"type": "input_audio_buffer.committed", "item_id": item_id, "previous_item_id": None})
+        await self.send({"type": "conversation.item.added", "previous_item_id": None, "item": {
+            "id": item_id, "object": "realtime.item", "type": "message", "role": "user", "status": "completed",
+            "content": [{"type": "input_audio", "transcript": None}]}})
+
+    async def _commit_manual(self) -> None:
+        frames = (self._turn.frames if self._turn else self._preroll) + ([self._pending] if self._pending.size else [])
+        if not frames:
+            raise ProtocolError("invalid_audio", "the input audio buffer is empty")
+        audio = np.concatenate(frames)
+        item_id = self._turn.item_id if self._turn else new_id("item")
+        timeline = self._turn.timeline if self._turn else TurnTimeline(self.clock)
+        await self._drop_turn()
+        self._preroll, self._pending = [], np.zeros(0, np.float32)
+        timeline.mark("speech_end")
+        timeline.mark("endpoint")
+        await self._announce_user_item(item_id)
+        await self._start_response(user_item=item_id, timeline=timeline, audio=audio)
+
+    async def _drop_turn(self) -> None:
+        if self._turn is not None:
+            await self._drop_speculation(self._turn)
+            self._turn = None
+
+    async def _drop_speculation(self, turn: UserTurn) -> None:
+        if turn.speculative is not None:
+            await turn.speculative.cancel("user_continued")
+            turn.speculative = None
+
+    async def _start_response(self, *, user_item: str | None, timeline: TurnTimeline, audio: np.ndarray | None) -> None:
+        if self.response and not self.response.finished:
+            self.response.pause()
+            await self.response.cancel("turn_detected")
+        response = Response(self, user_item=user_item, audio=audio, timeline=timeline)
+        self._track(response)
+        response.start()
+
+    def _track(self, response: Response) -> None:
+        self.response = response
+        self._recent_responses[response.item_id] = response
         while len(self._recent_responses) > 8:
             self._recent_responses.pop(next(iter(self._recent_responses)))
-        self.response.start()
+
+    # --- overlapping speech while the agent talks ---------------------------------------------------------
+    async def _start_overlap(self, at_ms: float) -> None:
+        self.response.pause()
+        self._overlap = Overlap(started_ms=at_ms)
+        self._overlap_frames = list(self._preroll[-int(200 // FRAME_MS):])
+        self._overlap_item = new_id("item")
+        self._overlap_partial_done = False
+        self._preroll = []
+        await self.send({"type": "input_audio_buffer.speech_started", "audio_start_ms": int(at_ms),
+                         "item_id": self._overlap_item})
+        await self.set_state("user_speaking")
+
+    def _classify_overlap(self) -> None:
+        """Recognise the overlap so far (and its vocal events) on the workers; the result feeds the policy."""
+        overlap, frames = self._overlap, list(self._overlap_frames)
+        if overlap is None or not frames:
+            return
+        if self._overlap_task and not self._overlap_task.done():
+            if not overlap.ended:
+                return
+            self._overlap_task.cancel()
+
+        async def classify() -> None:
+            p = self.pipeline
+            audio = np.concatenate(frames)
+            transcript = await p.workers["asr"].run(p.recognizer.transcribe, audio)
+            events: list[str] = []
+            if p.analyser is not None:
+                profile = await p.workers["paralinguistics"].run(
+                    p.analyser.analyse, audio, encoder_states=transcript.encoder_states)
+                events = [e["label"] for e in profile.to_dict().get("events", []) if isinstance(e, dict)]
+            if self._overlap is overlap:
+                overlap.transcript, overlap.events = transcript.text.strip(), events
+                await self._decide_overlap()
+
+        self._overlap_task = asyncio.create_task(classify())
+
+    async def _decide_overlap(self) -> None:
+        overlap = self._overlap
+        if overlap is None:
+            return
+        decision = self.policy.decide(overlap)
+        if decision == "wait":
+            return
+        self._overlap = None
+        response = self.response
+        if decision == "resume" and response is not None and not response.finished:
+            log.info("overlap was not an interruption (%r, %s); resuming", overlap.transcript, overlap.events)
+            response.resume()
+            await self.send({"type": "warmline.resumed", "response_id": response.id, "item_id": response.item_id,
+                             "heard": overlap.transcript or ""})
+            await self.set_state("speaking")
+            self._overlap_frames = []
+            return
+        # A real barge-in: the reply ends where it paused; the overlap becomes the user's turn.
+        if response is not None and not response.finished:
+            await response.interrupt()
+            await self.set_state("interrupted")
+        frames, self._overlap_frames = self._overlap_frames, []
+        await self._begin_turn_from_overlap(overlap, frames)
+
+    async def _begin_turn_from_overlap(self, overlap: Overlap, frames: list[np.ndarray]) -> None:
+        timeline = TurnTimeline(self.clock)
+        timeline.mark("speech_start", self._arrival.wall_ms(overlap.started_ms))
+        self._turn = UserTurn(self._overlap_item, timeline, frames=frames)
+        await self.set_state("user_speaking")
+        if overlap.ended:
+            await self._on_pause(overlap.started_ms + overlap.speech_ms)
 
     async def close(self) -> None:
         self._closed = True
+        if self._overlap_task and not self._overlap_task.done():
+            self._overlap_task.cancel()
+        if self._turn is not None:
+            await self._drop_speculation(self._turn)
         if self.response and not self.response.finished:
             await self.response.cancel("client_disconnected")
 
@@ -262,4 +474,3 @@ def _b64decode(text: str, limit: int) -> bytes:
     if not data:
         raise ProtocolError("invalid_audio", "empty audio")
     return data
-

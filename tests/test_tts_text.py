@@ -138,7 +138,7 @@ def test_profile_table_rejects_unknown_keys(tmp_path):
     with pytest.raises(ValueError, match="pich"):
         ProfileTable.load(bad)
     negative = tmp_path / "n.toml"
-    negative.write_text(DEFAULT_TABLE.read_text().replace("rate = 1.08", "rate = -1"))
+    negative.write_text(DEFAULT_TABLE.read_text().replace("rate = 1.12", "rate = -1"))
     with pytest.raises(ValueError, match="rate"):
         ProfileTable.load(negative)
 
