@@ -3,8 +3,11 @@
 While the user speaks, the growing turn is transcribed again every `min_step_s`. A word is trusted
 (committed) once two consecutive hypotheses agree on it and on every word before it: the longest
 common word prefix of the last two hypotheses is committed, and committed words are never taken
-back. The rest of the newest hypothesis is tentative: shown, but liable to change. Words are
-compared without case and punctuation, since Whisper re-punctuates as the context grows.
+back (their case and punctuation follow the newest hypothesis). The rest of the newest hypothesis
+is tentative: shown, but liable to change. Words are compared without case and punctuation, since
+Whisper re-punctuates as the context grows. The whole turn is transcribed each time, so the cost of
+an update grows with the turn (a turn is at most 30 s); a slow update simply means the next one sees
+more new audio.
 """
 from __future__ import annotations
 
@@ -67,9 +70,9 @@ class PartialTranscriber:
         if end is None:  # the hypothesis rewrote a committed word: commit nothing on it
             tentative = _after_last(self._committed, words)
         else:
-            if agreed > end:
-                self._committed = self._committed + words[end:agreed]
-                end = agreed
+            # Same words, newest spelling: Whisper re-punctuates ("how." -> "how") as the turn grows.
+            self._committed = words[:max(end, agreed)]
+            end = len(self._committed)
             tentative = words[end:]
         self._partial = Partial(" ".join(self._committed), " ".join(tentative))
         return self._partial

@@ -271,6 +271,7 @@ def score(clips: list[Clip], records: list[TurnRecord]) -> dict:
         "clips_answered": sum(ok), "clips_failed": len(ok) - sum(ok),
         "failures": dict(Counter(r.error or f"status {r.status}" for r, good in zip(records, ok) if not good)),
         "reply_emotion_alignment": S.alignment(pairs),
+        "constant_reply_alignment": S.constant_reply_alignment([c.emotion for c in clips]),
         "alignment_when_emotion_heard_right": S.alignment(heard_right)["alignment"],
         "sensitivity": S.sensitivity(dict(groups)),
         "pairwise_discrimination": S.pairwise_discrimination(dict(groups)),
@@ -346,6 +347,8 @@ def report(r: dict) -> str:
           f"{r['failures'] or ''}.", "",
           table(["metric", "value"], [
               ["reply-emotion alignment", al["alignment"]],
+              [f"... by always answering {r['constant_reply_alignment']['tone']} (chance bar)",
+               r["constant_reply_alignment"]["alignment"]],
               ["sensitivity (groups moving the right way)", se["sensitivity"]],
               ["mean group score", round(se["mean_group_score"], 3)],
               ["replies differ from the neutral delivery's", se["replies_differ"]],

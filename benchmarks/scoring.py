@@ -66,6 +66,16 @@ def alignment(pairs: list[tuple[str, str | None]]) -> dict:
             "per_emotion": {e: {"alignment": _share(v), "n": len(v)} for e, v in sorted(per.items())}}
 
 
+def constant_reply_alignment(emotions: list[str]) -> dict:
+    """The alignment a system would get by always answering in one tone: the chance level that a real
+    alignment figure must beat on this mix of deliveries (warm fits most of them)."""
+    if not emotions:
+        return {"tone": None, "alignment": None}
+    shares = {t: sum(fits(e, t) for e in emotions) / len(emotions) for t in REPLY_TONES}
+    best = max(shares, key=shares.get)
+    return {"tone": best, "alignment": round(shares[best], 4)}
+
+
 def reply_confusion(pairs: list[tuple[str, str | None]]) -> dict[str, dict[str, int]]:
     """speaker emotion -> {reply tone: count}: which tones each delivery drew."""
     table: dict[str, Counter] = defaultdict(Counter)

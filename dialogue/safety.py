@@ -49,7 +49,7 @@ RULES: tuple[Rule, ...] = (
     _r("suicide", "medium", "speaks of someone else wanting to die",
        r"\b(kill|killing) (himself|herself|themselves)|\b(he|she|they) (wants?|tried) to (die|end (it|his life|her life|their life))"),
     _r("suicide", "low", "sounds hopeless",
-       r"\b(what'?s the point( of anything| anymore)?|nothing matters( anymore)?|i'?m a burden|no way out|"
+       r"\b(what('?s| is) the point( of anything| of living| anymore)?|nothing matters( anymore)?|(i'?m|i am|i feel like) (just |such |nothing but |only )?a burden|no way out|"
        r"tired of (everything|living|it all)|want it all to (stop|end)|can'?t do this anymore|no one would (miss|notice) me)", negatable=False),
     # self-harm
     _r("self_harm", "high", "is harming themselves now",

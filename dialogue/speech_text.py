@@ -16,4 +16,4 @@ def spoken(text: str) -> str:
     text = _MARKDOWN.sub("", text)
     text = text.replace("(", ", ").replace(")", ", ")
     text = _SPACES.sub(" ", text).strip()
-    return re.sub(r"\s+([,.!?;:])", r"\1", re.sub(r",\s*,", ",", text)).strip(" ,")
+    return re.sub(r"\s+([,.!?;:])", r"\1", re.sub(r",\s*,", ",", text)).lstrip(" ,").rstrip()

@@ -1,74 +1,77 @@
 """Is what the microphone hears just the agent's own voice coming back through the user's speakers?
 
-We know what the agent is playing and when (the reference). Echo has the same loudness contour as
-the reference, a little later; a person talking does not. So we compare 10 ms log-energy envelopes
-of the microphone and of the reference over the last `window_ms`, at every delay up to
-`max_delay_ms`, and call it echo when some delay correlates above `threshold`. Browsers cancel most
-echo themselves; this catches what gets through and telephone lines, where nothing cancels it.
+We know exactly what the agent played and when (the reference). Echo is that waveform again, a little
+later and quieter; a person talking is not. So we take the last `window_ms` of microphone audio and
+find its best normalised cross-correlation with the reference at any delay up to `max_delay_ms`
+(8 kHz, via FFT): echo scores near 1, another voice near 0.1. Browsers cancel most echo themselves;
+this catches what gets through, and telephone lines, where nothing cancels it.
 """
 from __future__ import annotations
 
-import numpy as np
+from collections import deque
 
-HOP_MS = 10
+import numpy as np
+import soxr
+
+RATE = 8000
 
 
 class EchoDetector:
-    def __init__(self, *, window_ms: float = 480, max_delay_ms: float = 900, threshold: float = 0.7,
-                 keep_ms: float = 4000) -> None:
-        self.window, self.max_delay = int(window_ms // HOP_MS), int(max_delay_ms // HOP_MS)
+    def __init__(self, *, window_ms: float = 400, max_delay_ms: float = 900, threshold: float = 0.55,
+                 keep_ms: float = 6000) -> None:
+        self.window = int(window_ms * RATE / 1000)
+        self.max_delay = int(max_delay_ms * RATE / 1000)
         self.threshold = threshold
-        self._keep = int(keep_ms // HOP_MS)
-        self._ref: dict[int, float] = {}  # 10 ms bin of wall time -> energy played then
-        self._mic: dict[int, float] = {}
-
-    @staticmethod
-    def _bins(samples: np.ndarray, rate: int, start_ms: float) -> list[tuple[int, float]]:
-        hop = rate * HOP_MS // 1000
-        n = len(samples) // hop
-        if n == 0:
-            return []
-        energy = (samples[: n * hop].astype(np.float64).reshape(n, hop) ** 2).mean(axis=1)
-        first = int(start_ms // HOP_MS)
-        return [(first + i, float(e)) for i, e in enumerate(energy)]
+        self.keep_ms = keep_ms
+        self._ref: deque[tuple[float, np.ndarray]] = deque()  # (play start ms, 8 kHz samples)
+        self._mic = np.zeros(0, np.float32)  # contiguous, newest last
+        self._mic_end_ms: float | None = None  # wall time of the newest microphone sample
 
     def add_reference(self, samples: np.ndarray, rate: int, play_ms: float) -> None:
         """`samples` will be played starting at wall time `play_ms` (ms on the session clock)."""
-        for b, e in self._bins(samples, rate, play_ms):
-            self._ref[b] = e
-        self._trim(self._ref)
+        self._ref.append((play_ms, soxr.resample(samples.astype(np.float32), rate, RATE, quality="LQ")))
+        while self._ref and self._ref[0][0] < play_ms - self.keep_ms:
+            self._ref.popleft()
 
-    def add_mic(self, samples: np.ndarray, rate: int, start_ms: float) -> None:
-        for b, e in self._bins(samples, rate, start_ms):
-            self._mic[b] = e
-        self._trim(self._mic)
+    def add_mic(self, samples: np.ndarray, rate: int, end_ms: float) -> None:
+        """Microphone audio whose last sample arrived at wall time `end_ms`."""
+        down = soxr.resample(samples.astype(np.float32), rate, RATE, quality="LQ")
+        self._mic = np.concatenate([self._mic, down])[-(self.window * 3):]
+        self._mic_end_ms = end_ms
 
-    def _trim(self, bins: dict[int, float]) -> None:
-        if len(bins) > self._keep * 2:
-            cutoff = max(bins) - self._keep
-            for b in [b for b in bins if b < cutoff]:
-                del bins[b]
+    def _reference_span(self, start_ms: float, n: int) -> np.ndarray:
+        span = np.zeros(n, np.float32)
+        for play_ms, samples in self._ref:
+            offset = int(round((play_ms - start_ms) * RATE / 1000))
+            lo, hi = max(offset, 0), min(offset + len(samples), n)
+            if lo < hi:
+                span[lo:hi] = samples[lo - offset: hi - offset]
+        return span
 
-    def score(self, now_ms: float) -> float:
-        """Best envelope correlation between the last window of microphone and the reference at any delay."""
-        end = int(now_ms // HOP_MS)
-        mic = np.array([self._mic.get(b, np.nan) for b in range(end - self.window, end)])
-        if np.isnan(mic).mean() > 0.3:
+    def score(self) -> float:
+        """Best normalised cross-correlation of the latest microphone window with the reference."""
+        if self._mic_end_ms is None or len(self._mic) < self.window:
             return 0.0
-        mic = np.log10(np.nan_to_num(mic, nan=1e-10) + 1e-10)
-        best = 0.0
-        for delay in range(0, self.max_delay + 1, 2):
-            ref = np.array([self._ref.get(b - delay, 0.0) for b in range(end - self.window, end)])
-            if (ref > 1e-6).mean() < 0.3:  # the agent was mostly silent then: nothing to echo
-                continue
-            r = np.corrcoef(mic, np.log10(ref + 1e-10))[0, 1]
-            if np.isfinite(r):
-                best = max(best, float(r))
-        return best
+        mic = self._mic[-self.window:].astype(np.float64)
+        mic_energy = float(np.dot(mic, mic))
+        if mic_energy < 1e-8:
+            return 0.0
+        n = self.window + self.max_delay
+        start_ms = self._mic_end_ms - n * 1000 / RATE
+        ref = self._reference_span(start_ms, n).astype(np.float64)
+        if float(np.dot(ref, ref)) < 1e-8:
+            return 0.0
+        size = 1 << int(np.ceil(np.log2(n + self.window)))
+        corr = np.fft.irfft(np.fft.rfft(ref, size) * np.conj(np.fft.rfft(mic, size)), size)[: n - self.window + 1]
+        csum = np.concatenate([[0.0], np.cumsum(ref * ref)])
+        ref_energy = csum[self.window:] - csum[: n - self.window + 1]
+        ncc = corr / np.sqrt(np.maximum(ref_energy, 1e-12) * mic_energy)
+        ncc[ref_energy < 1e-6 * self.window] = 0.0
+        return float(np.max(np.abs(ncc)))
 
-    def is_echo(self, now_ms: float) -> bool:
-        return self.score(now_ms) >= self.threshold
+    def is_echo(self) -> bool:
+        return self.score() >= self.threshold
 
     def playing_recently(self, now_ms: float, within_ms: float = 1500) -> bool:
-        end = int(now_ms // HOP_MS)
-        return any(self._ref.get(b, 0.0) > 1e-6 for b in range(end - int(within_ms // HOP_MS), end + 1))
+        return any(now_ms - within_ms <= play_ms + len(s) * 1000 / RATE and play_ms <= now_ms
+                   for play_ms, s in self._ref)

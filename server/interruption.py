@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 BACKCHANNEL_WORDS = {
-    "mm", "mmm", "mhm", "mm-hm", "mm-hmm", "hmm", "hm", "uh-huh", "uh", "huh", "um", "yeah", "yes", "yep", "yup",
+    "o", "oh-oh", "mm", "mmm", "mhm", "mm-hm", "mm-hmm", "hmm", "hm", "uh-huh", "uh", "huh", "um", "yeah", "yes", "yep", "yup",
     "ok", "okay", "right", "sure", "i", "see", "oh", "ah", "wow", "really", "true", "good", "nice", "exactly",
     "totally", "got", "it", "alright", "all", "go", "on", "cool",
 }

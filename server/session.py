@@ -222,7 +222,7 @@ class Session:
         probs = await self.pipeline.workers["vad"].run(lambda: [self._vad_stream.probability(f) for f in frames])
         for i, (frame, prob) in enumerate(zip(frames, probs)):
             frame_wall = now - (n - i) * FRAME_MS
-            self.echo.add_mic(frame, SAMPLE_RATE, frame_wall)
+            self.echo.add_mic(frame, SAMPLE_RATE, frame_wall + FRAME_MS)
             await self._on_frame(frame, float(prob), frame_wall)
 
     async def _on_frame(self, frame: np.ndarray, prob: float, frame_wall: float) -> None:
@@ -249,7 +249,7 @@ class Session:
         """Timers that run on audio time: echo re-checks, overlap decisions, the end of the turn."""
         if self._echo_segment_checked_at is not None and self._audio_ms - self._echo_segment_checked_at >= ECHO_RECHECK_MS:
             self._echo_segment_checked_at = self._audio_ms
-            if not self.echo.is_echo(now_wall):  # the user's voice has joined the echo
+            if not self.echo.is_echo():  # the user's voice has joined the echo
                 self._echo_segment_checked_at = None
                 await self._on_speech_start(self._audio_ms - ECHO_RECHECK_MS, now_wall)
         if self._overlap is not None and not self._overlap.ended:
@@ -270,7 +270,9 @@ class Session:
                          and self.settings.turn_detection.interrupt_response)
         if agent_talking or (self.response is not None and self.echo.playing_recently(now_wall, 400)
                              and not self.response.finished):
-            if self.echo.is_echo(now_wall):
+            score = self.echo.score()
+            log.debug("speech over the agent's voice: echo score %.2f", score)
+            if score >= self.echo.threshold:
                 self._echo_segment_checked_at = self._audio_ms
                 return
             if agent_talking:
@@ -437,6 +439,7 @@ class Session:
             self._overlap_frames = []
             return
         # A real barge-in: the reply ends where it paused; the overlap becomes the user's turn.
+        log.info("overlap is an interruption (%r, %.0f ms, %s)", overlap.transcript, overlap.speech_ms, overlap.events)
         if response is not None and not response.finished:
             await response.interrupt()
             await self.set_state("interrupted")

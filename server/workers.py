@@ -54,16 +54,20 @@ class ModelWorker:
                 self._slots.release()
 
         future = loop.run_in_executor(self._executor, produce)
+        exhausted = False
         try:
             while True:
                 item = await queue.get()
                 if item is _DONE:
+                    exhausted = True
                     break
                 if isinstance(item, _Failure):
+                    exhausted = True
                     raise item.exc
                 yield item
         finally:
-            cancel.set()
+            if not exhausted:  # the consumer left early: stop the producer at its next step
+                cancel.set()
             # Do not leave the producer's exception unobserved; do not wait for it either.
             future.add_done_callback(lambda f: f.exception())
 

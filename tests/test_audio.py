@@ -66,8 +66,6 @@ def test_pcm16_round_trip_within_one_step():
     assert np.max(np.abs(back.astype(int) - np.frombuffer(pcm, dtype="<i2"))) <= 1
 
 
-@pytest.mark.xfail(strict=True, reason="float_to_pcm16 scales by 32767 and truncates, pcm16_to_float divides "
-                                       "by 32768: PCM16 -> float -> PCM16 is off by one for positive samples")
 def test_pcm16_round_trip_exact():
     pcm = np.arange(-32768, 32768, 7, dtype="<i2").tobytes()
     assert float_to_pcm16(pcm16_to_float(pcm)) == pcm

@@ -27,6 +27,13 @@ def test_alignment_of_nothing_is_none_not_zero():
     assert S.alignment([])["alignment"] is None
 
 
+def test_constant_reply_alignment_is_the_bar_to_beat():
+    result = S.constant_reply_alignment(["neutral", "sad", "happy", "angry"])
+    assert result == {"tone": "warm", "alignment": 0.75}
+    assert S.constant_reply_alignment(["angry", "angry", "sad"])["tone"] in ("calm", "serious")
+    assert S.constant_reply_alignment([])["alignment"] is None
+
+
 def test_reply_confusion_tallies_tones_per_delivery():
     table = S.reply_confusion([("sad", "gentle"), ("sad", "gentle"), ("sad", None), ("happy", "warm")])
     assert table == {"happy": {"warm": 1}, "sad": {"gentle": 2, "none": 1}}

@@ -64,3 +64,13 @@ def test_run_is_off_the_event_loop_and_bounded():
 
     loop_thread, ran_on = asyncio.run(main())
     assert loop_thread != ran_on
+
+
+def test_a_stream_run_to_the_end_does_not_cancel_its_event():
+    async def main():
+        worker = ModelWorker("t")
+        cancel = threading.Event()
+        items = [x async for x in worker.stream(lambda: iter([1, 2, 3]), cancel=cancel)]
+        return items, cancel.is_set()
+
+    assert asyncio.run(main()) == ([1, 2, 3], False)

@@ -17,7 +17,7 @@ def active_frames(x: np.ndarray, sr: int, *, frame_ms: float = 10.0, floor_db: f
 
 
 def prosody_features(x: np.ndarray, sr: int) -> dict[str, float]:
-    """f0_median_hz, f0_range_st (std of pitch in semitones), speech_s (sounding time, pauses left out),
+    """f0_median_hz, f0_range_st (spread of pitch in semitones), speech_s (sounding time, pauses left out),
     rms_db (loudness of the sounding frames)."""
     x = np.asarray(x, dtype=np.float32).reshape(-1)
     f0, _ = track_f0(x, sr)
@@ -25,7 +25,9 @@ def prosody_features(x: np.ndarray, sr: int) -> dict[str, float]:
     active = active_frames(x, sr)
     return {
         "f0_median_hz": float(np.median(voiced)) if voiced.size else float("nan"),
-        "f0_range_st": float(np.std(12 * np.log2(voiced))) if voiced.size > 1 else float("nan"),
+        # Interquartile spread (as a std equivalent): robust to the tracker's occasional octave errors.
+        "f0_range_st": float(np.subtract(*np.percentile(12 * np.log2(voiced), [75, 25])) / 1.349)
+        if voiced.size > 3 else float("nan"),
         "speech_s": active.shape[0] * 0.01,
         "rms_db": float(20 * np.log10(np.sqrt(np.mean(active**2)) + 1e-12)) if active.size else float("-inf"),
     }

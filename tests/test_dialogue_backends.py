@@ -1,0 +1,211 @@
+"""Backends with real models: llama.cpp on the registry GGUF, the OpenAI-compatible backend against
+llama-cpp-python's own server over real HTTP, and transformers on a tiny model built here."""
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+import pytest
+
+from dialogue.conversation import Conversation
+from dialogue.engine import Assessment, Clause, DialogueEngine, ReplyDone
+from dialogue.format import GRAMMARS, ReplyParser
+
+MESSAGES = [{"role": "system", "content": "You are a kind assistant. Answer in one short sentence."},
+            {"role": "user", "content": "Say something nice about rainy days."}]
+
+
+def _gguf():
+    from server.models import ModelMissing, resolve
+    try:
+        return resolve("qwen2.5-0.5b")
+    except ModelMissing as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="session")
+def llama():
+    pytest.importorskip("llama_cpp")
+    from dialogue.backends import build_chat_model
+    model = build_chat_model("llama", _gguf(), threads=2)
+    yield model
+    model.close()
+
+
+@pytest.mark.slow
+def test_llama_streams_pieces(llama):
+    pieces = list(llama.stream(MESSAGES, max_tokens=12, temperature=0.0))
+    assert len(pieces) > 1 and "".join(pieces).strip()
+
+
+@pytest.mark.slow
+def test_llama_cancel_stops_within_one_token(llama):
+    cancel = threading.Event()
+    gen = llama.stream(MESSAGES, max_tokens=64, temperature=0.0, cancel=cancel)
+    for _ in range(3):
+        next(gen)
+    cancel.set()
+    at_cancel = llama.n_tokens
+    rest = list(gen)
+    assert rest == [] and llama.n_tokens <= at_cancel + 1
+
+
+@pytest.mark.slow
+def test_llama_closing_the_iterator_stops_generation_and_frees_the_model(llama):
+    gen = llama.stream(MESSAGES, max_tokens=64, temperature=0.0)
+    next(gen)
+    at_close = llama.n_tokens
+    gen.close()
+    assert llama.n_tokens <= at_close + 1
+    assert list(llama.stream(MESSAGES, max_tokens=3, temperature=0.0))  # the lock was released
+
+
+@pytest.mark.slow
+def test_llama_grammar_keeps_the_tags_format(llama):
+    msgs = [{"role": "system", "content": "Answer anything."}, {"role": "user", "content": "Write me a poem in a list."}]
+    parser = ReplyParser("tags")
+    reply = "".join(parser.feed(p) for p in llama.stream(msgs, max_tokens=30, temperature=0.9,
+                                                         grammar=GRAMMARS["tags"])) + parser.finish()
+    assert parser.parsed.valid and reply and "\n" not in reply and "*" not in reply
+
+
+@pytest.mark.slow
+def test_engine_end_to_end_on_the_real_model(llama):
+    engine = DialogueEngine(llama)
+    engine.warm()
+    conv = Conversation()
+    conv.add_user("I finally finished my first marathon today!", voice="happy", item_id="u1")
+    parts = list(engine.respond(conv, item_id="a1"))
+    assert isinstance(parts[0], Assessment) and parts[0].fields["format_valid"]
+    assert parts[0].fields["reply_emotion"] in ("warm", "gentle", "calm", "reassuring", "cheerful", "serious", "neutral")
+    clauses = [p for p in parts if isinstance(p, Clause)]
+    done = parts[-1]
+    assert isinstance(done, ReplyDone) and clauses and done.text == " ".join(c.text for c in clauses)
+    assert "|" not in done.text and conv.find("a1").text == done.text
+    assert done.timings["first_token_s"] <= done.timings["first_clause_s"] <= done.timings["total_s"]
+
+
+# --- OpenAI-compatible endpoint: llama-cpp-python's server, started here -------------------------
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def endpoint():
+    pytest.importorskip("llama_cpp.server.app", reason="llama-cpp-python[server] extras are not installed")
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", _gguf(), "--host", "127.0.0.1",
+                             "--port", str(port), "--n_ctx", "2048", "--n_threads", "2", "--model_alias", "qwen"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        for _ in range(240):
+            if proc.poll() is not None:
+                pytest.fail("llama_cpp.server exited: " + proc.stderr.read().decode()[-2000:])
+            try:
+                with urllib.request.urlopen(url + "/models", timeout=2) as r:
+                    json.load(r)
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("llama_cpp.server did not come up in 120 s")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.mark.slow
+def test_openai_backend_streams_with_grammar_over_http(endpoint):
+    from dialogue.backends import build_chat_model
+    model = build_chat_model("openai", "qwen", endpoint=endpoint, grammar_field="grammar")
+    engine = DialogueEngine(model)
+    conv = Conversation()
+    conv.add_user("My exam is tomorrow and I'm terrified.", voice="fearful")
+    parts = list(engine.respond(conv))
+    assert isinstance(parts[0], Assessment) and parts[0].fields["format_valid"]
+    assert isinstance(parts[-1], ReplyDone) and parts[-1].text and parts[-1].timings["tokens"] > 1
+
+
+@pytest.mark.slow
+def test_openai_backend_cancel_closes_the_stream_and_server_stays_usable(endpoint):
+    from dialogue.backends import build_chat_model
+    model = build_chat_model("openai", "qwen", endpoint=endpoint)
+    cancel = threading.Event()
+    gen = model.stream(MESSAGES, max_tokens=200, temperature=0.0, cancel=cancel)
+    next(gen)
+    cancel.set()
+    assert list(gen) == []
+    assert "".join(model.stream(MESSAGES, max_tokens=5, temperature=0.0))
+
+
+def test_openai_backend_without_endpoint_is_a_clear_error():
+    from dialogue.backends import build_chat_model
+    with pytest.raises(ValueError, match="endpoint"):
+        build_chat_model("openai", "x")
+    with pytest.raises(ValueError, match="unknown backend"):
+        build_chat_model("vllm")
+
+
+# --- transformers: a tiny random Qwen2 built from a config ------------------------------------------
+
+@pytest.fixture(scope="module")
+def tiny_hf(tmp_path_factory):
+    pytest.importorskip("transformers")
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+
+    folder = tmp_path_factory.mktemp("tiny-qwen")
+    words = ["[UNK]", "[PAD]", "</s>"] + [f"w{i}" for i in range(200)] + "hello you are kind say something nice".split()
+    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", eos_token="</s>")
+    fast.chat_template = ("{% for m in messages %}{{ m['role'] }} {{ m['content'] }} {% endfor %}"
+                          "{% if add_generation_prompt %}assistant {% endif %}")
+    fast.save_pretrained(folder)
+    config = Qwen2Config(vocab_size=len(words), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+                         eos_token_id=None, pad_token_id=1)
+    Qwen2ForCausalLM(config).save_pretrained(folder)
+    from dialogue.backends import build_chat_model
+    return build_chat_model("transformers", str(folder), device="cpu", threads=1)
+
+
+def test_transformers_streams(tiny_hf):
+    pieces = list(tiny_hf.stream(MESSAGES, max_tokens=12, temperature=0.0))
+    assert pieces and tiny_hf.generated_tokens == 12
+
+
+def test_transformers_cancel_stops_within_one_token(tiny_hf):
+    cancel = threading.Event()
+    gen = tiny_hf.stream(MESSAGES, max_tokens=200, temperature=1.0, cancel=cancel)
+    next(gen)
+    cancel.set()
+    at_cancel = tiny_hf.generated_tokens
+    assert list(gen) == []
+    assert tiny_hf.generated_tokens <= at_cancel + 1 < 200
+
+
+def test_transformers_stop_strings_cut_the_text(tiny_hf):
+    text = "".join(tiny_hf.stream(MESSAGES, max_tokens=30, temperature=0.0))
+    stop = text.split()[3]
+    cut = "".join(tiny_hf.stream(MESSAGES, max_tokens=30, temperature=0.0, stop=[stop]))
+    assert stop not in cut and text.startswith(cut.rstrip())
+
+
+def test_transformers_drives_the_engine(tiny_hf):
+    conv = Conversation()
+    conv.add_user("hello you", voice="sad")
+    parts = list(DialogueEngine(tiny_hf, max_tokens=20).respond(conv))
+    assert isinstance(parts[0], Assessment) and isinstance(parts[-1], ReplyDone)
+    assert parts[-1].emotion == "gentle"  # gibberish breaks format: tone falls back to suit "sad"

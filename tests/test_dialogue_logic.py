@@ -1,0 +1,257 @@
+"""Format parsing and fallback, conversation history and truncation, stage and emotion tracking,
+the engine's event order (with a scripted model standing in for the LLM, which is not under test here)."""
+import threading
+
+import pytest
+
+from dialogue.conversation import Conversation
+from dialogue.engine import Assessment, Clause, DialogueEngine, Escalation, ReplyDone
+from dialogue.format import GRAMMARS, ReplyParser
+from dialogue.speech_text import spoken
+from dialogue.tracking import StageTracker
+from dialogue.voice import VoiceCues
+
+
+def parse(mode, text, step=3):
+    p = ReplyParser(mode)
+    out = "".join(p.feed(text[i:i + step]) for i in range(0, len(text), step)) + p.finish()
+    return out, p.parsed
+
+
+class ScriptedModel:
+    """Yields a fixed output piece by piece; records how far it was consumed."""
+    name = "scripted"
+    supports_grammar = False
+
+    def __init__(self, output, piece=4):
+        self.output, self.piece, self.consumed, self.calls = output, piece, 0, []
+
+    def stream(self, messages, *, max_tokens=200, temperature=0.7, stop=None, cancel=None, grammar=None):
+        self.calls.append(messages)
+        for i in range(0, len(self.output), self.piece):
+            if cancel is not None and cancel.is_set():
+                return
+            self.consumed += 1
+            yield self.output[i:i + self.piece]
+
+    def warm(self, messages):
+        self.calls.append(messages)
+
+
+# --- format ----------------------------------------------------------------------------------
+
+def test_tags_header_is_parsed_and_not_spoken():
+    out, parsed = parse("tags", "comfort|gentle\nOh, I'm so sorry. That is hard.")
+    assert out == "Oh, I'm so sorry. That is hard."
+    assert parsed.header == {"need": "comfort", "tone": "gentle"} and parsed.valid
+
+
+def test_tags_header_on_same_line_and_labelled_variants():
+    assert parse("tags", "need=calm | tone=calm Take a breath with me.")[0] == "Take a breath with me."
+    out, parsed = parse("tags", "[celebrate/cheerful]\nThat's wonderful news!")
+    assert out == "That's wonderful news!" and parsed.header["tone"] == "cheerful"
+
+
+def test_tags_fallback_when_model_ignores_format():
+    out, parsed = parse("tags", "Oh no, I am really sorry to hear that. Do you want to talk?")
+    assert out.startswith("Oh no, I am really sorry") and not parsed.valid and parsed.header == {}
+
+
+def test_tags_unknown_tone_is_dropped_but_reply_kept():
+    out, parsed = parse("tags", "comfort|sleepy\nI'm here.")
+    assert out == "I'm here." and parsed.header == {"need": "comfort"} and not parsed.valid
+
+
+def test_free_mode_fields_and_reply():
+    out, parsed = parse("free", "Thought: they sound scared about tomorrow.\nNeed: reassure\nTone: reassuring\nReply: "
+                                "It's okay to feel nervous.")
+    assert out.strip() == "It's okay to feel nervous."
+    assert parsed.header == {"need": "reassure", "tone": "reassuring",
+                             "thought": "they sound scared about tomorrow."} and parsed.valid
+
+
+def test_free_mode_fallback_keeps_text_but_not_field_lines():
+    out, parsed = parse("free", "Need: comfort\nI'm so sorry you're going through this.")
+    assert "Need:" not in out and "I'm so sorry" in out and not parsed.valid
+    assert parsed.header.get("need") == "comfort"
+
+
+def test_bad_mode_is_a_clear_error():
+    with pytest.raises(ValueError, match="mode"):
+        ReplyParser("json")
+
+
+def test_grammars_name_every_tone():
+    from dialogue.tone import REPLY_EMOTIONS
+    assert all(f'"{t}"' in GRAMMARS["tags"] for t in REPLY_EMOTIONS)
+
+
+def test_spoken_strips_markdown_lists_and_emoji():
+    assert spoken("**Great** news 🎉\n- one\n- two") == "Great news one two"
+
+
+# --- voice ---------------------------------------------------------------------------------------
+
+def test_voice_label_event_and_dict():
+    assert VoiceCues.from_input("Sad").emotion == "sad"
+    assert VoiceCues.from_input("crying").events == ("crying",) and VoiceCues.from_input("crying").emotion is None
+    cues = VoiceCues.from_input({"emotion": {"label": "fear", "confidence": 0.7}, "gender": "female",
+                                 "vocal_events": [{"label": "panting"}], "age_group": "adult"})
+    assert (cues.emotion, cues.confidence, cues.gender, cues.events) == ("fearful", 0.7, "female", ("panting",))
+    assert cues.distress == ("panting",)
+    unknown = VoiceCues.from_input(None).as_dict()
+    assert unknown["emotion"] == unknown["gender"] == unknown["age_group"] == "unknown"
+
+
+def test_voice_probability_map_and_bad_label():
+    assert VoiceCues.from_input({"emotion": {"neutral": 0.2, "angry": 0.7}}).emotion == "angry"
+    with pytest.raises(ValueError, match="unknown voice label"):
+        VoiceCues.from_input("purple")
+    with pytest.raises(TypeError):
+        VoiceCues.from_input(3)
+
+
+# --- conversation ----------------------------------------------------------------------------------
+
+def test_truncate_keeps_only_heard_words():
+    conv = Conversation()
+    conv.add_user("hi", item_id="u1")
+    conv.add_assistant("Hello there. How are you feeling today?", item_id="a1")
+    conv.truncate("a1", "Hello there. How")
+    assert conv.messages()[-1] == {"role": "assistant", "content": "Hello there. How"}
+    assert conv.find("a1").interrupted
+
+
+def test_truncate_to_nothing_drops_reply_from_messages_and_errors_are_clear():
+    conv = Conversation()
+    conv.add_user("hi", item_id="u1")
+    conv.add_assistant("Hello there.", item_id="a1")
+    conv.truncate("a1", "")
+    assert conv.messages() == [{"role": "user", "content": "hi"}]
+    with pytest.raises(KeyError):
+        conv.truncate("nope", "x")
+    with pytest.raises(ValueError, match="only assistant"):
+        conv.truncate("u1", "x")
+
+
+def test_truncate_with_differently_spaced_transcript_cuts_by_words():
+    conv = Conversation()
+    conv.add_user("hi", item_id="u1")
+    conv.add_assistant("I hear you. That sounds hard.", item_id="a1")
+    conv.truncate("a1", "i hear you that")
+    assert conv.find("a1").text == "I hear you. That"
+
+
+def test_history_window_starts_with_user():
+    conv = Conversation(max_messages=3)
+    for i in range(4):
+        conv.add_user(f"u{i}")
+        conv.add_assistant(f"a{i}")
+    msgs = conv.messages()
+    assert msgs[0]["role"] == "user" and msgs[-1]["content"] == "a3" and len(msgs) <= 3
+
+
+def test_history_from_dicts_validates():
+    conv = Conversation.from_history([{"role": "user", "content": "hello"}, {"role": "assistant", "content": "hi"}])
+    assert [t.role for t in conv.turns] == ["user", "assistant"]
+    with pytest.raises(ValueError):
+        Conversation.from_history([{"role": "robot", "content": "x"}])
+
+
+def test_stage_detection_and_persistence():
+    tracker = StageTracker()
+    assert tracker.update("I just feel awful about it all") == "exploring"
+    assert tracker.update("I think it's because I never felt good enough for my dad") == "insight"
+    assert tracker.update("Anyway, how was your day") == "insight"  # no cue: the stage holds
+    assert tracker.update("So what should I do about it?") == "action"
+
+
+def test_emotion_trajectory_shift():
+    conv = Conversation()
+    conv.add_user("hi", voice="angry")
+    assert conv.trajectory.shift() == "first reading: angry"
+    conv.add_user("ok", voice="angry")
+    assert conv.trajectory.shift() == "still angry (2 turns)"
+    conv.add_user("ok thanks", voice="neutral")
+    assert conv.trajectory.shift() == "angry -> neutral (better)"
+    conv.add_user("it went badly", voice={"emotion": "sad"})
+    assert conv.trajectory.shift() == "neutral -> sad (worse)"
+    conv.add_user("hmm")  # no voice, no emotion words
+    assert conv.trajectory.shift() == "unknown"
+
+
+# --- engine event order ------------------------------------------------------------------------------
+
+def run(engine, conv, **kw):
+    return list(engine.respond(conv, **kw))
+
+
+def test_engine_order_assessment_then_clauses_then_done():
+    model = ScriptedModel("comfort|gentle\nOh, I'm so sorry to hear that. It sounds really lonely. I'm here.")
+    engine = DialogueEngine(model)
+    conv = Conversation()
+    conv.add_user("My best friend moved away and I feel so alone.", voice="sad", item_id="u1")
+    parts = run(engine, conv, item_id="a1")
+    kinds = [type(p) for p in parts]
+    assert kinds[0] is Assessment and kinds[-1] is ReplyDone and Escalation not in kinds
+    assert parts[0].fields["need"] == "comfort" and parts[0].fields["reply_emotion"] == "gentle"
+    assert parts[0].fields["voice"]["emotion"] == "sad" and parts[0].fields["voice"]["gender"] == "unknown"
+    clauses = [p for p in parts if isinstance(p, Clause)]
+    assert clauses[0].text == "Oh, I'm so sorry to hear that." and all(c.emotion == "gentle" for c in clauses)
+    assert conv.find("a1").text == parts[-1].text and conv.find("a1").role == "assistant"
+    # The voice note travels in a system message after the user's words, not inside them.
+    sent = model.calls[-1]
+    assert sent[0]["role"] == "system" and sent[-2] == {"role": "user", "content": "My best friend moved away and I feel so alone."}
+    assert sent[-1]["role"] == "system" and "sad" in sent[-1]["content"]
+
+
+def test_engine_fallback_tone_from_user_emotion_when_format_breaks():
+    engine = DialogueEngine(ScriptedModel("Hey, take a breath. That sounds infuriating."))
+    conv = Conversation()
+    conv.add_user("They cancelled my flight again!", voice="angry")
+    parts = run(engine, conv)
+    done = parts[-1]
+    assert not done.format_valid and done.emotion == "calm" and done.text.startswith("Hey, take a breath.")
+    assert parts[0].fields["source"] == "fallback"
+
+
+def test_engine_limits_sentences_and_stops_consuming():
+    model = ScriptedModel("listen|warm\n" + "This is a sentence. " * 40)
+    conv = Conversation()
+    conv.add_user("tell me something")
+    done = run(DialogueEngine(model, max_sentences=3), conv)[-1]
+    assert done.text.count(".") == 3 and model.consumed < len(model.output) // model.piece
+
+
+def test_engine_cancel_stops_and_records_partial_turn():
+    model = ScriptedModel("comfort|warm\nFirst part here, and then a lot more words that go on and on. More. More.")
+    conv = Conversation()
+    conv.add_user("hello", item_id="u1")
+    cancel = threading.Event()
+    parts = []
+    for part in DialogueEngine(model).respond(conv, cancel=cancel, item_id="a1"):
+        parts.append(part)
+        if isinstance(part, Clause):
+            cancel.set()
+    assert parts[-1].cancelled and conv.find("a1").interrupted
+    assert conv.find("a1").text == "First part here,"
+
+
+def test_engine_drops_forbidden_clauses():
+    model = ScriptedModel("reassure|calm\nOf course. I won't tell anyone about this. You are not alone in this.")
+    conv = Conversation()
+    conv.add_user("Can you keep a secret?")
+    done = run(DialogueEngine(model), conv)[-1]
+    assert "won't tell" not in done.text and "promise of secrecy" in done.dropped and "not alone" in done.text
+
+
+def test_engine_empty_model_output_gets_safe_reply():
+    conv = Conversation()
+    conv.add_user("hello")
+    done = run(DialogueEngine(ScriptedModel("")), conv)[-1]
+    assert done.text and not done.format_valid
+
+
+def test_engine_without_user_turn_is_a_clear_error():
+    with pytest.raises(ValueError, match="no user turn"):
+        list(DialogueEngine(ScriptedModel("x")).respond(Conversation()))

@@ -1,0 +1,57 @@
+"""Full duplex against a real server with real recorded speech: barge-in, backchannels, pauses, echo."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from benchmarks.data import ASTERISK_SOUNDS
+from benchmarks.duplex import backchannel_scenario, echo_scenario, interruption_scenario, pause_scenario
+from benchmarks.speech_cuts import clip, split_mid_sentence
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def speech(librivox):
+    return [clip(p) for p, _ in librivox]
+
+
+def test_user_interrupting_mid_reply_stops_the_agent_and_cuts_the_history(ws_url, speech):
+    r = asyncio.run(interruption_scenario(ws_url, speech[1], speech[4]))
+    assert r["first_status"] == "cancelled"
+    assert r["history_cut"], r  # the reply kept only the words played before the interruption
+    assert r["response_ms"] > 0  # and the new question got its own answer
+
+
+def test_oh_mid_reply_lets_the_agent_carry_on(ws_url, speech):
+    oh = ASTERISK_SOUNDS / "letters" / "o.wav"
+    if not oh.exists():
+        pytest.skip("asterisk-core-sounds-en-wav is not installed")
+    r = asyncio.run(backchannel_scenario(ws_url, speech[1], clip(oh), "oh"))
+    assert r["paused"] and r["resumed"] and not r["stopped"], r
+
+
+def test_cough_mid_reply_lets_the_agent_carry_on(ws_url, speech, paralinguistics_data):
+    import csv
+
+    rows = [r for r in csv.DictReader(open(paralinguistics_data / "manifest.csv"))
+            if r["label"] == "coughing" and 0.3 < float(r["seconds"] or 0) < 1.0]
+    if not rows:
+        pytest.skip("no short coughing clip in the shared data")
+    r = asyncio.run(backchannel_scenario(ws_url, speech[1], clip(paralinguistics_data / rows[0]["path"]), "coughing"))
+    assert not r["stopped"], r
+
+
+def test_a_one_second_pause_mid_sentence_does_not_take_the_turn(ws_url, speech):
+    first, second, word = split_mid_sentence(speech[0])
+    r = asyncio.run(pause_scenario(ws_url, first, second, 1.0))
+    assert not r["took_turn"], (word, r)
+    assert r["committed_turns"] == 1
+    assert "dashwood" in r["transcripts"][-1].lower() and "power" in r["transcripts"][-1].lower()
+
+
+def test_agents_own_voice_coming_back_does_not_interrupt_it(ws_url, speech):
+    r = asyncio.run(echo_scenario(ws_url, speech[1], gain=0.5, delay_ms=150))
+    assert r["echo_seconds"] > 1.0  # the echo really was played back into the microphone
+    assert r["status"] == "completed" and not r["self_interrupted"], r

@@ -1,0 +1,121 @@
+"""Crisis detection (direct, indirect, voice-raised, negated, idioms), resources per locale, the
+output guard, and the engine's escalation events (scripted model: the model is not under test)."""
+import pytest
+
+from dialogue.conversation import Conversation
+from dialogue.engine import Clause, DialogueEngine, Escalation, ReplyDone
+from dialogue.safety import SafetyPolicy, detect, forbidden
+from dialogue.voice import VoiceCues
+from tests.test_dialogue_logic import ScriptedModel
+
+CRISIS = [
+    ("I'm going to kill myself tonight.", "suicide", "high"),
+    ("I've been thinking about killing myself a lot lately.", "suicide", "medium"),
+    ("Honestly everyone would be better off without me.", "suicide", "medium"),
+    ("I don't want to wake up anymore.", "suicide", "medium"),
+    ("I started cutting myself again last week.", "self_harm", "medium"),
+    ("I'm going to hurt my boss when I see him tomorrow.", "harm_to_others", "high"),
+    ("My husband hits me when he drinks.", "abuse", "medium"),
+    ("He threatened to kill me if I leave.", "abuse", "high"),
+    ("I took all my pills an hour ago and I feel dizzy.", "medical_emergency", "high"),
+    ("My dad has chest pain and his arm is numb.", "medical_emergency", "high"),
+]
+ORDINARY = [
+    "My grandmother died last week and I miss her so much.",
+    "This commute is killing me.",
+    "I'm dying to see that new movie.",
+    "I would never hurt myself, I just feel low.",
+    "I cut myself while cooking dinner, it's just a small nick.",
+    "My phone died in the middle of the call.",
+    "I failed my exam and I feel terrible about it.",
+    "I'm not suicidal, just really tired of my job.",
+]
+
+
+@pytest.mark.parametrize("text,category,severity", CRISIS)
+def test_detects_crisis(text, category, severity):
+    concern = detect(text)
+    assert (concern.category, concern.severity) == (category, severity) and concern.escalate
+
+
+@pytest.mark.parametrize("text", ORDINARY)
+def test_ordinary_sadness_and_idioms_do_not_escalate(text):
+    assert not detect(text).escalate
+
+
+def test_voice_distress_raises_severity_but_does_not_invent_a_crisis():
+    text = "I just can't do this anymore."
+    assert detect(text).severity == "low"
+    assert detect(text, VoiceCues.from_input("crying")).severity == "medium"
+    assert detect("My husband hits me.", VoiceCues.from_input("screaming")).severity == "high"
+    assert not detect("I'm so happy for you!", VoiceCues.from_input("crying")).category
+
+
+def test_resources_per_locale_and_override():
+    us = SafetyPolicy()
+    assert us.resources_for("suicide", "medium")[0]["contact"] == "988"
+    assert "988" in us.resource_sentence("suicide", "medium")
+    gb = SafetyPolicy(locale="en-GB")
+    assert "116 123" in gb.resource_sentence("suicide", "medium") and "999" in gb.resource_sentence("medical_emergency", "high")
+    custom = SafetyPolicy(locale="xx-XX", resources={"emergency": "112", "crisis": {
+        "name": "Local line", "contact": "555", "how": "call 555"}})
+    assert "555" in custom.resource_sentence("suicide", "medium")
+    with pytest.raises(ValueError, match="locale"):
+        SafetyPolicy(locale="xx-XX")
+
+
+@pytest.mark.parametrize("text,why", [
+    ("A lethal dose would be about that much.", "method detail"),
+    ("Take 40 pills and", "method detail"),
+    ("I promise I won't tell anyone.", "promise of secrecy"),
+    ("This stays between you and me.", "promise of secrecy"),
+    ("I'm sorry, but I can't help with that.", "cold refusal"),
+])
+def test_output_guard(text, why):
+    assert forbidden(text) == why
+
+
+def test_output_guard_allows_warm_text():
+    assert forbidden("I'm here with you, and you can call 988 any time.") is None
+
+
+def test_high_severity_gets_fixed_warm_reply_with_resources_and_no_model_call():
+    model = ScriptedModel("listen|cheerful\nYay!")
+    conv = Conversation()
+    conv.add_user("I'm going to kill myself tonight, I have the pills ready.", voice="crying")
+    parts = list(DialogueEngine(model).respond(conv))
+    assert isinstance(parts[0], Escalation) and parts[0].category == "suicide" and parts[0].severity == "high"
+    assert parts[0].resources[0]["contact"] == "911"
+    done = parts[-1]
+    assert isinstance(done, ReplyDone) and "988" in done.text and done.emotion == "gentle"
+    assert "safe" in done.text and model.calls == []
+
+
+def test_medium_severity_model_reply_gets_resources_appended_and_guidance_in_note():
+    model = ScriptedModel("listen|cheerful\nThat sounds hard. Tell me more.")
+    conv = Conversation()
+    conv.add_user("Sometimes I think everyone would be better off without me.")
+    parts = list(DialogueEngine(model).respond(conv))
+    assert isinstance(parts[0], Escalation) and parts[0].severity == "medium"
+    done = parts[-1]
+    assert done.text.startswith("That sounds hard.") and "988" in done.text
+    assert done.emotion != "cheerful"  # a crisis reply is never cheerful
+    assert all(c.emotion == done.emotion for c in parts if isinstance(c, Clause))
+    assert "988" in model.calls[-1][-1]["content"]
+
+
+def test_repeated_low_signals_escalate():
+    engine = DialogueEngine(ScriptedModel("comfort|gentle\nI'm here."))
+    conv = Conversation()
+    conv.add_user("What's the point of anything.")
+    assert not any(isinstance(p, Escalation) for p in engine.respond(conv))
+    conv.add_user("I'm just a burden to everyone.")
+    esc = [p for p in engine.respond(conv) if isinstance(p, Escalation)]
+    assert esc and esc[0].severity == "medium" and "repeated" in esc[0].reason
+
+
+def test_ordinary_sadness_gets_no_escalation_event():
+    conv = Conversation()
+    conv.add_user("My dog died this morning and I can't stop crying.", voice="crying")
+    parts = list(DialogueEngine(ScriptedModel("comfort|gentle\nOh, I'm so sorry.")).respond(conv))
+    assert not any(isinstance(p, Escalation) for p in parts)
