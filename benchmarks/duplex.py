@@ -56,14 +56,20 @@ async def pause_scenario(url: str, first: np.ndarray, second: np.ndarray, pause_
         await caller.silence(0.3)
         keep = asyncio.create_task(caller.silence(20))
         try:
-            done = await caller.wait_for("response.done", timeout=120)
+            done = await caller.wait_for("response.done", timeout=120, where=lambda e: not (
+                e["response"].get("metadata") or {}).get("warmline_backchannel"))
         finally:
             keep.cancel()
-        took_turn = any(t < resumed + 0.05 for t, e in caller.events
-                        if e.get("type") in ("response.created", "response.output_audio.delta") and t >= pause_start)
+        backchannels = {e["response"]["id"]: t for t, e in caller.events if e.get("type") == "response.created"
+                        and (e["response"].get("metadata") or {}).get("warmline_backchannel")}
+        took_turn = any(pause_start <= t < resumed + 0.05 for t, e in caller.events
+                        if e.get("type") in ("response.created", "response.output_audio.delta")
+                        and (e.get("response") or {}).get("id", e.get("response_id")) not in backchannels)
         transcripts = [e["transcript"] for e in caller.of_type("conversation.item.input_audio_transcription.completed")]
         return {"took_turn": took_turn, "committed_turns": len(caller.of_type("input_audio_buffer.committed")),
-                "transcripts": transcripts, "final_status": done["response"]["status"]}
+                "transcripts": transcripts, "final_status": done["response"]["status"],
+                "backchannels_in_pause": sum(pause_start <= t < resumed for t in backchannels.values()),
+                "backchannels_elsewhere": sum(not pause_start <= t < resumed for t in backchannels.values())}
 
 
 async def backchannel_scenario(url: str, question: np.ndarray, sound: np.ndarray, label: str) -> dict:

@@ -20,7 +20,7 @@ from benchmarks import scoring as S
 from benchmarks.caller import Caller, load_clip
 from benchmarks.data import paralinguistics_root
 from benchmarks.judge import Judge, add_judge_arguments
-from benchmarks.report import table
+from benchmarks.report import plot_path, table
 from server.audio import pcm16_to_float
 
 RATE = 16000  # session input and output rate: what the voice analyser takes
@@ -276,7 +276,7 @@ def score(clips: list[Clip], records: list[TurnRecord]) -> dict:
         "sensitivity": S.sensitivity(dict(groups)),
         "pairwise_discrimination": S.pairwise_discrimination(dict(groups)),
         "reply_tones_by_delivery": S.reply_confusion(pairs),
-        "heard_emotion_accuracy": S._share([h == e for e, h in heard]),
+        "heard_emotion_accuracy": S.share([h == e for e, h in heard]),
         "heard_emotion_by_delivery": S.reply_confusion(heard),
         "reply_tone_counts": dict(Counter(r.reply_emotion or "none" for r in records)),
     }
@@ -358,6 +358,10 @@ def report(r: dict) -> str:
           ]), "", "## Reply tone by delivered emotion", "",
           _crosstab(r["reply_tones_by_delivery"], S.REPLY_TONES + ("none",)), "",
           "Expected: " + "; ".join(f"{e} -> {'/'.join(t)}" for e, t in S.EXPECTED_REPLY.items()) + ".", ""]
+    path = plot_path("empathy_reply_tones")
+    if path and r["reply_tones_by_delivery"]:
+        _plot(r["reply_tones_by_delivery"], path)
+        md += [f"![reply tone by delivered emotion]({path.name})", ""]
     md += ["## What the voice analyser heard", "", _crosstab(r["heard_emotion_by_delivery"], tuple(S.EXPECTED_REPLY) + ("unknown",)), ""]
     j = r["judge"]
     md += ["## Judge (EchoMind's criteria, 1-5)", ""]
@@ -386,3 +390,30 @@ def report(r: dict) -> str:
 def _crosstab(rows: dict[str, dict[str, int]], columns: tuple) -> str:
     cols = [c for c in columns if any(c in v for v in rows.values())]
     return table(["delivered"] + cols, [[e] + [v.get(c, 0) for c in cols] for e, v in rows.items()])
+
+
+def _plot(rows: dict[str, dict[str, int]], path) -> None:
+    """Heat map: delivered emotion (rows) x reply tone (columns), fitting cells outlined."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    emotions, tones = list(rows), list(S.REPLY_TONES) + ["none"]
+    grid = np.array([[rows[e].get(t, 0) for t in tones] for e in emotions], dtype=float)
+    share = grid / np.maximum(grid.sum(axis=1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(7, 0.5 * len(emotions) + 1.5))
+    ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    for i, e in enumerate(emotions):
+        for j, t in enumerate(tones):
+            if grid[i, j]:
+                ax.text(j, i, int(grid[i, j]), ha="center", va="center", fontsize=8,
+                        color="white" if share[i, j] > 0.5 else "black")
+            if t in S.EXPECTED_REPLY.get(e, ()):
+                ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="darkgreen", lw=1.5))
+    ax.set_xticks(range(len(tones)), tones, rotation=30)
+    ax.set_yticks(range(len(emotions)), emotions)
+    ax.set(xlabel="reply tone", ylabel="delivered emotion", title="Reply tone by delivery (green: fits)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -62,8 +62,8 @@ def alignment(pairs: list[tuple[str, str | None]]) -> dict:
     for emotion, tone in pairs:
         per[canonical_emotion(emotion)].append(fits(emotion, tone))
     hits = [h for v in per.values() for h in v]
-    return {"alignment": _share(hits), "n": len(hits),
-            "per_emotion": {e: {"alignment": _share(v), "n": len(v)} for e, v in sorted(per.items())}}
+    return {"alignment": share(hits), "n": len(hits),
+            "per_emotion": {e: {"alignment": share(v), "n": len(v)} for e, v in sorted(per.items())}}
 
 
 def constant_reply_alignment(emotions: list[str]) -> dict:
@@ -122,10 +122,10 @@ def sensitivity(groups: dict[str, dict[str, str | None]]) -> dict:
     """Share of script groups whose replies differ from the neutral delivery's in the right direction
     (see group_verdict), plus the mean per-group share of emotional clips that moved the right way."""
     verdicts = {k: v for k, v in ((k, group_verdict(g)) for k, g in groups.items()) if v is not None}
-    return {"sensitivity": _share([v.sensitive for v in verdicts.values()]),
+    return {"sensitivity": share([v.sensitive for v in verdicts.values()]),
             "mean_group_score": _mean([v.score for v in verdicts.values()]),
             "groups_scored": len(verdicts), "groups_without_baseline": len(groups) - len(verdicts),
-            "replies_differ": _share([v.moved_right + v.moved_wrong > 0 for v in verdicts.values()]),
+            "replies_differ": share([v.moved_right + v.moved_wrong > 0 for v in verdicts.values()]),
             "per_group": {k: {"baseline_tone": v.baseline_tone, "moved_right": v.moved_right,
                               "moved_wrong": v.moved_wrong, "stayed": v.stayed, "sensitive": v.sensitive}
                           for k, v in verdicts.items()}}
@@ -142,7 +142,7 @@ def pairwise_discrimination(groups: dict[str, dict[str, str | None]]) -> dict:
                 if EXPECTED_REPLY[e1] == EXPECTED_REPLY[e2]:
                     continue
                 hits.append(fits(e1, t1) and fits(e2, t2) and t1 != t2)
-    return {"pairwise_discrimination": _share(hits), "pairs": len(hits)}
+    return {"pairwise_discrimination": share(hits), "pairs": len(hits)}
 
 
 # --- EmoAlign: does the spoken reply sound like the intended tone? ---------------------------------
@@ -156,8 +156,8 @@ def emo_align(pairs: list[tuple[str, str | None]]) -> dict:
             raise ValueError(f"unknown reply tone {tone!r}; known: {sorted(TONE_VOICE)}")
         per[tone].append(heard is not None and canonical_emotion(heard) in TONE_VOICE[tone])
     hits = [h for v in per.values() for h in v]
-    return {"emo_align": _share(hits), "n": len(hits),
-            "per_tone": {t: {"emo_align": _share(v), "n": len(v)} for t, v in sorted(per.items())}}
+    return {"emo_align": share(hits), "n": len(hits),
+            "per_tone": {t: {"emo_align": share(v), "n": len(v)} for t, v in sorted(per.items())}}
 
 
 def prosody_by_tone(rows: list[tuple[str, float, float]]) -> dict:
@@ -306,7 +306,7 @@ def turn_over_rate(responses: list[tuple[int, float]], **kwargs) -> float | None
     return sum(is_takeover(w, s, **kwargs) for w, s in responses) / len(responses)
 
 
-def _share(values: list[bool]) -> float | None:
+def share(values: list[bool]) -> float | None:
     return round(sum(values) / len(values), 4) if values else None
 
 

@@ -16,7 +16,7 @@ def _word_model():
 
     from server.models import resolve
 
-    return WhisperModel(resolve("whisper-tiny.en"), device="cpu", compute_type="int8", cpu_threads=2)
+    return WhisperModel(resolve("whisper-base"), device="cpu", compute_type="int8", cpu_threads=2)
 
 
 def words_with_times(audio: np.ndarray) -> list[tuple[str, float, float]]:
@@ -37,7 +37,7 @@ def split_mid_sentence(audio: np.ndarray, *, prefer: set[str] | None = None) -> 
     mid = len(words) / 2
     ranked = sorted(candidates, key=lambda i: (words[i][0].lower().strip(".,?!") not in prefer, abs(i - mid)))
     i = ranked[0]
-    cut = (words[i][2] + words[i + 1][1]) / 2
+    cut = min(words[i][2] + 0.03, words[i + 1][1])
     k = int(cut * RATE)
     return audio[:k], audio[k:], words[i][0]
 

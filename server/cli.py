@@ -24,6 +24,8 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-analyser", dest="analyser", action="store_false", default=None,
                    help="skip paralinguistic analysis")
     p.add_argument("--api-key", help="require this bearer token from clients")
+    p.add_argument("--backchannels", choices=["auto", "on", "off"],
+                   help="agent's short acknowledgements in long user turns (auto: off on G.711 telephone audio)")
     p.add_argument("--locale", help="crisis resources locale (default en-US)")
 
 
@@ -33,7 +35,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from server.pipeline import ModelLoadError, Pipeline
 
     keys = ("host", "port", "device", "threads", "asr_model", "llm_backend", "llm_model", "llm_endpoint",
-            "dialogue_mode", "voice_backend", "voice", "end_silence_ms", "analyser", "api_key", "locale")
+            "dialogue_mode", "voice_backend", "voice", "end_silence_ms", "analyser", "api_key", "locale",
+            "backchannels")
     config = Config.from_env(**{k: getattr(args, k) for k in keys})
     print("Loading models (the first start assembles them; later starts take ~10-20 s)...", flush=True)
     try:
@@ -46,8 +49,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from dialogue.safety import SafetyPolicy
 
         DialogueEngine(pipeline.chat_model, mode=config.dialogue_mode, safety=SafetyPolicy(locale=config.locale)).warm()
+        if config.backchannels != "off":
+            pipeline.warm_backchannels()
     except Exception as exc:  # warming is an optimisation only
-        logging.getLogger("warmline").warning("could not warm the dialogue model: %s", exc)
+        logging.getLogger("warmline").warning("could not warm the dialogue model or the voice: %s", exc)
     try:
         asyncio.run(WarmlineServer(config, pipeline).serve_forever())
     except KeyboardInterrupt:

@@ -26,6 +26,7 @@ class Pipeline:
     voice: object
     workers: dict[str, ModelWorker] = field(default_factory=dict)
     load_seconds: dict[str, float] = field(default_factory=dict)
+    _clips: dict = field(default_factory=dict)
 
     @classmethod
     def load(cls, config: Config) -> "Pipeline":
@@ -63,6 +64,31 @@ class Pipeline:
         voice = timed("tts", lambda: build_voice(config.voice_backend, voice=config.voice, device=config.device))
         workers = {name: ModelWorker(name) for name in ("vad", "asr", "paralinguistics", "dialogue", "tts")}
         return cls(config, vad, recognizer, analyser, chat_model, voice, workers, timings)
+
+    def warm_backchannels(self) -> None:
+        """Synthesize every backchannel phrase now, so the first one costs nothing mid-conversation."""
+        import numpy as np
+
+        from server.backchannel import PHRASES
+
+        for tone, phrases in PHRASES.items():
+            for phrase in phrases:
+                chunks = list(self.voice.synthesize(phrase, emotion=tone))
+                self._clips[(phrase, tone)] = (np.concatenate([c.samples for c in chunks]), self.voice.sample_rate)
+
+    async def backchannel_clip(self, phrase: str, tone: str) -> tuple[object, int] | None:
+        """A short acknowledgement in the agent's voice, synthesized once per process and kept."""
+        import numpy as np
+
+        key = (phrase, tone)
+        if key not in self._clips:
+            try:
+                chunks = await self.workers["tts"].run(lambda: list(self.voice.synthesize(phrase, emotion=tone)))
+            except Exception as exc:
+                log.warning("could not synthesize backchannel %r: %s", phrase, exc)
+                return None
+            self._clips[key] = (np.concatenate([c.samples for c in chunks]), self.voice.sample_rate)
+        return self._clips[key]
 
     def close(self) -> None:
         for worker in self.workers.values():

@@ -227,6 +227,7 @@ class Response:
             profile = await p.workers["paralinguistics"].run(
                 p.analyser.analyse, self.audio, encoder_states=transcript.encoder_states, baseline=s.baseline)
             self.voice = profile.to_dict()
+            s.last_voice = self.voice
             self.timeline.mark("analysis")
             await self.emit({"type": "warmline.paralinguistics", "item_id": self.user_item, "result": self.voice})
         if self.transcript:

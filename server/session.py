@@ -21,9 +21,10 @@ from typing import Awaitable, Callable
 import numpy as np
 
 from asr.base import SAMPLE_RATE
-from server.audio import StreamResampler
+from server.audio import StreamResampler, resample
+from server.backchannel import BackchannelPlanner, pick, tone_for
 from server.echo import EchoDetector
-from server.endpointing import Endpointer
+from server.endpointing import Endpointer, completeness
 from server.interruption import InterruptionPolicy, Overlap
 from server.pipeline import Pipeline
 from server.protocol import ProtocolError, SessionSettings, error_event, new_id
@@ -45,6 +46,7 @@ Send = Callable[[dict], Awaitable[None]]
 class UserTurn:
     item_id: str
     timeline: TurnTimeline
+    started_ms: float = 0.0
     frames: list[np.ndarray] = field(default_factory=list)
     paused_at: float | None = None  # audio ms where the current pause began; None while speaking
     required_silence_ms: float = 0.0
@@ -70,6 +72,8 @@ class Session:
         self.baseline = pipeline.analyser.new_baseline() if pipeline.analyser else None
         self.echo = EchoDetector()
         self.policy = InterruptionPolicy(max_backchannel_ms=cfg.max_backchannel_ms)
+        self.backchannels = BackchannelPlanner()
+        self.last_voice: dict | None = None  # the latest paralinguistic result, for the backchannels' tone
         self._vad_stream = pipeline.vad.stream()
         self._make_segmenter = lambda: SpeechSegmenter(
             threshold=self.settings.turn_detection.threshold, end_silence_ms=cfg.pause_ms,
@@ -262,8 +266,13 @@ class Session:
         if turn is not None and turn.paused_at is not None:
             spec = turn.speculative
             heard = spec is not None and (spec.transcript is not None or spec.finished)
-            if heard and self._audio_ms - turn.paused_at >= turn.required_silence_ms:
+            pause = self._audio_ms - turn.paused_at
+            if heard and pause >= turn.required_silence_ms:
                 await self._commit_turn()
+            elif self._backchannels_enabled() and self.backchannels.should_backchannel(
+                    now_ms=self._audio_ms, turn_speech_ms=turn.paused_at - turn.started_ms, pause_ms=pause,
+                    completeness=completeness(spec.transcript if spec else None)):
+                await self._send_backchannel()
 
     async def _on_speech_start(self, at_ms: float, now_wall: float) -> None:
         agent_talking = (self.response is not None and self.response.audible
@@ -295,7 +304,7 @@ class Session:
     async def _begin_turn(self, item_id: str, at_ms: float, *, frames: list[np.ndarray]) -> None:
         timeline = TurnTimeline(self.clock)
         timeline.mark("speech_start", self._arrival.wall_ms(at_ms))
-        self._turn = UserTurn(item_id, timeline, frames=frames)
+        self._turn = UserTurn(item_id, timeline, started_ms=at_ms, frames=frames)
         await self.send({"type": "input_audio_buffer.speech_started", "audio_start_ms": int(at_ms), "item_id": item_id})
         await self.set_state("user_speaking")
 
@@ -384,6 +393,44 @@ class Session:
         while len(self._recent_responses) > 8:
             self._recent_responses.pop(next(iter(self._recent_responses)))
 
+    # --- the agent's backchannels ---------------------------------------------------------------------------
+    def _backchannels_enabled(self) -> bool:
+        mode = self.config.backchannels
+        telephone = self.settings.input_format.type in ("audio/pcmu", "audio/pcma")
+        return mode == "on" or (mode == "auto" and not telephone)
+
+    async def _send_backchannel(self) -> None:
+        """A short acknowledgement as its own small response; it is not part of the history."""
+        if self.response is not None and self.response.audible:
+            return
+        phrase, tone = pick(tone_for(self.last_voice))
+        clip = await self.pipeline.backchannel_clip(phrase, tone)
+        if clip is None:
+            return
+        samples, rate = clip
+        out_fmt = self.settings.output_format
+        audio = resample(samples, rate, out_fmt.rate)
+        rid, iid = new_id("resp"), new_id("item")
+        item = {"id": iid, "object": "realtime.item", "type": "message", "role": "assistant", "status": "completed",
+                "content": [{"type": "output_audio", "transcript": phrase}]}
+        meta = {"warmline_backchannel": True, "tone": tone}
+        await self.send({"type": "response.created", "response": {"object": "realtime.response", "id": rid,
+                         "status": "in_progress", "output": [], "metadata": meta}})
+        await self.send({"type": "response.output_item.added", "response_id": rid, "output_index": 0, "item": item})
+        import base64
+
+        step = out_fmt.rate // 10
+        for i in range(0, len(audio), step):
+            await self.send({"type": "response.output_audio.delta", "response_id": rid, "item_id": iid,
+                             "output_index": 0, "content_index": 0,
+                             "delta": base64.b64encode(out_fmt.encode(audio[i:i + step])).decode("ascii")})
+        self.echo.add_reference(audio, out_fmt.rate, self.clock.now_ms())
+        await self.send({"type": "response.output_audio_transcript.done", "response_id": rid, "item_id": iid,
+                         "output_index": 0, "content_index": 0, "transcript": phrase})
+        await self.send({"type": "response.output_item.done", "response_id": rid, "output_index": 0, "item": item})
+        await self.send({"type": "response.done", "response": {"object": "realtime.response", "id": rid,
+                         "status": "completed", "output": [item], "metadata": meta}})
+
     # --- overlapping speech while the agent talks ---------------------------------------------------------
     async def _start_overlap(self, at_ms: float) -> None:
         self.response.pause()
@@ -449,7 +496,7 @@ class Session:
     async def _begin_turn_from_overlap(self, overlap: Overlap, frames: list[np.ndarray]) -> None:
         timeline = TurnTimeline(self.clock)
         timeline.mark("speech_start", self._arrival.wall_ms(overlap.started_ms))
-        self._turn = UserTurn(self._overlap_item, timeline, frames=frames)
+        self._turn = UserTurn(self._overlap_item, timeline, started_ms=overlap.started_ms, frames=frames)
         await self.set_state("user_speaking")
         if overlap.ended:
             await self._on_pause(overlap.started_ms + overlap.speech_ms)

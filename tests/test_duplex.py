@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import asyncio
 
+import numpy as np
+
 import pytest
 
 from benchmarks.data import ASTERISK_SOUNDS
@@ -55,3 +57,11 @@ def test_agents_own_voice_coming_back_does_not_interrupt_it(ws_url, speech):
     r = asyncio.run(echo_scenario(ws_url, speech[1], gain=0.5, delay_ms=150))
     assert r["echo_seconds"] > 1.0  # the echo really was played back into the microphone
     assert r["status"] == "completed" and not r["self_interrupted"], r
+
+
+def test_agent_says_mm_hm_in_a_long_story_pause_but_never_over_the_user(ws_url, speech):
+    story = np.concatenate([speech[2], np.zeros(4000, np.float32), speech[0]])  # ~11 s of talk
+    first, second, _ = split_mid_sentence(story)
+    r = asyncio.run(pause_scenario(ws_url, first, second, 1.1))
+    assert r["backchannels_in_pause"] == 1, r
+    assert r["backchannels_elsewhere"] == 0 and not r["took_turn"], r
