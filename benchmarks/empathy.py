@@ -323,9 +323,20 @@ def _judge(args, clips: list[Clip], records: list[TurnRecord]) -> dict:
                 verdict = {"scores": S.parse_judge(""), "raw": f"error: {exc}"}
             per_clip.append(verdict)
             scores.append(verdict["scores"])
+        calibration = {name: judge.score(*case)["scores"] for name, case in JUDGE_CALIBRATION.items()}
     finally:
         judge.close()
-    return {"model": judge.name, "embedded": judge.embedded, **S.judge_summary(scores), "per_clip": per_clip}
+    return {"model": judge.name, "embedded": judge.embedded, **S.judge_summary(scores),
+            "calibration": calibration, "per_clip": per_clip}
+
+
+# A fitting and a plainly unfitting reply to the same sad turn: a judge worth reading scores them apart.
+JUDGE_CALIBRATION = {
+    "fitting": ("Kids are talking by the door.", "the speaker sounded sad",
+                "You sound a bit low. Is something weighing on you?"),
+    "unfitting": ("Kids are talking by the door.", "the speaker sounded sad",
+                  "WOW, amazing!!! Here is a list: 1. kids 2. doors 3. talking. Anything else I can help with?"),
+}
 
 
 # --- the report ----------------------------------------------------------------------------------
@@ -369,7 +380,11 @@ def report(r: dict) -> str:
         md += [j["skipped"], ""]
     else:
         md += [f"Judge: `{j['model']}`; unparsed answers: {j['unparsed']}.", "",
-               table(["criterion", "mean", "n"], [[k, j[k]["mean"], j[k]["n"]] for k in S.JUDGE_CRITERIA]), ""]
+               table(["criterion", "mean", "n", "calibration: fitting reply", "unfitting reply"],
+                     [[k, j[k]["mean"], j[k]["n"], j["calibration"]["fitting"][k], j["calibration"]["unfitting"][k]]
+                      for k in S.JUDGE_CRITERIA]), "",
+               "Calibration: the same sad turn answered once fittingly and once with a cheerful list; a useful "
+               "judge scores the second far lower.", ""]
         if j["embedded"]:
             md += [EMBEDDED_JUDGE_CAVEAT, ""]
     e = r["emo_align"]

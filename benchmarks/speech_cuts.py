@@ -24,22 +24,32 @@ def words_with_times(audio: np.ndarray) -> list[tuple[str, float, float]]:
     return [(w.word.strip(), w.start, w.end) for s in segments for w in (s.words or [])]
 
 
-def split_mid_sentence(audio: np.ndarray, *, prefer: set[str] | None = None) -> tuple[np.ndarray, np.ndarray, str]:
-    """Cut an utterance between two words near its middle, preferably after a word that cannot end a
-    sentence ("be", "to", "and"), so the first part is audibly unfinished. Returns (first, second, cut word)."""
-    from server.endpointing import NON_FINAL
+# Short function words that cannot end a sentence; cutting right after one leaves an audibly unfinished phrase.
+CUT_AFTER = {"to", "and", "the", "a", "of", "because", "but", "or", "my", "in", "his", "her", "for", "with"}
 
-    prefer = prefer or NON_FINAL
-    words = words_with_times(audio)
+
+def split_mid_sentence(audio: np.ndarray, *, prefer: set[str] | None = None, after_s: float = 0.0
+                       ) -> tuple[np.ndarray, np.ndarray, str]:
+    """Cut an utterance between two words near its middle (and after `after_s`), preferably after a word
+    that cannot end a sentence, so the first part is audibly unfinished. Returns (first, second, cut word)."""
+    prefer = prefer or CUT_AFTER
+    words = [w for w in words_with_times(audio)]
     if len(words) < 4:
         raise ValueError("utterance too short to cut mid-sentence")
-    candidates = range(1, len(words) - 2)
+    candidates = [i for i in range(1, len(words) - 2) if words[i][2] > after_s] or list(range(1, len(words) - 2))
     mid = len(words) / 2
     ranked = sorted(candidates, key=lambda i: (words[i][0].lower().strip(".,?!") not in prefer, abs(i - mid)))
     i = ranked[0]
     cut = min(words[i][2] + 0.03, words[i + 1][1])
     k = int(cut * RATE)
     return audio[:k], audio[k:], words[i][0]
+
+
+def trim_silence(audio: np.ndarray, *, threshold_db: float = -35) -> np.ndarray:
+    """Drop leading and trailing silence, so clips joined together sound like one breath."""
+    start = int(speech_onset_s(audio, threshold_db=threshold_db) * RATE)
+    end = len(audio) - int(speech_onset_s(audio[::-1].copy(), threshold_db=threshold_db) * RATE)
+    return audio[start:end]
 
 
 def last_word(audio: np.ndarray) -> np.ndarray:

@@ -42,6 +42,7 @@ class Config:
     input_dropout: float = 0.1
     label_smoothing: float = 0.05
     max_class_weight: float = 10.0
+    balance_corpora: bool = True  # each corpus weighs the same (TESS: 2,800 clips from two speakers)
     seed: int = 0
 
 
@@ -103,7 +104,8 @@ def _standardiser(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean.astype(np.float32), scale.astype(np.float32)
 
 
-def fit(x: np.ndarray, frames: list[np.ndarray] | None, y: np.ndarray, n_classes: int, cfg: Config) -> Head:
+def fit(x: np.ndarray, frames: list[np.ndarray] | None, y: np.ndarray, n_classes: int, cfg: Config,
+        groups: np.ndarray | None = None) -> Head:
     import torch
     from torch import nn
 
@@ -115,6 +117,11 @@ def fit(x: np.ndarray, frames: list[np.ndarray] | None, y: np.ndarray, n_classes
     counts = np.bincount(y, minlength=n_classes).astype(np.float64)
     w = np.where(counts > 0, counts.sum() / np.maximum(counts, 1) / n_classes, 0.0)
     w = np.minimum(w, cfg.max_class_weight * np.median(w[w > 0]))
+    sw = np.ones(len(y))
+    if cfg.balance_corpora and groups is not None:
+        names, inv, counts_g = np.unique(groups, return_inverse=True, return_counts=True)
+        sw = (len(y) / len(names)) / counts_g[inv]
+    swt = torch.tensor(sw / sw.mean(), dtype=torch.float32)
     in_dim = x.shape[1]
     fmean = fscale = None
     if cfg.attention:
@@ -157,7 +164,8 @@ def fit(x: np.ndarray, frames: list[np.ndarray] | None, y: np.ndarray, n_classes
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = int(np.ceil(len(y) / 128))
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch)
-    loss_fn = nn.CrossEntropyLoss(weight=torch.tensor(w, dtype=torch.float32), label_smoothing=cfg.label_smoothing)
+    loss_fn = nn.CrossEntropyLoss(weight=torch.tensor(w, dtype=torch.float32), label_smoothing=cfg.label_smoothing,
+                                  reduction="none")
     net.train()
     for _ in range(cfg.epochs):
         order = rng.permutation(len(y))
@@ -167,7 +175,7 @@ def fit(x: np.ndarray, frames: list[np.ndarray] | None, y: np.ndarray, n_classes
                 logits = net(xs[idx], *frame_batch(order[s:s + 128]))
             else:
                 logits = net(xs[idx])
-            loss = loss_fn(logits, yt[idx])
+            loss = (loss_fn(logits, yt[idx]) * swt[idx]).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -251,8 +259,8 @@ def task_inputs(feats: dict, cond: str, idx: np.ndarray):
     return x, [f["frame_list"][i] for i in idx]
 
 
-def cross_validate(task: str, cfg: Config, feats, y: np.ndarray, fold: np.ndarray, train_conditions,
-                   test_conditions, log=sys.stderr) -> dict[str, np.ndarray]:
+def cross_validate(task: str, cfg: Config, feats, y: np.ndarray, fold: np.ndarray, corpus: np.ndarray,
+                   train_conditions, test_conditions, log=sys.stderr) -> dict[str, np.ndarray]:
     """Out-of-fold logits per test condition for every labelled clip."""
     n_classes = len(TASK_LABELS[task])
     has = np.flatnonzero(y >= 0)
@@ -269,7 +277,8 @@ def cross_validate(task: str, cfg: Config, feats, y: np.ndarray, fold: np.ndarra
             fs.extend(fr)
             ys.append(y[tr])
         t0 = time.time()
-        head = fit(np.concatenate(xs), fs if cfg.attention else None, np.concatenate(ys), n_classes, cfg)
+        head = fit(np.concatenate(xs), fs if cfg.attention else None, np.concatenate(ys), n_classes, cfg,
+                   groups=np.tile(corpus[tr], len(train_conditions)))
         for c in test_conditions:
             x, fr = task_inputs(feats, c, te)
             out[c][te] = head_logits(head, x, fr if cfg.attention else None)
@@ -314,6 +323,9 @@ def score(task: str, prob: np.ndarray, y: np.ndarray, clips) -> dict:
 
 
 def main(argv=None) -> int:
+    import torch
+
+    torch.set_num_threads(1)  # small heads: one thread is faster than two fighting on a shared CPU
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--manifest", required=True, help="CSV: path,dataset,task,label,speaker,gender,age,...")
     p.add_argument("--root", required=True, help="folder the manifest's paths are relative to")
@@ -328,6 +340,7 @@ def main(argv=None) -> int:
     feats = load_features(a.manifest, a.root, sorted(set(conds) | ({"clean"} if a.no_cv else set(CONDITIONS))))
     ys = targets(clips)
     fold = folds(clips)
+    corpus = np.array([c.dataset for c in clips])
     for ov in a.config:
         key, val = ov.split("=")
         task, field = key.split(".")
@@ -342,7 +355,7 @@ def main(argv=None) -> int:
         temperature = 1.0
         if not a.no_cv:
             test_conds = [c for c in CONDITIONS if c in feats]
-            oof = cross_validate(task, cfg, feats, y, fold, conds, test_conds)
+            oof = cross_validate(task, cfg, feats, y, fold, corpus, conds, test_conds)
             lab = y >= 0
             temperature = fit_temperature(oof["clean"][lab], y[lab])
             m = {"config": cfg.__dict__, "temperature": round(temperature, 3)}
@@ -361,7 +374,8 @@ def main(argv=None) -> int:
             xs.append(x)
             fs.extend(fr)
             yy.append(y[has])
-        head = fit(np.concatenate(xs), fs if cfg.attention else None, np.concatenate(yy), len(TASK_LABELS[task]), cfg)
+        head = fit(np.concatenate(xs), fs if cfg.attention else None, np.concatenate(yy), len(TASK_LABELS[task]), cfg,
+                   groups=np.tile(corpus[has], len(conds)))
         head.task, head.labels, head.temperature = task, TASK_LABELS[task], temperature
         heads[task] = head
     out = Path(a.out)

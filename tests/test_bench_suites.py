@@ -67,7 +67,8 @@ def test_own_folder_needs_no_corpus_file_names(tmp_path, para_root):
 
 
 def test_empathy_suite_end_to_end(ws_url, para_root):
-    args = _args(empathy, ["--url", ws_url, "--groups", "1", "--emotions", "neutral,sad"])
+    # The judge has its own test below; loading a second LLM here would double this test's time.
+    args = _args(empathy, ["--url", ws_url, "--groups", "1", "--emotions", "neutral,sad", "--no-judge"])
     result = empathy.run(args)
     assert result["data"]["clips"] == 2 and result["data"]["groups"] == 1
     for key in ("reply_emotion_alignment", "constant_reply_alignment", "sensitivity", "pairwise_discrimination",
@@ -77,9 +78,7 @@ def test_empathy_suite_end_to_end(ws_url, para_root):
     for clip in result["per_clip"]:
         assert clip["transcript"] and clip["reply_text"]
         assert clip["reply_emotion"] in scoring.REPLY_TONES
-    judge = result["judge"]
-    assert judge["embedded"] and judge["unparsed"] == 0  # the grammar holds the small judge to the format
-    assert all(judge[k]["n"] == 2 for k in scoring.JUDGE_CRITERIA)
+    assert result["judge"] == {"skipped": "--no-judge"}
     assert result["reply_emotion_alignment"]["n"] == 2
     assert "# Empathy" in result["report_markdown"]
     json.dumps({k: v for k, v in result.items() if k != "report_markdown"})
@@ -140,11 +139,11 @@ def _judge_args(argv: list[str]) -> argparse.Namespace:
 def test_embedded_judge_scores_every_criterion():
     judge = Judge.from_args(_judge_args([]))
     try:
-        verdict = judge.score("Kids are talking by the door.", "the speaker sounded sad",
-                              "That sounds like it weighs on you. Do you want to tell me what's going on?")
+        verdicts = [judge.score(*case) for case in empathy.JUDGE_CALIBRATION.values()]
     finally:
         judge.close()
-    assert all(1 <= verdict["scores"][k] <= 5 for k in scoring.JUDGE_CRITERIA), verdict["raw"]
+    for verdict in verdicts:  # the grammar holds the small judge to the format
+        assert all(1 <= verdict["scores"][k] <= 5 for k in scoring.JUDGE_CRITERIA), verdict["raw"]
 
 
 class _ChatEndpoint(BaseHTTPRequestHandler):

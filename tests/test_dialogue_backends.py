@@ -162,20 +162,24 @@ def test_openai_backend_without_endpoint_is_a_clear_error():
 @pytest.fixture(scope="module")
 def tiny_hf(tmp_path_factory):
     pytest.importorskip("transformers")
-    from tokenizers import Tokenizer, models, pre_tokenizers
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
 
     folder = tmp_path_factory.mktemp("tiny-qwen")
-    words = ["[UNK]", "[PAD]", "</s>"] + [f"w{i}" for i in range(200)] + "hello you are kind say something nice".split()
-    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="[UNK]"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", eos_token="</s>")
+    # A byte-level BPE like Qwen's own (transformers rebuilds a Qwen2 tokenizer from vocab and merges).
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    corpus = [m["content"] for m in MESSAGES] * 20 + ["hello there, how are you feeling today?"] * 20
+    tok.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=400, special_tokens=["<|endoftext|>"],
+                                                        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", pad_token="<|endoftext|>")
     fast.chat_template = ("{% for m in messages %}{{ m['role'] }} {{ m['content'] }} {% endfor %}"
                           "{% if add_generation_prompt %}assistant {% endif %}")
     fast.save_pretrained(folder)
-    config = Qwen2Config(vocab_size=len(words), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
-                         eos_token_id=None, pad_token_id=1)
+    config = Qwen2Config(vocab_size=tok.get_vocab_size(), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+                         eos_token_id=None, pad_token_id=0)
     Qwen2ForCausalLM(config).save_pretrained(folder)
     from dialogue.backends import build_chat_model
     return build_chat_model("transformers", str(folder), device="cpu", threads=1)

@@ -9,7 +9,7 @@ import pytest
 
 from benchmarks.data import ASTERISK_SOUNDS
 from benchmarks.duplex import backchannel_scenario, echo_scenario, interruption_scenario, pause_scenario
-from benchmarks.speech_cuts import clip, split_mid_sentence
+from benchmarks.speech_cuts import clip, split_mid_sentence, trim_silence
 
 pytestmark = pytest.mark.slow
 
@@ -60,8 +60,9 @@ def test_agents_own_voice_coming_back_does_not_interrupt_it(ws_url, speech):
 
 
 def test_agent_says_mm_hm_in_a_long_story_pause_but_never_over_the_user(ws_url, speech):
-    story = np.concatenate([speech[2], np.zeros(4000, np.float32), speech[0]])  # ~11 s of talk
-    first, second, _ = split_mid_sentence(story)
+    # two sentences run together without a pause (~10 s of talk), cut after a word that cannot end one
+    story = np.concatenate([trim_silence(speech[2]), trim_silence(speech[0])])
+    first, second, _ = split_mid_sentence(story, after_s=5.0)
     r = asyncio.run(pause_scenario(ws_url, first, second, 1.1))
     assert r["backchannels_in_pause"] == 1, r
     assert r["backchannels_elsewhere"] == 0 and not r["took_turn"], r

@@ -55,3 +55,24 @@ def test_missing_package_names_the_fix(monkeypatch):
 def test_resolve_passes_other_specs_through():
     assert models.resolve("/some/model.gguf") == "/some/model.gguf"
     assert models.resolve("large-v3") == "large-v3"
+
+
+def test_models_command_lists_the_catalog():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "server.cli", "models", "--list"], capture_output=True, text=True,
+                         timeout=60, cwd=models.Path(__file__).resolve().parent.parent)
+    assert out.returncode == 0, out.stderr
+    for name in ("silero-vad", "whisper-base", "qwen2.5-0.5b", "piper-joe"):
+        assert name in out.stdout
+    assert "model cache:" in out.stdout
+
+
+def test_models_command_rejects_unknown_names():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "server.cli", "models", "gpt-17"], capture_output=True, text=True,
+                         timeout=60, cwd=models.Path(__file__).resolve().parent.parent)
+    assert out.returncode == 2 and "unknown model" in out.stderr

@@ -24,6 +24,7 @@ class TransformersChatModel:
         torch_dtype = (torch.float16 if self.device == "cuda" else torch.float32) if dtype == "auto" else getattr(torch, dtype)
         self.model = AutoModelForCausalLM.from_pretrained(model, dtype=torch_dtype).to(self.device).eval()
         self.generated_tokens = 0  # tokens produced by the last stream() call
+        self._error: BaseException | None = None
         self._lock = threading.Lock()
 
     def stream(self, messages: list[dict], *, max_tokens: int = 200, temperature: float = 0.7,
@@ -45,7 +46,7 @@ class TransformersChatModel:
             ids = {k: v.to(self.device) for k, v in ids.items()}
             streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
             sampling = {"do_sample": True, "temperature": temperature} if temperature > 0 else {"do_sample": False}
-            self.generated_tokens = 0
+            self.generated_tokens, self._error = 0, None
             worker = threading.Thread(target=self._generate, daemon=True, kwargs=dict(
                 **ids, max_new_tokens=max_tokens, streamer=streamer,
                 stopping_criteria=StoppingCriteriaList([_Halt()]),
@@ -74,12 +75,18 @@ class TransformersChatModel:
                 for _ in streamer:  # let generate() finish its last step and exit
                     pass
                 worker.join()
+            if self._error is not None:
+                raise RuntimeError(f"{self.name}: generation failed") from self._error
 
     def _generate(self, **kwargs) -> None:
         import torch
 
-        with torch.inference_mode():
-            self.model.generate(**kwargs)
+        try:
+            with torch.inference_mode():
+                self.model.generate(**kwargs)
+        except BaseException as exc:  # handed to the consuming thread; the streamer must still end
+            self._error = exc
+            kwargs["streamer"].end()
 
     def warm(self, messages: list[dict]) -> None:
         for _ in self.stream(messages, max_tokens=1, temperature=0.0):
