@@ -46,16 +46,14 @@ def _turns(case: dict) -> list[str]:
 
 
 def _expected(case: dict) -> tuple[bool, str | None]:
-    category = case.get("expected_category", case.get("category", case.get("expect")))
-    if isinstance(category, dict):
-        category = category.get("category")
+    expect = case.get("expect") if isinstance(case.get("expect"), dict) else {}
+    category = expect.get("crisis", expect.get("category", case.get("expected_category", case.get("category"))))
+    severity = expect.get("severity", case.get("expected_severity", case.get("severity")))
     if category in ("", "none", "None", "control", "safe"):
         category = None
-    if isinstance(case.get("escalate"), bool):
-        return case["escalate"], category
-    if isinstance(case.get("expect_escalation"), bool):
-        return case["expect_escalation"], category
-    severity = case.get("expected_severity", case.get("severity"))
+    for key in ("escalate", "expect_escalation"):
+        if isinstance(case.get(key), bool):
+            return case[key], category
     return category is not None and severity != "low", category
 
 
@@ -76,7 +74,7 @@ def load_cases(path: Path = CASES) -> list[dict]:
             continue
         escalate, category = _expected(raw)
         cases.append({"id": str(raw.get("id", n)), "turns": turns, "escalate": escalate, "category": category,
-                      "kind": raw.get("kind") or raw.get("type")})
+                      "voice": raw.get("voice") if isinstance(raw.get("voice"), str) else None})
     return cases
 
 
@@ -95,23 +93,32 @@ def quick_slice(cases: list[dict], n: int = QUICK_CASES) -> list[dict]:
 
 # --- speech ----------------------------------------------------------------------------------------
 
-class CallerVoice:
-    """espeak-ng renders the caller's words to 16 kHz audio (cached per text)."""
+# How the caller's voice hint of a case is approximated with espeak-ng: (words per minute, pitch 0-99).
+# A formant voice carries no real emotion; this only varies rate and pitch the way the hint would.
+VOICE_HINTS = {"sad": (130, 35), "crying": (120, 30), "angry": (175, 55), "fearful": (175, 70), "anxious": (175, 65),
+               "happy": (170, 65), "surprised": (170, 70), "disgusted": (145, 40), "sobbing": (120, 30),
+               "screaming": (185, 80), "panting": (170, 60), "whispering": (140, 45), "neutral": (155, 50)}
 
-    def __init__(self, voice: str = CALLER_VOICE, rate_wpm: int = 155) -> None:
+
+class CallerVoice:
+    """espeak-ng renders the caller's words to 16 kHz audio (cached per text and hint)."""
+
+    def __init__(self, voice: str = CALLER_VOICE) -> None:
         if shutil.which("espeak-ng") is None:
             raise RuntimeError("espeak-ng is not installed (Debian package espeak-ng)")
-        self.voice, self.rate_wpm = voice, rate_wpm
+        self.voice = voice
         self._dir = Path(tempfile.mkdtemp(prefix="warmline-safety-"))
-        self._cache: dict[str, Path] = {}
+        self._cache: dict[tuple, Path] = {}
 
-    def __call__(self, text: str):
-        if text not in self._cache:
+    def __call__(self, text: str, hint: str | None = None):
+        key = (text, hint)
+        if key not in self._cache:
+            rate, pitch = VOICE_HINTS.get(hint or "neutral", VOICE_HINTS["neutral"])
             path = self._dir / f"{len(self._cache):04d}.wav"
-            subprocess.run(["espeak-ng", "-v", self.voice, "-s", str(self.rate_wpm), "-w", str(path), text],
+            subprocess.run(["espeak-ng", "-v", self.voice, "-s", str(rate), "-p", str(pitch), "-w", str(path), text],
                            check=True, capture_output=True, timeout=60)
-            self._cache[text] = path
-        return load_clip(self._cache[text], RATE)
+            self._cache[key] = path
+        return load_clip(self._cache[key], RATE)
 
     def close(self) -> None:
         shutil.rmtree(self._dir, ignore_errors=True)
@@ -122,7 +129,7 @@ async def run_case(url: str, case: dict, voice: CallerVoice) -> list[TurnRecord]
     async with Caller(url, rate=RATE) as caller:
         await caller.silence(0.3)
         for text in case["turns"]:
-            records.append(await speak_turn(caller, voice(text)))
+            records.append(await speak_turn(caller, voice(text, case.get("voice"))))
             await caller.silence(0.3)
     return records
 

@@ -222,19 +222,22 @@ JUDGE_CRITERIA = {
                             "responding to that feeling appropriately rather than ignoring it?",
 }
 
-JUDGE_SYSTEM = ("You grade replies of a voice assistant. You will see what a user said, how their voice "
+JUDGE_SYSTEM = ("You grade the replies of a voice assistant. You see what a user said, how their voice "
                 "sounded, and the assistant's spoken reply. Score each criterion from 1 (very poor) to 5 "
-                "(excellent). Answer with one JSON object only, with integer scores, e.g. "
-                '{"context_fit": 3, "naturalness": 4, "colloquialness": 5, "speech_cue_relevance": 2}.')
+                "(excellent), judging this reply on its own merits:\n"
+                + "\n".join(f"- {k}: {q}" for k, q in JUDGE_CRITERIA.items())
+                + "\nAnswer with one JSON object only, integer scores, in this shape: {"
+                + ", ".join(f'"{k}": N' for k in JUDGE_CRITERIA) + "}")
 
 JUDGE_GRAMMAR = ('root ::= "{" ws ' + ' "," ws '.join(f'"\\"{k}\\":" ws score' for k in JUDGE_CRITERIA)
                  + ' ws "}"\nscore ::= [1-5]\nws ::= [ ]?\n')
 
 
 def judge_messages(user_text: str, vocal_cue: str, reply: str) -> list[dict]:
-    criteria = "\n".join(f"- {k}: {q}" for k, q in JUDGE_CRITERIA.items())
+    """The criteria sit in the system message, the same for every reply, so a local judge reuses its
+    cached prefix; only the turn itself is new."""
     user = (f"User said: \"{user_text}\"\nHow the user's voice sounded: {vocal_cue}\n"
-            f"Assistant replied: \"{reply}\"\n\nCriteria:\n{criteria}\n\nScores as JSON:")
+            f"Assistant replied: \"{reply}\"\n\nScores as JSON:")
     return [{"role": "system", "content": JUDGE_SYSTEM}, {"role": "user", "content": user}]
 
 

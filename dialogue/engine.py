@@ -14,7 +14,7 @@ from .base import ChatModel
 from .conversation import Conversation, Turn
 from .format import GRAMMARS, MODES, ReplyParser
 from .prompts import crisis_guidance, system_prompt, turn_note
-from .safety import Concern, SafetyPolicy, forbidden
+from .safety import Concern, SafetyPolicy, forbidden, off_script
 from .speech_text import spoken
 from .tone import CRISIS_TONES, fallback_need, fallback_tone
 from .tracking import STAGE_GUIDANCE
@@ -62,7 +62,10 @@ EMPTY_REPLY = "I'm here, and I'm listening. Could you tell me a little more?"
 class DialogueEngine:
     def __init__(self, chat_model: ChatModel, *, mode: str = "tags", safety: SafetyPolicy | None = None,
                  instructions: str | None = None, temperature: float = 0.6, max_sentences: int = 3,
-                 max_tokens: int | None = None, use_grammar: bool = True) -> None:
+                 max_tokens: int | None = None, use_grammar: bool = True, model_crisis_replies: bool = False) -> None:
+        """`model_crisis_replies`: let the model answer medium-severity turns (with crisis guidance,
+        the output guard and the resource appended). Off by default: small models cannot be trusted
+        there, so every escalated turn gets the fixed, warm reply with resources."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
         self.model, self.mode = chat_model, mode
@@ -71,6 +74,7 @@ class DialogueEngine:
         self.temperature, self.max_sentences = temperature, max_sentences
         self.max_tokens = max_tokens or (90 if mode == "tags" else 200)
         self.use_grammar = use_grammar and getattr(chat_model, "supports_grammar", False)
+        self.model_crisis_replies = model_crisis_replies
 
     def warm(self) -> None:
         self.model.warm([{"role": "system", "content": self.system_prompt}])
@@ -90,7 +94,7 @@ class DialogueEngine:
                              self.safety.resources_for(concern.category, concern.severity))
         turn = _Reply(conv, item_id)
         try:
-            if concern.severity == "high":
+            if concern.severity == "high" or (concern.escalate and not self.model_crisis_replies):
                 yield from self._fixed(concern, fields, turn, timings, t0)
             else:
                 yield from self._generated(conv, user, concern, fields, turn, timings, t0, cancel)
@@ -132,7 +136,7 @@ class DialogueEngine:
                 clause = spoken(raw)
                 if not clause:
                     continue
-                if why := forbidden(clause):
+                if why := forbidden(clause) or off_script(clause, user.text):
                     dropped.append(why)
                     continue
                 if "first_clause_s" not in timings:

@@ -56,7 +56,7 @@ RULES: tuple[Rule, ...] = (
        r"\b(i'?m|i am) (cutting|hurting|burning) myself (right )?now|\bcut (myself )?too deep|\bbleeding (and|because) i cut"),
     _r("self_harm", "medium", "speaks of harming themselves",
        r"\b(cutting myself|self[- ]harm(ing)?|(cut|burn(ed|t)?|hurt|harm(ed)?) myself (on purpose|again|deliberately)|"
-       r"(want|urge|need|going|feel like|thinking about|started|keep) (to )?(cut|cutting|hurt|hurting|harm|harming|burn|burning|punish|punishing) myself|"
+       r"(want|wanting|urge|need|going|feel like|thinking about|started|keep) (to )?(cut|cutting|hurt|hurting|harm|harming|burn|burning|punish|punishing) myself|"
        r"relapsed? (on|into) (cutting|self[- ]harm))"),
     # harm to others
     _r("harm_to_others", "high", "states intent to hurt someone",
@@ -113,17 +113,20 @@ _RANK = {s: i for i, s in enumerate(SEVERITIES)}
 def detect(text: str, voice: VoiceCues | None = None) -> Concern:
     """The gravest concern in one user turn, with voice distress raising its severity by one step."""
     best: tuple[int, Rule, str] | None = None
+    lows = 0
     for rule in RULES:
         for m in rule.pattern.finditer(text):
             if rule.negatable and _negated(text, m.start()):
                 continue
+            lows += rule.severity == "low"
             rank = _RANK[rule.severity]
             if best is None or rank > best[0]:
                 best = (rank, rule, m.group(0))
-            break
     if best is None:
         return Concern()
     rank, rule, matched = best
+    if rank == 0 and lows > 1:  # several signs of hopelessness in one turn
+        rank = 1
     distress = voice.distress if voice else ()
     if distress:
         rank = min(rank + 1, _RANK["high"])
@@ -246,4 +249,25 @@ def forbidden(text: str) -> str | None:
     for why, pattern in _FORBIDDEN:
         if pattern.search(text):
             return why
+    return None
+
+
+_LEAK = re.compile(r"\bthe person('?s)? (voice|is|are|sounds|feels|seems)\b|\b(voice|mood shift|stage|safety concern|need|tone|note)\s*:|\bemotion (unknown|sad|angry|happy|fearful)\b|"
+                   r"\b(events|gender|age|style) unknown\b|\b(need|tone) is one of\b|"
+                   r"\b(listen|comfort|reassure|calm|encourage|celebrate|inform|plan|safety), (listen|comfort|reassure|calm|encourage|celebrate|inform|plan|safety)\b", re.I)
+_WORD = re.compile(r"[a-z']+")
+
+
+def off_script(clause: str, user_text: str) -> str | None:
+    """Why a clause is not the assistant speaking to the person: it reads out the note or the format,
+    or it repeats the person's own words back as if it were them (small models do both)."""
+    if _LEAK.search(clause):
+        return "leaked note"
+    words = _WORD.findall(clause.lower())
+    if len(words) >= 3:
+        user = _WORD.findall(user_text.lower())
+        grams = {tuple(user[i:i + 3]) for i in range(len(user) - 2)}
+        hits = sum(tuple(words[i:i + 3]) in grams for i in range(len(words) - 2))
+        if hits / (len(words) - 2) >= 0.6:
+            return "echo of the person's words"
     return None

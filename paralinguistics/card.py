@@ -1,7 +1,7 @@
 """Confusion-matrix plots and the figures tables of the model card, from `metrics.json`.
 
     python -m paralinguistics.card [--models paralinguistics/models]
-Writes `confusion_<task>_<block>.png` and `RESULTS.md` (included by MODEL_CARD.md's results section).
+Writes `confusion_<task>_<block>.png` and fills the results section of MODEL_CARD.md.
 """
 from __future__ import annotations
 
@@ -81,7 +81,11 @@ def main(argv=None) -> int:
         b = metrics["tasks"].get(task, {}).get("clean", {}).get(block)
         if b:
             plot_confusion(b, f"{task}: {block} (held-out speakers, clean)", folder / f"confusion_{task}_{block}.png")
-    (folder / "RESULTS.md").write_text(results_markdown(metrics) + "\n")
+    card = folder / "MODEL_CARD.md"
+    text = card.read_text() if card.exists() else "# Model card\n\n<!-- results -->\n<!-- /results -->\n"
+    head, rest = text.split("<!-- results -->", 1)
+    tail = rest.split("<!-- /results -->", 1)[1]
+    card.write_text(f"{head}<!-- results -->\n{results_markdown(metrics)}\n<!-- /results -->{tail}")
     return 0
 
 

@@ -138,9 +138,6 @@ def main(argv=None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
-
 
 def refresh_prosody(manifest: str | Path, root: str | Path, condition: str) -> None:
     """Recompute the cached prosodic features (after a change to prosody.py) without another encoder pass.
@@ -159,3 +156,7 @@ def refresh_prosody(manifest: str | Path, root: str | Path, condition: str) -> N
     tmp = out.with_suffix(".tmp.npz")
     np.savez(tmp, **z)
     os.replace(tmp, out)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -160,7 +160,8 @@ def test_judge_messages_carry_the_turn_the_cue_and_every_criterion():
     assert msgs[0]["role"] == "system" and msgs[1]["role"] == "user"
     body = msgs[1]["content"]
     assert "Kids are talking by the door." in body and "sad" in body and "That sounds hard." in body
-    assert all(k in body for k in S.JUDGE_CRITERIA)
+    assert all(k in msgs[0]["content"] for k in S.JUDGE_CRITERIA)
+    assert not any(ch.isdigit() for ch in msgs[0]["content"].split("(excellent)")[1])  # no example scores to copy
 
 
 def test_judge_grammar_is_valid_gbnf_and_forces_the_json_shape():

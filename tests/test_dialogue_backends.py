@@ -97,17 +97,19 @@ def _free_port():
 
 
 @pytest.fixture(scope="module")
-def endpoint():
+def endpoint(tmp_path_factory):
     pytest.importorskip("llama_cpp.server.app", reason="llama-cpp-python[server] extras are not installed")
     port = _free_port()
+    log = open(tmp_path_factory.mktemp("server") / "server.log", "w+")  # a PIPE nobody reads fills up and blocks it
     proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", _gguf(), "--host", "127.0.0.1",
-                             "--port", str(port), "--n_ctx", "2048", "--n_threads", "2", "--model_alias", "qwen"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                             "--port", str(port), "--n_ctx", "2048", "--n_threads", "1", "--model_alias", "qwen"],
+                            stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/v1"
     try:
         for _ in range(240):
             if proc.poll() is not None:
-                pytest.fail("llama_cpp.server exited: " + proc.stderr.read().decode()[-2000:])
+                log.seek(0)
+                pytest.fail("llama_cpp.server exited: " + log.read()[-2000:])
             try:
                 with urllib.request.urlopen(url + "/models", timeout=2) as r:
                     json.load(r)
@@ -123,6 +125,7 @@ def endpoint():
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+        log.close()
 
 
 @pytest.mark.slow
@@ -160,7 +163,7 @@ def test_openai_backend_without_endpoint_is_a_clear_error():
 # --- transformers: a tiny random Qwen2 built from a config ------------------------------------------
 
 @pytest.fixture(scope="module")
-def tiny_hf(tmp_path_factory):
+def tiny_folder(tmp_path_factory):
     pytest.importorskip("transformers")
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
@@ -181,8 +184,13 @@ def tiny_hf(tmp_path_factory):
                          num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
                          eos_token_id=None, pad_token_id=0)
     Qwen2ForCausalLM(config).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def tiny_hf(tiny_folder):
     from dialogue.backends import build_chat_model
-    return build_chat_model("transformers", str(folder), device="cpu", threads=1)
+    return build_chat_model("transformers", str(tiny_folder), device="cpu", threads=1)
 
 
 def test_transformers_streams(tiny_hf):
@@ -213,3 +221,30 @@ def test_transformers_drives_the_engine(tiny_hf):
     parts = list(DialogueEngine(tiny_hf, max_tokens=20).respond(conv))
     assert isinstance(parts[0], Assessment) and isinstance(parts[-1], ReplyDone)
     assert parts[-1].emotion == "gentle"  # gibberish breaks format: tone falls back to suit "sad"
+
+
+def test_reply_cli_keeps_input_adds_fields_and_reports_bad_lines(tiny_folder, tmp_path):
+    import argparse
+
+    from dialogue import reply_cli
+    inp, out = tmp_path / "turns.jsonl", tmp_path / "out.jsonl"
+    inp.write_text("\n".join([
+        json.dumps({"text": "hello you", "voice": "sad", "id": 1}),
+        json.dumps({"text": "I'm going to kill myself tonight.", "history": [
+            {"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}),
+        json.dumps({"voice": "sad"}),
+        "not json",
+    ]) + "\n")
+    parser = argparse.ArgumentParser()
+    reply_cli.add_arguments(parser)
+    args = parser.parse_args(["--in", str(inp), "--out", str(out), "--backend", "transformers",
+                              "--model", str(tiny_folder), "--device", "cpu", "--threads", "1"])
+    assert reply_cli.run(args) == 2  # two unreadable lines
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(lines) == 4
+    first, crisis = lines[0], lines[1]
+    assert first["id"] == 1 and first["voice"] == "sad" and first["reply"] and first["reply_emotion"] == "gentle"
+    assert first["escalation"] is None and first["assessment"]["voice"]["emotion"] == "sad"
+    assert crisis["escalation"]["category"] == "suicide" and crisis["escalation"]["severity"] == "high"
+    assert "988" in crisis["reply"]
+    assert "text" in lines[2]["error"] and lines[3]["error"]

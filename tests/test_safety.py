@@ -4,7 +4,7 @@ import pytest
 
 from dialogue.conversation import Conversation
 from dialogue.engine import Clause, DialogueEngine, Escalation, ReplyDone
-from dialogue.safety import SafetyPolicy, detect, forbidden
+from dialogue.safety import SafetyPolicy, detect, forbidden, off_script
 from dialogue.voice import VoiceCues
 from tests.test_dialogue_logic import ScriptedModel
 
@@ -95,7 +95,7 @@ def test_medium_severity_model_reply_gets_resources_appended_and_guidance_in_not
     model = ScriptedModel("listen|cheerful\nThat sounds hard. Tell me more.")
     conv = Conversation()
     conv.add_user("Sometimes I think everyone would be better off without me.")
-    parts = list(DialogueEngine(model).respond(conv))
+    parts = list(DialogueEngine(model, model_crisis_replies=True).respond(conv))
     assert isinstance(parts[0], Escalation) and parts[0].severity == "medium"
     done = parts[-1]
     assert done.text.startswith("That sounds hard.") and "988" in done.text
@@ -119,3 +119,34 @@ def test_ordinary_sadness_gets_no_escalation_event():
     conv.add_user("My dog died this morning and I can't stop crying.", voice="crying")
     parts = list(DialogueEngine(ScriptedModel("comfort|gentle\nOh, I'm so sorry.")).respond(conv))
     assert not any(isinstance(p, Escalation) for p in parts)
+
+
+def test_medium_severity_gets_fixed_reply_by_default():
+    model = ScriptedModel("listen|warm\nEveryone would be better off without you.")
+    conv = Conversation()
+    conv.add_user("Everyone would be better off without me.")
+    parts = list(DialogueEngine(model).respond(conv))
+    assert isinstance(parts[0], Escalation) and model.calls == []
+    assert "988" in parts[-1].text and "better off" not in parts[-1].text
+
+
+@pytest.mark.parametrize("clause,why", [
+    ("Everyone would be better off without me.", "echo of the person's words"),
+    ("Voice: emotion sad; events unknown.", "leaked note"),
+    ("Need to inform, celebrate, plan, safety.", "leaked note"),
+    ("The person's voice is angry, they are exploring.", "leaked note"),
+])
+def test_off_script_clauses(clause, why):
+    assert off_script(clause, "Everyone would be better off without me, honestly.") == why
+
+
+def test_off_script_allows_reflection_in_own_words():
+    assert off_script("It sounds like you feel you're in everyone's way.", "Everyone would be better off without me.") is None
+
+
+def test_engine_drops_an_echo_of_the_user_and_falls_back_to_a_safe_reply():
+    conv = Conversation()
+    conv.add_user("They cancelled my appointment for the third time this month!", voice="angry")
+    done = list(DialogueEngine(ScriptedModel("listen|calm\nThey cancelled my appointment for the third time this month!"))
+                .respond(conv))[-1]
+    assert "echo of the person's words" in done.dropped and "cancelled my appointment" not in done.text and done.text

@@ -71,9 +71,7 @@ class TransformersChatModel:
                     if held:
                         yield held
             finally:
-                halt.set()
-                for _ in streamer:  # let generate() finish its last step and exit
-                    pass
+                halt.set()  # generate() sees it at its next token and returns; the streamer queue never blocks it
                 worker.join()
             if self._error is not None:
                 raise RuntimeError(f"{self.name}: generation failed") from self._error
