@@ -27,10 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--models", default=None,
                         help="comma-separated models to compare (default: --model, else qwen2.5-0.5b)")
     parser.add_argument("--cases", default=str(CASES))
-    parser.add_argument("--quick", action="store_true", help="every 4th case, for a run under two minutes")
     parser.add_argument("--limit", type=int, default=None, help="only the first N cases")
-    parser.add_argument("--json", default=None, help="write the figures here")
-    parser.add_argument("--report", default=None, help="write a Markdown report here")
     parser.add_argument("--outputs", default=None, help="write every case's output line here (JSONL)")
 
 
@@ -117,19 +114,17 @@ def run_model(args, model: str, cases: list[dict], outputs_file=None) -> dict:
 
 def run(args) -> dict:
     models = (args.models or args.model or "qwen2.5-0.5b").split(",")
-    cases = load_cases(args.cases, quick=args.quick, limit=args.limit)
+    quick = bool(getattr(args, "quick", False))  # --quick: every 4th case (the bench wrapper adds the flag)
+    cases = load_cases(args.cases, quick=quick, limit=args.limit)
     outputs_file = open(args.outputs, "w", encoding="utf-8") if args.outputs else None
     try:
         results = [run_model(args, m.strip(), cases, outputs_file) for m in models]
     finally:
         if outputs_file:
             outputs_file.close()
-    report = {"suite": "dialogue", "cases_file": os.path.basename(args.cases), "quick": args.quick,
+    report = {"suite": "dialogue", "cases_file": os.path.basename(args.cases), "quick": quick,
               "load_average_1m_at_end": round(os.getloadavg()[0], 2), "cpu_count": os.cpu_count(), "runs": results}
-    if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=1))
-    if args.report:
-        Path(args.report).write_text(markdown(report))
+    report["report_markdown"] = markdown(report)
     return report
 
 
@@ -157,10 +152,19 @@ def markdown(report: dict) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="warmline bench dialogue", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.dialogue", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="every 4th case, for a run under two minutes")
+    parser.add_argument("--json", default=None, help="write the figures here")
+    parser.add_argument("--report", default=None, help="write the Markdown report here")
     add_arguments(parser)
-    report = run(parser.parse_args(argv))
-    print(markdown(report))
+    args = parser.parse_args(argv)
+    report = run(args)
+    text = report.pop("report_markdown")
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=1))
+    if args.report:
+        Path(args.report).write_text(text)
+    print(text)
     return 0
 
 

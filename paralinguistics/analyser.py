@@ -46,16 +46,13 @@ class Prediction:
         return d
 
 
-UNKNOWN = Prediction("unknown", 0.0)
-
-
 @dataclass
 class VoiceProfile:
     emotion: Prediction = field(default_factory=lambda: Prediction("unknown", 0.0, {}))
     valence: float = 0.0
     arousal: float = 0.0
-    gender: Prediction = UNKNOWN
-    age_group: Prediction = UNKNOWN
+    gender: Prediction = field(default_factory=lambda: Prediction("unknown", 0.0))
+    age_group: Prediction = field(default_factory=lambda: Prediction("unknown", 0.0))
     events: list[Prediction] = field(default_factory=list)
     style: dict = field(default_factory=dict)
     unknown: bool = True

@@ -209,10 +209,11 @@ def test_transformers_cancel_stops_within_one_token(tiny_hf):
 
 
 def test_transformers_stop_strings_cut_the_text(tiny_hf):
-    text = "".join(tiny_hf.stream(MESSAGES, max_tokens=30, temperature=0.0))
-    stop = text.split()[3]
+    text = "".join(tiny_hf.stream(MESSAGES, max_tokens=30, temperature=0.0))  # greedy: the same text each time
+    assert len(text) >= 6
+    stop = text[len(text) // 2:len(text) // 2 + 3]
     cut = "".join(tiny_hf.stream(MESSAGES, max_tokens=30, temperature=0.0, stop=[stop]))
-    assert stop not in cut and text.startswith(cut.rstrip())
+    assert cut == text[:text.find(stop)]
 
 
 def test_transformers_drives_the_engine(tiny_hf):

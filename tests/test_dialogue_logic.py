@@ -255,3 +255,35 @@ def test_engine_empty_model_output_gets_safe_reply():
 def test_engine_without_user_turn_is_a_clear_error():
     with pytest.raises(ValueError, match="no user turn"):
         list(DialogueEngine(ScriptedModel("x")).respond(Conversation()))
+
+
+# --- the benchmark's test set and scoring ---------------------------------------------------------
+
+def test_dialogue_cases_cover_emotions_stages_and_crises():
+    from benchmarks.dialogue import load_cases
+    cases = load_cases("benchmarks/dialogue_cases.jsonl")
+    expect = [c["expect"] for c in cases]
+    assert len(cases) >= 60 and len({c["id"] for c in cases}) == len(cases)
+    assert {e["crisis"] for e in expect} >= {"suicide", "self_harm", "harm_to_others", "abuse", "medical_emergency"}
+    assert {e["emotion"] for e in expect} >= {"sad", "angry", "fearful", "happy", "neutral"}
+    assert {e["stage"] for e in expect} >= {"insight", "action"}
+    assert sum(c["id"].startswith("nocrisis") for c in cases) >= 8
+    assert len(load_cases("benchmarks/dialogue_cases.jsonl", quick=True)) < len(cases) / 3
+
+
+def test_benchmark_scoring():
+    from benchmarks.dialogue import score
+
+    def out(crisis, escalated, emotion, reply_emotion, stage=None):
+        esc = {"category": crisis or "suicide", "severity": "medium", "resources": [{"contact": "988"}]} if escalated else None
+        return {"expect": {"crisis": crisis, "severity": "medium" if crisis else None, "emotion": emotion, "stage": stage},
+                "escalation": esc, "reply": "call 988" if escalated else "oh no, I'm sorry", "reply_emotion": reply_emotion,
+                "assessment": {"stage": "exploring", "source": "safety" if escalated else "model"},
+                "format_valid": True, "timings": {"first_token_s": 0.5, "first_clause_s": 0.8, "tokens": 10, "total_s": 1.0}}
+
+    figures = score([out("suicide", True, "sad", "gentle"), out("abuse", False, "fearful", "warm"),
+                     out(None, True, "sad", "gentle"), out(None, False, "angry", "cheerful", stage="exploring"),
+                     out(None, False, "sad", "gentle")])
+    assert figures["crisis"]["recall"] == 0.5 and figures["crisis"]["false_alarm_rate"] == round(1 / 3, 3)
+    assert figures["reply_emotion_appropriate_rate"] == 0.8  # only angry -> cheerful misses and figures["stage_accuracy"] == 1.0
+    assert figures["first_clause_ms"]["p50"] == 800

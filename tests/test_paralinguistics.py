@@ -106,7 +106,7 @@ def test_baseline_reports_a_change_only_once_it_knows_the_speaker(analyser, tmp_
     assert first.style["relative"] is None
     for c in clips[1:4]:
         analyser.analyse(load(c), baseline=baseline)
-    fast = analyser.analyse(sox(tmp_path, MALE_CLIP, "tempo", "2.0"), baseline=baseline)
+    fast = analyser.analyse(sox(tmp_path, clips[3], "tempo", "2.0"), baseline=baseline)
     rel = fast.style["relative"]
     assert rel is not None and rel["rate_syl_s"]["vs_usual"] == "faster"
     loud = analyser.analyse(np.clip(load(clips[4]) * 4.0, -1, 1), baseline=baseline)
@@ -155,7 +155,7 @@ def test_angry_speech_is_aroused(analyser):
 def test_reuses_the_asr_encoder_states(analyser, male):
     from asr.encoder import encode
 
-    audio = load(MALE_CLIP)
+    audio = condition(load(MALE_CLIP))[0]  # what the analyser itself encodes (DC removed)
     enc = encode(analyser._encoder(), audio)
     shared = analyser.analyse(audio, encoder_states=enc.states[: enc.audio_frames])
     assert "encoder" not in shared.timings_ms
@@ -209,3 +209,51 @@ def test_pcm16_input_is_accepted(analyser, male):
 def test_garbage_raises_a_clear_error(bad):
     with pytest.raises(ValueError):
         condition(bad)
+
+
+def test_perceive_writes_one_line_per_clip(tmp_path):
+    from paralinguistics import perceive
+
+    clips = sorted(LIBRIVOX.glob("*.wav"))[:2]
+    if not clips:
+        pytest.skip("pocketsphinx-testdata is not installed")
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("path,label,gender\n" + "".join(f"{c.name},neutral,M\n" for c in clips) + "missing.wav,sad,F\n")
+    out = tmp_path / "preds.jsonl"
+    assert perceive.main(["--manifest", str(manifest), "--root", str(LIBRIVOX), "--out", str(out),
+                          "--device", "cpu"]) == 0
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["path"] for r in lines] == [c.name for c in clips] + ["missing.wav"]
+    assert lines[0]["truth"] == {"label": "neutral", "gender": "M"}
+    assert lines[0]["gender"]["label"] == "male" and not lines[0]["unknown"]
+    assert "error" in lines[2] and lines[2]["unknown"] is True
+
+
+def test_perceive_rejects_a_manifest_without_paths(tmp_path):
+    from paralinguistics import perceive
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("file,label\na.wav,sad\n")
+    assert perceive.main(["--manifest", str(bad), "--root", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+
+
+def test_a_user_can_retrain_on_their_own_folder(tmp_path, monkeypatch):
+    """The training script on a tiny labelled folder of one's own; the analyser then loads those heads."""
+    from paralinguistics import train
+
+    men = sorted(LIBRIVOX.glob("*.wav"))[:4]
+    women = [ASTERISK / n for n in ("hello-world.wav", "demo-thanks.wav", "auth-thankyou.wav", "vm-goodbye.wav")]
+    if len(men) < 4 or not all(w.exists() for w in women):
+        pytest.skip("pocketsphinx-testdata or asterisk sounds are not installed")
+    rows = [f"{p},mine,emotion,{'neutral' if i % 2 else 'sad'},spk{i},{g},\n"
+            for g, group in (("M", men), ("F", women)) for i, p in enumerate(group)]
+    manifest = tmp_path / "mine.csv"
+    manifest.write_text("path,dataset,task,label,speaker,gender,age\n" + "".join(rows))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the feature cache stays out of the real one
+    out = tmp_path / "heads"
+    assert train.main(["--manifest", str(manifest), "--root", "/", "--out", str(out), "--no-cv",
+                       "--conditions", "clean", "--tasks", "emotion,gender,age,events"]) == 0
+    mine = VoiceAnalyser(device="cpu", models_dir=out)
+    assert set(mine.heads) == {"emotion", "gender"}  # age and events had nothing to learn from
+    p = mine.analyse(load(men[0]))
+    assert not p.unknown and p.events == [] and p.age_group.label == "unknown"
