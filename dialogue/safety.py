@@ -45,7 +45,11 @@ RULES: tuple[Rule, ...] = (
        r"\b(don'?t|do not) want to (live|be alive|be here|exist|wake up)( anymore| any more)?\b|"
        r"\bno (reason|point) (to|in) (live|living|going on)|\b(everyone|they|my family|the world)('?d| would) be better off without me|"
        r"\bcan'?t go on( anymore| any more)?\s*($|[.!,])|\bwant to (sleep|go to sleep) and never wake up|"
-       r"\bwant(ing)? to disappear (forever|for good)|\bgiving away (all )?my (things|stuff|belongings)", negatable=False),
+       r"\bwant(ing)? to disappear (forever|for good)|\bgiving away (all )?my (things|stuff|belongings)|"
+       r"\b(don'?t|do not|can'?t|cannot) see (the|any) (point|reason) (of|in|to) (going on|living|being alive|carrying on|keep going|life)|"
+       r"\bno (reason|point) (to|in) (keep going|carry(ing)? on|be(ing)? (here|alive))|"
+       r"\b(thinking (about|of)|thought about) (ending it|ending it all|not being here)|\bend it all\b|"
+       r"\b(i'?d|i would) rather (not be here|be dead|not exist)|\bjust want (it all|it|everything|this|all of this) to (be over|end)\b", negatable=False),
     _r("suicide", "medium", "speaks of someone else wanting to die",
        r"\b(kill|killing) (himself|herself|themselves)|\b(he|she|they) (wants?|tried) to (die|end (it|his life|her life|their life))"),
     _r("suicide", "low", "sounds hopeless",

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from . import labels as L
-from .audio import SAMPLE_RATE, condition
+from .audio import condition
 from .baseline import SpeakerBaseline
 from .features import halve, pool, signal_features
 from .heads import load

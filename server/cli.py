@@ -12,7 +12,8 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default 8765; 0 picks a free one)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--threads", type=int, help="threads per model (default 2)")
+    p.add_argument("--threads", type=int, help="threads for ASR and the voice (default 2)")
+    p.add_argument("--llm-threads", type=int, help="threads for a llama.cpp dialogue model (default 1)")
     p.add_argument("--asr-model", help="catalog name (whisper-base), CTranslate2 folder, or faster-whisper size name")
     p.add_argument("--llm-backend", choices=["llama", "openai", "transformers"])
     p.add_argument("--llm-model", help="catalog name (qwen2.5-0.5b), GGUF path, HF id, or the endpoint's model")
@@ -34,7 +35,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from server.config import Config
     from server.pipeline import ModelLoadError, Pipeline
 
-    keys = ("host", "port", "device", "threads", "asr_model", "llm_backend", "llm_model", "llm_endpoint",
+    keys = ("host", "port", "device", "threads", "llm_threads", "asr_model", "llm_backend", "llm_model", "llm_endpoint",
             "dialogue_mode", "voice_backend", "voice", "end_silence_ms", "analyser", "api_key", "locale",
             "backchannels")
     config = Config.from_env(**{k: getattr(args, k) for k in keys})

@@ -33,6 +33,7 @@ class Config:
     llm_model: str = "qwen2.5-0.5b"  # catalog name, GGUF path, HF id, or the endpoint's model name
     llm_endpoint: str | None = None  # for llm_backend=openai
     dialogue_mode: str = "tags"  # tags | free
+    llm_threads: int = 1  # llama.cpp threads spin-wait: with ASR/TTS beside them, 1 decodes faster than 2
     locale: str = "en-US"  # crisis resources
 
     voice_backend: str = "piper"  # piper | espeak | coqui

@@ -60,7 +60,7 @@ class Pipeline:
                 model = getattr(recognizer, "model", None)
                 analyser = timed("paralinguistics", lambda: VoiceAnalyser(whisper_model=model, device=config.device))
         chat_model = timed("dialogue", lambda: build_chat_model(config.llm_backend, config.llm_model, device=config.device,
-                                                                endpoint=config.llm_endpoint, threads=config.threads))
+                                                                endpoint=config.llm_endpoint, threads=config.llm_threads))
         voice = timed("tts", lambda: build_voice(config.voice_backend, voice=config.voice, device=config.device))
         workers = {name: ModelWorker(name) for name in ("vad", "asr", "paralinguistics", "dialogue", "tts")}
         return cls(config, vad, recognizer, analyser, chat_model, voice, workers, timings)

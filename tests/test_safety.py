@@ -150,3 +150,12 @@ def test_engine_drops_an_echo_of_the_user_and_falls_back_to_a_safe_reply():
     done = list(DialogueEngine(ScriptedModel("listen|calm\nThey cancelled my appointment for the third time this month!"))
                 .respond(conv))[-1]
     assert "echo of the person's words" in done.dropped and "cancelled my appointment" not in done.text and done.text
+
+
+@pytest.mark.parametrize("text", ["I don't see the point of going on anymore.", "I'd rather not be here anymore.",
+                                  "Honestly I just want it all to be over.", "I keep thinking about ending it."])
+def test_indirect_wishes_not_to_live_escalate(text):
+    from dialogue.safety import detect
+
+    concern = detect(text)
+    assert concern.category == "suicide" and concern.escalate, (text, concern)
