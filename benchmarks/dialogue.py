@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     add_engine_arguments(parser)
     parser.add_argument("--models", default=None,
-                        help="comma-separated models to compare (default: --model, else qwen2.5-0.5b)")
+                        help="comma-separated models to compare (default: --model, else both embedded models)")
     parser.add_argument("--cases", default=str(CASES))
     parser.add_argument("--limit", type=int, default=None, help="only the first N cases")
     parser.add_argument("--outputs", default=None, help="write every case's output line here (JSONL)")
@@ -113,7 +113,7 @@ def run_model(args, model: str, cases: list[dict], outputs_file=None) -> dict:
 
 
 def run(args) -> dict:
-    models = (args.models or args.model or "qwen2.5-0.5b").split(",")
+    models = (args.models or args.model or "qwen2.5-0.5b,qwen2.5-1.5b").split(",")
     quick = bool(getattr(args, "quick", False))  # --quick: every 4th case (the bench wrapper adds the flag)
     cases = load_cases(args.cases, quick=quick, limit=args.limit)
     outputs_file = open(args.outputs, "w", encoding="utf-8") if args.outputs else None

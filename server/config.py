@@ -30,10 +30,10 @@ class Config:
     analyser: bool = True  # paralinguistics on each user turn, where the package is present
 
     llm_backend: str = "llama"  # llama | openai | transformers
-    llm_model: str = "qwen2.5-0.5b"  # catalog name, GGUF path, HF id, or the endpoint's model name
+    llm_model: str = "qwen2.5-1.5b"  # catalog name, GGUF path, HF id, or the endpoint's model name
     llm_endpoint: str | None = None  # for llm_backend=openai
     dialogue_mode: str = "tags"  # tags | free
-    llm_threads: int = 1  # llama.cpp threads spin-wait: with ASR/TTS beside them, 1 decodes faster than 2
+    llm_threads: int = 2  # llama.cpp threads; under heavy load from other work, 1 can decode faster (they spin-wait)
     locale: str = "en-US"  # crisis resources
 
     voice_backend: str = "piper"  # piper | espeak | coqui

