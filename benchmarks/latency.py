@@ -34,7 +34,8 @@ async def one_turn(url: str, speech: np.ndarray) -> dict:
             timings = await caller.wait_for("warmline.turn.timings", timeout=10)
         finally:
             send_silence.cancel()
-        first_audio = caller.first_time("response.output_audio.delta", after=speech_end)
+        first_audio = caller.first_time("response.output_audio.delta")
+        # Negative when the agent started before the caller finished (it took a pause inside the clip as the end).
         return {"first_audio_ms": None if first_audio is None else round((first_audio - speech_end) * 1000, 1),
                 "status": done["response"]["status"], "server": timings["durations"],
                 "transcript": (caller.of_type("conversation.item.input_audio_transcription.completed") or [{}])[0].get("transcript")}

@@ -217,6 +217,7 @@ class Response:
 
     async def _hear(self) -> None:
         s, p = self.session, self.session.pipeline
+        self.timeline.mark("asr_start")
         transcript = await p.workers["asr"].run(p.recognizer.transcribe, self.audio, cancel=self.cancel_event)
         self.timeline.mark("transcript")
         self.transcript = transcript.text.strip()

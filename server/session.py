@@ -327,7 +327,7 @@ class Session:
         turn.required_silence_ms = self._endpointer.unknown_ms
         audio = np.concatenate(turn.frames)
         create = self.settings.turn_detection.create_response
-        turn.speculative = Response(self, user_item=turn.item_id, audio=audio, timeline=turn.timeline,
+        turn.speculative = Response(self, user_item=turn.item_id, audio=audio, timeline=turn.timeline.copy(),
                                     create=create, speculative=True)
         turn.speculative.start()
 
@@ -339,7 +339,7 @@ class Session:
 
     async def _commit_turn(self) -> None:
         turn, self._turn = self._turn, None
-        turn.timeline.mark("endpoint")
+        turn.speculative.timeline.mark("endpoint")
         await self.send({"type": "input_audio_buffer.speech_stopped", "audio_end_ms": int(turn.paused_at),
                          "item_id": turn.item_id})
         await self._announce_user_item(turn.item_id)

@@ -33,13 +33,19 @@ class AudioArrival:
 
 
 class TurnTimeline:
-    MARKS = ("speech_start", "speech_end", "endpoint", "transcript", "analysis", "first_token", "first_clause",
+    MARKS = ("speech_start", "speech_end", "asr_start", "endpoint", "transcript", "analysis", "first_token", "first_clause",
              "first_audio", "playback_confirmed", "response_done")
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
         self.marks: dict[str, float] = {}
         self.extra: dict[str, float] = {}
+
+    def copy(self) -> "TurnTimeline":
+        """A timeline for one attempt at answering this turn (speculative replies may be dropped)."""
+        other = TurnTimeline(self.clock)
+        other.marks = dict(self.marks)
+        return other
 
     def mark(self, name: str, at_ms: float | None = None, *, first: bool = True) -> None:
         if first and name in self.marks:
@@ -54,7 +60,7 @@ class TurnTimeline:
 
         out = {
             "endpoint_wait_ms": span("speech_end", "endpoint"),
-            "asr_ms": span("endpoint", "transcript"),
+            "asr_ms": span("asr_start", "transcript"),  # starts at the pause, before the endpoint
             "analysis_ms": span("transcript", "analysis"),
             "first_token_ms": span("analysis", "first_token") if "analysis" in m else span("transcript", "first_token"),
             "first_clause_ms": span("first_token", "first_clause"),

@@ -51,7 +51,9 @@ def test_spoken_turn_gets_transcript_reply_and_audio(ws_url, librivox):
     marks = timings["marks"]
     for key in ("speech_start", "speech_end", "endpoint", "transcript", "first_token", "first_clause", "first_audio"):
         assert key in marks, (key, marks)
-    assert marks["speech_start"] <= marks["speech_end"] <= marks["endpoint"] <= marks["transcript"] <= marks["first_audio"]
+    # recognition starts at the pause, so the transcript may come before the endpoint is decided
+    assert marks["speech_start"] <= marks["speech_end"] <= marks["endpoint"] <= marks["first_audio"]
+    assert marks["speech_end"] <= marks["asr_start"] <= marks["transcript"] <= marks["first_audio"]
     assert "end_of_speech_to_first_audio_ms" in timings["durations"]
     states = [e["state"] for e in caller.of_type("warmline.state")]
     assert {"user_speaking", "thinking", "speaking"} <= set(states)
@@ -155,7 +157,7 @@ def test_client_vanishing_mid_utterance_does_not_touch_other_sessions(ws_url, li
             return await steady.wait_for("conversation.item.input_audio_transcription.completed", timeout=60)
 
     transcript = run(scenario())
-    assert "ill disposed" in transcript["transcript"].lower().replace("-", " ")
+    assert "young man" in transcript["transcript"].lower()
 
 
 def test_serves_the_browser_client(warmline_server):
