@@ -30,8 +30,11 @@ async def one_turn(url: str, speech: np.ndarray) -> dict:
         await caller.silence(0.3)
         send_silence = asyncio.create_task(caller.silence(6.0))  # keep the line open like a real mic
         try:
-            done = await caller.wait_for("response.done", timeout=180)
-            timings = await caller.wait_for("warmline.turn.timings", timeout=10)
+            done = await caller.wait_for("response.done", timeout=180, where=lambda e: not (
+                e["response"].get("metadata") or {}).get("warmline_backchannel"))
+            rid = done["response"]["id"]
+            timings = await caller.wait_for("warmline.turn.timings", timeout=30,
+                                            where=lambda e: e.get("response_id") == rid)
         finally:
             send_silence.cancel()
         first_audio = caller.first_time("response.output_audio.delta")
@@ -88,8 +91,10 @@ async def _measure(url: str, speech: list[np.ndarray], levels: list[int], turns:
     for n in levels:
         rows = []
         for i in range(turns):
-            batch = await asyncio.gather(*(one_turn(url, speech[(i + k) % len(speech)]) for k in range(n)))
-            rows += batch
+            batch = await asyncio.gather(*(one_turn(url, speech[(i + k) % len(speech)]) for k in range(n)),
+                                         return_exceptions=True)
+            rows += [r if isinstance(r, dict) else {"error": f"{type(r).__name__}: {r}", "first_audio_ms": None,
+                                                     "status": "error", "server": {}} for r in batch]
             bar.update(n)
         first = [r["first_audio_ms"] for r in rows if r["first_audio_ms"] is not None]
         level = {"sessions": n, "turns": len(rows), "first_audio_ms": percentiles(first),

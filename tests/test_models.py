@@ -76,3 +76,14 @@ def test_models_command_rejects_unknown_names():
     out = subprocess.run([sys.executable, "-m", "server.cli", "models", "gpt-17"], capture_output=True, text=True,
                          timeout=60, cwd=models.Path(__file__).resolve().parent.parent)
     assert out.returncode == 2 and "unknown model" in out.stderr
+
+
+def test_serve_reports_a_model_that_fails_to_load(tmp_path):
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "server.cli", "serve", "--port", "0", "--asr-model",
+                          str(tmp_path / "no-such-model")], capture_output=True, text=True, timeout=120,
+                         cwd=models.Path(__file__).resolve().parent.parent)
+    assert out.returncode == 2
+    assert "could not load the asr model" in out.stderr
