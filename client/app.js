@@ -745,6 +745,15 @@
           this.updateEntry(entry);
           break;
         }
+        case 'warmline.resumed': {
+          // The sound over the reply was a backchannel or a cough: the same item continues from where it stopped.
+          this.truncated.delete(event.item_id);
+          this.status.resumes = (this.status.resumes || 0) + 1;
+          const entry = this.entry(event.item_id, 'assistant');
+          entry.cut = false;
+          this.updateEntry(entry);
+          break;
+        }
         case 'warmline.state':
           this.setState(event.state);
           break;
