@@ -71,6 +71,9 @@ def _cpu_name() -> str:
 
 
 def _run(name: str, module, args: argparse.Namespace) -> int:
+    # a suite may define --json/--report itself (dest "json"); honour either spelling
+    args.json_out = getattr(args, "json_out", None) or getattr(args, "json", None)
+    args.report = getattr(args, "report", None)
     t0 = time.monotonic()
     result = module.run(args)
     result = {"suite": name, "quick": bool(args.quick), "seconds": round(time.monotonic() - t0, 1),

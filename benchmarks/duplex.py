@@ -274,7 +274,10 @@ async def _suite(url: str, mat: Material, quick: bool, rng: random.Random) -> di
         "errors": sum(len(v) - len(ok[k]) for k, v in out.items()),
         "details": out,
     }
-    res["report_markdown"] = _report(res)
+    try:
+        res["report_markdown"] = _report(res)
+    except Exception as exc:  # a plotting failure must not lose the figures
+        res["report_markdown"] = f"report failed: {exc}"
     return res
 
 
@@ -304,7 +307,7 @@ def _report(r: dict) -> str:
         data = [[x["stop_ms"] for x in r["details"]["interruption"] if "stop_ms" in x],
                 [x["response_ms"] for x in r["details"]["interruption"] if "response_ms" in x],
                 [x["latency_ms"] for x in r["details"]["turn_taking"] if "latency_ms" in x]]
-        ax.boxplot(data, labels=["stop after\nuser onset", "new answer after\ninterruption", "turn-taking"])
+        ax.boxplot(data, tick_labels=["stop after\nuser onset", "new answer after\ninterruption", "turn-taking"])
         ax.set_ylabel("ms")
         fig.tight_layout()
         fig.savefig(path, dpi=110)

@@ -147,7 +147,7 @@ def _plot(results: dict, path) -> None:
     axes[0].set(title="server stages, p50", xlabel="concurrent sessions", ylabel="ms")
     axes[0].legend(fontsize=7)
     axes[1].boxplot([[r["first_audio_ms"] for r in results["levels"][n]["per_turn"] if r["first_audio_ms"]]
-                     for n in levels], labels=levels)
+                     for n in levels], tick_labels=levels)
     axes[1].set(title="end of speech to first audio (caller)", xlabel="concurrent sessions", ylabel="ms")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
