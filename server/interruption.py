@@ -44,8 +44,11 @@ class InterruptionPolicy:
             return "interrupt"
         if overlap.transcript is None:
             return "wait"
-        if any(e in NON_SPEECH_EVENTS for e in overlap.events) and len(overlap.transcript.split()) <= 2:
-            return "resume"
-        if not overlap.transcript.strip() or is_backchannel(overlap.transcript):
-            return "resume" if overlap.ended else "wait"
-        return "interrupt"
+        words = overlap.transcript.strip()
+        if words and not is_backchannel(words):
+            # Real words. A vocal event detected beside a single word (a laugh heard as "ha") still counts
+            # as a sound, but only once the sound has ended: mid-speech, words win.
+            if overlap.ended and len(words.split()) <= 1 and any(e in NON_SPEECH_EVENTS for e in overlap.events):
+                return "resume"
+            return "interrupt"
+        return "resume" if overlap.ended else "wait"

@@ -47,6 +47,9 @@ def test_interruption_policy():
     assert p.decide(Overlap(0, speech_ms=500, ended=True, transcript="Stop please")) == "interrupt"
     assert p.decide(Overlap(0, speech_ms=500, ended=True, transcript="", events=["coughing"])) == "resume"
     assert p.decide(Overlap(0, speech_ms=500, ended=True, transcript="")) == "resume"
+    # a false vocal event must not swallow a real interruption (seen in the duplex benchmark)
+    assert p.decide(Overlap(0, speech_ms=480, ended=False, transcript="Please try.", events=["yawning"])) == "interrupt"
+    assert p.decide(Overlap(0, speech_ms=600, ended=True, transcript="Ha.", events=["laughing"])) == "resume"
 
 
 def test_backchannel_planner_only_in_long_unfinished_turns_and_not_too_often():
