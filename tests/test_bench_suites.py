@@ -10,7 +10,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from benchmarks import empathy, safety, scoring
-from benchmarks.data import paralinguistics_root
 from benchmarks.judge import Judge, add_judge_arguments
 
 pytestmark = pytest.mark.slow
@@ -30,16 +29,8 @@ def _no_plots(monkeypatch):
 
 # --- empathy -----------------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def para_root():
-    root = paralinguistics_root()
-    if root is None:
-        pytest.skip("labelled emotional speech (../shared/data/paralinguistics) is absent")
-    return root
-
-
-def test_groups_hold_one_script_said_in_several_emotions(para_root):
-    clips = empathy.load_clips(para_root, para_root / "manifest.csv")
+def test_groups_hold_one_script_said_in_several_emotions(paralinguistics_data):
+    clips = empathy.load_clips(paralinguistics_data, paralinguistics_data / "manifest.csv")
     groups = empathy.select_groups(clips, 4, ("neutral", "sad", "happy"))
     assert len(groups) == 4
     assert {cs[0].dataset for cs in groups.values()} == {"ravdess", "tess"}  # both corpora, alternating
@@ -50,11 +41,11 @@ def test_groups_hold_one_script_said_in_several_emotions(para_root):
         assert all(c.path.exists() for c in cs)
 
 
-def test_own_folder_needs_no_corpus_file_names(tmp_path, para_root):
+def test_own_folder_needs_no_corpus_file_names(tmp_path, paralinguistics_data):
     # A user's folder: any file names, the words in a `script` column.
     import shutil
 
-    src = sorted((para_root / "tess").glob("YAF_dog_*.flac"))[:3]
+    src = sorted((paralinguistics_data / "tess").glob("YAF_dog_*.flac"))[:3]
     rows = ["path,label,speaker,script"]
     for i, f in enumerate(src):
         shutil.copy(f, tmp_path / f"take{i}.flac")
@@ -66,7 +57,7 @@ def test_own_folder_needs_no_corpus_file_names(tmp_path, para_root):
     assert {c.group for c in clips} == {"me|Say the word dog."}
 
 
-def test_empathy_suite_end_to_end(ws_url, para_root):
+def test_empathy_suite_end_to_end(ws_url, paralinguistics_data):
     # The judge has its own test below; loading a second LLM here would double this test's time.
     args = _args(empathy, ["--url", ws_url, "--groups", "1", "--emotions", "neutral,sad", "--no-judge"])
     result = empathy.run(args)
