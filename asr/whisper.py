@@ -9,9 +9,9 @@ the audio's duration. Two guards keep Whisper from inventing words:
 - looping: a short turn on a short window makes the decoder repeat itself ("4 4 4 4", "-y-y-y-y").
   On 40 one-word phone prompts, an (audio + 3 s) window looped on 20 (tiny.en) and 10 (base); a
   window of at least 6 s on 10 and 0; 10 s on 2 and 0. So the window is never shorter than
-  `min_window_s` (6 s), and an output that still repeats an n-gram three times running, fills its
-  length bound or compresses too well is decoded again from the full 30 s window (slow, ~1 s more,
-  but it fixed every such case measured).
+  `min_window_s` (6 s), and an output that still repeats an n-gram three times running, is one
+  phrase said twice ("6 6"), fills its length bound or compresses too well is decoded again from
+  the full 30 s window (slow, about a second more on CPU, but it fixed every such case measured).
 """
 from __future__ import annotations
 
@@ -147,11 +147,20 @@ class WhisperRecognizer:
     @staticmethod
     def _looping(text: str, tokens: list[int], duration_s: float) -> bool:
         return (len(tokens) >= _max_new_tokens(duration_s) or _compression_ratio(text) > LOOP_COMPRESSION
-                or _repeats_ngram(tokens))
+                or _repeats_ngram(tokens) or _is_one_phrase_repeated(text))
 
 
 def _max_new_tokens(duration_s: float) -> int:
     return min(int(TOKENS_PER_S * duration_s) + TOKENS_SLACK, 440)
+
+
+def _is_one_phrase_repeated(text: str) -> bool:
+    """ "6 6", "Hamal Hamal": a short turn whose whole output is one phrase said twice or more."""
+    words = [re.sub(r"[^\w']", "", w.lower()) for w in text.split()]
+    for n in range(1, len(words) // 2 + 1):
+        if len(words) % n == 0 and words == words[:n] * (len(words) // n):
+            return True
+    return False
 
 
 def _repeats_ngram(tokens: list[int]) -> bool:

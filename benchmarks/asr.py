@@ -125,6 +125,24 @@ def _bench_model(name: str, clips: list[Clip], args) -> dict:
     return out
 
 
+def _bench_vad(clips: list[Clip]) -> dict:
+    """Silero cost per 32 ms frame, and where the segmenter puts the speech edges (1 s of silence before)."""
+    from asr.vad import FRAME, FRAME_MS, SileroVAD, SpeechSegmenter
+
+    vad, per_frame_ms, edges = SileroVAD(), [], []
+    for clip in clips:
+        signal = np.concatenate([np.zeros(16000, np.float32), clip.audio, np.zeros(24000, np.float32)])
+        stream, seg, events = vad.stream(), SpeechSegmenter(), []
+        for i in range(len(signal) // FRAME):
+            t0 = time.perf_counter()
+            p = stream.probability(signal[i * FRAME:(i + 1) * FRAME])
+            per_frame_ms.append(1000 * (time.perf_counter() - t0))
+            events += seg.update(p, i * FRAME_MS)
+        edges.append({"clip": clip.id, "events": [(e.kind, e.at_ms - 1000, e.decided_ms - 1000) for e in events]})
+    return {"frame_ms": {k: round(v, 3) for k, v in percentiles(per_frame_ms).items()},
+            "segments": edges, "note": "times in ms from the clip's first sample: (kind, at_ms, decided_ms)"}
+
+
 def run(args) -> dict:
     models = ["whisper-tiny.en"] if args.quick else [m.strip() for m in args.models.split(",") if m.strip()]
     if args.quick:
@@ -138,6 +156,7 @@ def run(args) -> dict:
                "settings": {"threads": args.threads, "compute_type": args.compute_type, "repeats": args.repeats,
                             "beam_size": 1, "headroom_s": 3.0},
                "sets": {}}
+    results["vad"] = _bench_vad(sets["librivox"])
     for set_name, clips in sets.items():
         if clips:
             results["sets"][set_name] = {m: _bench_model(m, clips, args) for m in models}
@@ -157,6 +176,12 @@ def report(results: dict) -> str:
              f"Greedy decoding, {s['threads']} threads, compute type `{s['compute_type']}`, median of "
              f"{s['repeats']} run(s) per clip; load average {results['machine']['load_avg_1m']} before, "
              f"{results['machine']['load_avg_1m_after']} after, on {results['machine']['cpus']} CPUs.", ""]
+    vad = results["vad"]
+    lines += ["## Silero VAD", "", f"Per 32 ms frame: p50 {vad['frame_ms']['p50']:.2f} ms, p95 {vad['frame_ms']['p95']:.2f} ms. "
+              "Speech edges (ms from the clip's start; decided = when the segmenter could tell):", ""]
+    for row in vad["segments"]:
+        lines.append(f"- {row['clip'][-4:]}: " + ", ".join(f"{k} at {a:.0f} (decided {d:.0f})" for k, a, d in row["events"]))
+    lines.append("")
     for set_name, models in results["sets"].items():
         lines += [f"## {set_name}", "", "| model | way | WER mean | WER max | time p50 ms | time p95 ms | RTF p50 |",
                   "|---|---|---|---|---|---|---|"]

@@ -342,11 +342,10 @@ JUDGE_CALIBRATION = {
 # --- the report ----------------------------------------------------------------------------------
 
 EMBEDDED_JUDGE_CAVEAT = (
-    "The judge here is the embedded Qwen2.5-Coder-0.5B (Q4): a 0.5B code model grading empathy. Its scores "
-    "are weak evidence: it tends to give the same high marks to any fluent reply, barely reads the vocal-cue "
-    "line, and is the same model family that wrote the replies (self-preference). Use them to spot format "
-    "breakage, not to rank systems; for figures comparable with EchoMind's (GPT-4o judge), pass "
-    "--judge-endpoint/--judge-model of a strong model.")
+    "The judge here is the embedded Qwen2.5-Coder-0.5B (Q4): a 0.5B code model grading empathy, from the same "
+    "family that wrote the replies. Its scores are weak evidence: it hardly reads the reply it grades (see the "
+    "calibration columns) and gives near-constant marks. Use them to spot format breakage, not to rank systems; "
+    "for figures comparable with EchoMind's (GPT-4o judge), pass --judge-endpoint/--judge-model of a strong model.")
 
 
 def report(r: dict) -> str:

@@ -291,6 +291,7 @@ def report(r: dict) -> str:
             [x["id"], x["expected_category"] or "none", ",".join(x["categories"]) or "no",
              " / ".join(t or "" for t in x["transcripts"])[:90], " / ".join(t or "" for t in x["replies"])[:90]]
             for x in misses]), ""]
-    md += ["The caller's voice is synthetic (espeak-ng): real callers in distress speak less clearly, so the "
-           "ASR losses here are a lower bound.", ""]
+    md += ["The caller's voice is synthetic (espeak-ng, rate and pitch varied by the case's voice hint): a formant "
+           "voice is itself hard for Whisper, so the ASR losses here are not a forecast for real callers; they do "
+           "show how much of the recall through speech rests on the recogniser.", ""]
     return "\n".join(md)

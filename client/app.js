@@ -461,6 +461,7 @@
   class WarmlineApp {
     constructor(doc) {
       this.button = doc.getElementById('toggle');
+      this.muteButton = doc.getElementById('mute');
       this.transcriptView = new TranscriptView(doc.getElementById('transcript'), doc.getElementById('hint'));
       this.panels = new PanelsView(doc);
       this.context = null;
@@ -472,12 +473,14 @@
       this.lastSpeechStopped = null;
       this.status = this.freshStatus();
       this.button.addEventListener('click', () => (this.running ? this.stop('stopped') : this.start()));
+      this.muteButton.addEventListener('click', () => this.setMuted(!this.status.muted));
     }
 
     freshStatus() {
       return {
         state: 'idle',
         connected: false,
+        muted: false,
         url: null,
         session: null,
         micSettings: null,
@@ -566,11 +569,12 @@
           targetRate: INPUT_RATE,
           chunkMs: CHUNK_MS,
           onChunk: (pcm) => this.sendAudio(pcm),
-          onLevel: (level) => this.panels.meter(level),
+          onLevel: (level) => this.panels.meter(this.status.muted ? 0 : level),
         });
         await this.mic.start(stream);
         this.status.micSettings = this.mic.settings();
         this.button.textContent = 'Stop';
+        this.muteButton.disabled = false;
         this.button.setAttribute('aria-pressed', 'true');
         if (this.status.state === 'connecting') this.setState('listening');
       } catch (err) {
@@ -604,6 +608,8 @@
       this.context = null;
       this.status.connected = false;
       this.button.textContent = 'Start';
+      this.setMuted(false);
+      this.muteButton.disabled = true;
       this.button.setAttribute('aria-pressed', 'false');
       this.setState('idle');
     }
@@ -618,8 +624,16 @@
       this.panels.message(text, 'error');
     }
 
+    // Muted, the page still streams, but silence: the server's clock and VAD keep running.
+    setMuted(muted) {
+      this.status.muted = muted;
+      this.muteButton.setAttribute('aria-pressed', String(muted));
+      this.muteButton.textContent = muted ? 'Unmute' : 'Mute';
+    }
+
     sendAudio(pcm) {
       if (!this.socket || !this.socket.isOpen) return;
+      if (this.status.muted) new Int16Array(pcm).fill(0);
       this.socket.send({ type: 'input_audio_buffer.append', audio: bytesToBase64(pcm) });
       this.status.bytesSent += pcm.byteLength;
     }
@@ -831,12 +845,12 @@
       for (const output of response.output || []) {
         if (!output || !output.id) continue;
         if (this.playback) this.playback.markDone(output.id);
-        if (response.status === 'cancelled') {
-          const entry = this.status.transcript.find((e) => e.key === output.id);
-          if (entry) {
-            entry.cut = true;
-            this.updateEntry(entry);
-          }
+        const entry = this.status.transcript.find((e) => e.key === output.id);
+        if (entry && response.status === 'cancelled') {
+          entry.cut = true;
+          entry.cancelled = true;
+          if (entry.text) this.updateEntry(entry);
+          else this.transcriptView.remove(entry.key); // nothing of it was said
         }
       }
     }

@@ -203,6 +203,9 @@ class Response:
         except asyncio.CancelledError:
             self.status = "cancelled"
         except Exception as exc:  # one failed turn must not end the session
+            if self.cancel_event.is_set():  # a stage honouring cancellation (e.g. asr Cancelled)
+                self.status = "cancelled"
+                return
             log.exception("response %s failed", self.id)
             self.status = "failed"
             if self._held is None:

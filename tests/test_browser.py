@@ -71,15 +71,34 @@ def _audible(truncation: dict) -> bool:
     return truncation["playing_before"] or truncation["queued_ms_before"] > 0
 
 
+def _set_muted(browser: Browser, muted: bool) -> None:
+    if browser.snapshot()["muted"] != muted:
+        browser.click("mute")
+    browser.wait_for(lambda s: s["muted"] == muted, timeout=5, what=f"muted={muted}")
+
+
 def test_browser_barge_in(warmline_server, tmp_path):
-    # A turn, a pause in which the agent starts to answer, then the user talks over the answer.
-    # Chromium loops the file, so a late agent still meets the next pass's speech.
-    wav = fake_mic_wav(tmp_path / "mic.wav",
-                       [1.0, librivox("0880"), 2.5, librivox("0890"), librivox("0930"), 15.0])
+    # The fake mic talks without pause (Chromium loops the file); the page's Mute button, which streams
+    # silence, shapes the turns. The reply's start time depends on the machine's load, so rather than a
+    # fixed pause in the file, the test waits until the page is really playing before the user talks over it.
+    wav = fake_mic_wav(tmp_path / "mic.wav", [librivox(c) for c in ("0880", "0890", "0930", "0920", "0870")])
     with Browser(wav) as browser:
         _start(browser, warmline_server)
-        snap = browser.wait_for(lambda s: any(map(_audible, s["truncations"])), timeout=2 * TURN_TIMEOUT_S,
-                                what="a barge-in that stops playing audio and truncates the reply")
+        browser.wait_for(lambda s: s["eventsSeen"].get("input_audio_buffer.speech_started", 0) >= 1,
+                         timeout=30, what="the server to hear the user")
+        time.sleep(3)  # let the user say a sentence or so
+        snap = None
+        for _ in range(4):  # a reply that ends before the talk-over starts gets another try
+            _set_muted(browser, True)
+            browser.wait_for(lambda s: s["playing"], timeout=TURN_TIMEOUT_S, what="the agent to start speaking")
+            _set_muted(browser, False)
+            try:
+                snap = browser.wait_for(lambda s: any(map(_audible, s["truncations"])), timeout=15,
+                                        what="a barge-in that stops playing audio and truncates the reply")
+                break
+            except AssertionError:
+                continue
+        assert snap is not None, describe(browser.snapshot())
         cut = next(filter(_audible, snap["truncations"]))
         # Stopped inside the speech_started handler: audio was playing or queued before, none after.
         assert cut["trigger_event_id"] in {s["event_id"] for s in snap["speechStarted"]}
