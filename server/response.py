@@ -144,6 +144,7 @@ class Response:
             return
         self.reason = reason
         self.cancel_event.set()
+        self._wake.set()
         if self._task and self._task is not asyncio.current_task():
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -318,6 +319,9 @@ class Response:
         chunk = self._rate * CHUNK_MS // 1000
         await self._released.wait()
         while True:
+            if self.cancel_event.is_set():
+                # Python 3.11's wait_for can swallow a task cancellation that races its timeout; never wait on.
+                raise asyncio.CancelledError
             total = len(self._audio)
             sent = int(round(self.sent_ms * self._rate / 1000))
             if self._synth_done and sent >= total:

@@ -78,15 +78,15 @@ def _set_muted(browser: Browser, muted: bool) -> None:
 
 
 def test_browser_barge_in(warmline_server, tmp_path):
-    # The fake mic talks without pause (Chromium loops the file); the page's Mute button, which streams
-    # silence, shapes the turns. The reply's start time depends on the machine's load, so rather than a
-    # fixed pause in the file, the test waits until the page is really playing before the user talks over it.
-    wav = fake_mic_wav(tmp_path / "mic.wav", [librivox(c) for c in ("0880", "0890", "0930", "0920", "0870")])
+    # A question, a pause, then talk without pause (Chromium loops the file). The reply's start depends on
+    # the machine's load, so instead of a fixed pause before the talk-over, the page's Mute button (which
+    # streams silence) holds the user back until the page is really playing the reply.
+    wav = fake_mic_wav(tmp_path / "mic.wav",
+                       [0.5, librivox("0880"), 2.5] + [librivox(c) for c in ("0890", "0930", "0920", "0870")])
     with Browser(wav) as browser:
         _start(browser, warmline_server)
-        browser.wait_for(lambda s: s["eventsSeen"].get("input_audio_buffer.speech_started", 0) >= 1,
-                         timeout=30, what="the server to hear the user")
-        time.sleep(3)  # let the user say a sentence or so
+        browser.wait_for(lambda s: s["eventsSeen"].get("input_audio_buffer.committed", 0) >= 1,
+                         timeout=30, what="the server to end the user's first turn")
         snap = None
         for _ in range(4):  # a reply that ends before the talk-over starts gets another try
             _set_muted(browser, True)
