@@ -326,6 +326,66 @@
     for (const [key, value] of entries) dl.append(el('dt', null, humanize(key)), el('dd', null, formatValue(value)));
   }
 
+  function percent(x) {
+    return `${Math.round(Number(x) * 100)}%`;
+  }
+
+  function labelOf(v) {
+    if (v && typeof v === 'object') {
+      const conf = v.confidence ?? v.score;
+      return conf !== undefined ? `${v.label} (${percent(conf)})` : String(v.label);
+    }
+    return v === undefined || v === null ? null : String(v);
+  }
+
+  // The strongest few classes of a distribution, as labelled bars.
+  function topBars(distribution, n) {
+    const list = el('ul', { class: 'bars' });
+    Object.entries(distribution).sort((a, b) => b[1] - a[1]).slice(0, n).forEach(([name, p]) => {
+      const bar = el('span', { class: 'bar' });
+      bar.style.width = percent(Math.max(0, Math.min(1, p)));
+      list.append(el('li', null, el('span', { class: 'bar-label' }, `${name} ${percent(p)}`),
+        el('span', { class: 'bar-track', 'aria-hidden': 'true' }, bar)));
+    });
+    return list;
+  }
+
+  // Turns an analyser result (server's warmline.paralinguistics) into a few readable rows.
+  function summarizeVoice(r) {
+    const rows = [];
+    if (r.unknown) rows.push(['heard', r.reason ? `unclear — ${r.reason}` : 'unclear']);
+    if (r.emotion) {
+      const dist = r.emotion.distribution;
+      const node = el('div', null, labelOf(r.emotion));
+      if (dist && typeof dist === 'object') node.append(topBars(dist, 3));
+      rows.push(['emotion', node]);
+    }
+    if (typeof r.valence === 'number' || typeof r.arousal === 'number') {
+      const parts = [];
+      if (typeof r.valence === 'number') parts.push(`valence ${r.valence.toFixed(2)}`);
+      if (typeof r.arousal === 'number') parts.push(`arousal ${r.arousal.toFixed(2)}`);
+      rows.push(['feeling', parts.join(' · ')]);
+    }
+    const who = [labelOf(r.gender), r.age_group ? `age ${labelOf(r.age_group)}` : null].filter(Boolean);
+    if (who.length) rows.push(['voice', who.join(' · ')]);
+    const st = r.style && typeof r.style === 'object' ? r.style : null;
+    if (st) {
+      const parts = [];
+      if (typeof st.rate_syl_s === 'number') parts.push(`${st.rate_syl_s.toFixed(1)} syll/s`);
+      if (typeof st.pitch_hz === 'number') parts.push(`pitch ${Math.round(st.pitch_hz)} Hz`);
+      if (typeof st.loudness_dbfs === 'number') parts.push(`${Math.round(st.loudness_dbfs)} dBFS`);
+      if (st.whispering) parts.push('whispering');
+      if (st.trembling) parts.push('trembling');
+      if (parts.length) rows.push(['delivery', parts.join(' · ')]);
+    }
+    const events = r.events ?? r.vocal_events;
+    if (Array.isArray(events)) rows.push(['sounds', events.length ? events.map(labelOf).join(', ') : 'none heard']);
+    if (Array.isArray(r.warnings) && r.warnings.length) rows.push(['note', r.warnings.join('; ')]);
+    return rows;
+  }
+
+  const ASSESSMENT_FIELDS = ['user_emotion', 'need', 'reply_emotion', 'stage', 'concern', 'shift', 'escalation'];
+
   class TranscriptView {
     constructor(list, hint) {
       this.list = list;
@@ -382,6 +442,22 @@
     browser_speech_stopped_to_sound_ms: 'speech stopped → sound here',
   };
 
+  // One crisis resource ({name, how, contact} or text) as nodes; a dialable contact becomes a tel: link.
+  function resourceLine(r) {
+    if (!r || typeof r !== 'object') return [formatValue(r)];
+    const nodes = [];
+    if (r.name) nodes.push(el('span', { class: 'resource-name' }, String(r.name)));
+    const how = r.how ? String(r.how) : '';
+    if (how) nodes.push(`: ${how}`);
+    const contact = r.contact ? String(r.contact) : '';
+    if (contact && /^[+\d][\d\s()-]*$/.test(contact)) {
+      nodes.push(' ', el('a', { href: `tel:${contact.replace(/[^+\d]/g, '')}`, class: 'dial' }, contact));
+    } else if (contact && !how.includes(contact)) {
+      nodes.push(` (${contact})`);
+    }
+    return nodes.length ? nodes : [formatValue(r)];
+  }
+
   class PanelsView {
     constructor(doc) {
       this.badge = doc.getElementById('state');
@@ -403,13 +479,23 @@
     }
 
     paralinguistics(result) {
-      fillKeyValues(this.para, result);
+      this.para.replaceChildren();
+      if (!result || typeof result !== 'object') return;
+      const rows = summarizeVoice(result);
+      if (rows.length === 0) {
+        fillKeyValues(this.para, result); // an analyser we do not know: show what it said
+        return;
+      }
+      for (const [key, value] of rows) this.para.append(el('dt', null, key), el('dd', null, value));
     }
 
     assessment(event) {
-      this.thinkingText.textContent = event.text || '';
-      this.thinkingText.classList.toggle('muted', !event.text);
-      fillKeyValues(this.thinking, event.assessment);
+      const a = event.assessment && typeof event.assessment === 'object' ? event.assessment : {};
+      const known = ASSESSMENT_FIELDS.filter((k) => a[k] !== undefined && a[k] !== null && a[k] !== '');
+      this.thinkingText.textContent = known.length ? '' : (event.text || '');
+      this.thinkingText.hidden = known.length > 0 || !event.text;
+      this.thinking.replaceChildren();
+      for (const key of known) this.thinking.append(el('dt', null, humanize(key)), el('dd', null, formatValue(a[key])));
     }
 
     showTimings(durations) {
@@ -440,7 +526,7 @@
       const resources = event.resources;
       if (Array.isArray(resources)) {
         const list = el('ul');
-        for (const r of resources) list.append(el('li', null, typeof r === 'object' && r ? Object.values(r).map(formatValue).join(' — ') : formatValue(r)));
+        for (const r of resources) list.append(el('li', null, ...resourceLine(r)));
         this.escalationResources.append(list);
       } else if (resources && typeof resources === 'object') {
         const dl = el('dl', { class: 'kv' });

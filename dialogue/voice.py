@@ -96,7 +96,7 @@ class VoiceCues:
 
 def _label(value) -> tuple[str | None, float | None]:
     """A field may be a label, {"label", "confidence"}, or a {label: probability} map."""
-    if value is None or value == "":
+    if value is None or value == "" or value == {}:  # an analyser with nothing to say: unknown, not an error
         return None, None
     if isinstance(value, str):
         return (None, None) if value.lower() == "unknown" else (value, None)

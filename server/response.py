@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from server.audio import StreamResampler
-from server.protocol import new_id
+from server.protocol import error_event, new_id
 from server.timeline import TurnTimeline
 
 if TYPE_CHECKING:
@@ -138,6 +138,8 @@ class Response:
         self._released.set()
         if self._created and not self.finished and not self._first_audio_sent:
             await self.session.set_state("thinking")
+        elif self.finished and self.status == "failed":
+            await self.session.set_state("listening")
 
     async def cancel(self, reason: str) -> None:
         if self.finished:
@@ -209,8 +211,8 @@ class Response:
                 return
             log.exception("response %s failed", self.id)
             self.status = "failed"
-            if self._held is None:
-                await s.error("model_failed", f"this turn failed and was dropped: {exc}")
+            # held back with the rest if speculative: the client hears of it when the turn is confirmed
+            await self.emit(error_event("model_failed", f"this turn failed and was dropped: {exc}"))
         finally:
             self.finished = True
             self.cancel_event.set()

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -118,3 +120,24 @@ def test_browser_barge_in(warmline_server, tmp_path):
         time.sleep(0.5)
         assert browser.snapshot()["items"][cut["item_id"]]["playedMs"] == item["playedMs"], "playback resumed"
         _keep_screenshot(browser, tmp_path, "barge_in.png")
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
+def test_browser_escalation_banner(warmline_server, tmp_path):
+    said = tmp_path / "said.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(said),
+                    "I want to end my life."], check=True)
+    wav = fake_mic_wav(tmp_path / "mic.wav", [1.0, said, 30.0])
+    with Browser(wav) as browser:
+        _start(browser, warmline_server)
+        snap = browser.wait_for(lambda s: s["escalations"], timeout=TURN_TIMEOUT_S, what="a crisis escalation")
+        event = snap["escalations"][0]
+        assert event["category"] and event["resources"], event
+        from selenium.webdriver.common.by import By
+
+        banner = browser.driver.find_element(By.ID, "escalation")
+        assert banner.is_displayed() and banner.get_attribute("role") == "alert"
+        shown = banner.text
+        first = event["resources"][0]
+        assert (first["name"] if isinstance(first, dict) else str(first)) in shown, shown
+        _keep_screenshot(browser, tmp_path, "escalation.png")

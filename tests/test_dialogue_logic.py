@@ -287,3 +287,9 @@ def test_benchmark_scoring():
     assert figures["crisis"]["recall"] == 0.5 and figures["crisis"]["false_alarm_rate"] == round(1 / 3, 3)
     assert figures["reply_emotion_appropriate_rate"] == 0.8  # only angry -> cheerful misses and figures["stage_accuracy"] == 1.0
     assert figures["first_clause_ms"]["p50"] == 800
+
+
+def test_an_empty_style_from_the_analyser_reads_as_unknown():
+    from dialogue.voice import _label
+
+    assert _label({}) == (None, None)
