@@ -271,15 +271,8 @@ def cross_validate(task: str, cfg: Config, feats, y: np.ndarray, fold: np.ndarra
         te = has[fold[has] == k]
         if len(te) == 0:
             continue
-        xs, fs, ys = [], [], []
-        for c in train_conditions:
-            x, fr = task_inputs(feats, c, tr)
-            xs.append(x)
-            fs.extend(fr)
-            ys.append(y[tr])
         t0 = time.time()
-        head = fit(np.concatenate(xs), fs if cfg.attention else None, np.concatenate(ys), n_classes, cfg,
-                   groups=np.tile(corpus[tr], len(train_conditions)))
+        head = _fit_on(feats, train_conditions, tr, y, corpus, n_classes, cfg)
         for c in test_conditions:
             x, fr = task_inputs(feats, c, te)
             out[c][te] = head_logits(head, x, fr if cfg.attention else None)
@@ -372,14 +365,7 @@ def main(argv=None) -> int:
             print(json.dumps({c: {k: v.get("balanced_accuracy", v) for k, v in m[c].items()} for c in test_conds}),
                   file=sys.stderr, flush=True)
         has = np.flatnonzero(y >= 0)
-        xs, fs, yy = [], [], []
-        for c in conds:
-            x, fr = task_inputs(feats, c, has)
-            xs.append(x)
-            fs.extend(fr)
-            yy.append(y[has])
-        head = fit(np.concatenate(xs), fs if cfg.attention else None, np.concatenate(yy), len(TASK_LABELS[task]), cfg,
-                   groups=np.tile(corpus[has], len(conds)))
+        head = _fit_on(feats, conds, has, y, corpus, len(TASK_LABELS[task]), cfg)
         head.task, head.labels, head.temperature = task, TASK_LABELS[task], temperature
         heads[task] = head
     out = Path(a.out)
@@ -405,3 +391,14 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def _fit_on(feats, conditions, idx, y, corpus, n_classes, cfg):
+    """Fit one head on clips `idx`, stacked once per recording condition (clean, telephone, ...)."""
+    xs, fs = [], []
+    for c in conditions:
+        x, fr = task_inputs(feats, c, idx)
+        xs.append(x)
+        fs.extend(fr)
+    return fit(np.concatenate(xs), fs if cfg.attention else None, np.tile(y[idx], len(conditions)), n_classes, cfg,
+               groups=np.tile(corpus[idx], len(conditions)))

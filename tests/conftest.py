@@ -4,7 +4,6 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
-from pathlib import Path
 
 import pytest
 
@@ -14,7 +13,6 @@ from benchmarks.server_proc import start_server, stop_server
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
-REPO = Path(__file__).resolve().parent.parent
 
 _real_connect = socket.socket.connect
 
