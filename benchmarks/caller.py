@@ -111,9 +111,20 @@ class Caller:
             if self._reader and self._reader.done() and len(self.events) == seen:
                 raise ConnectionError(f"connection closed before {kind}")
 
+    async def wait_for_reply(self, *, timeout: float = 120, after_index: int = 0) -> dict:
+        """The next response.done of a real reply: backchannels ("mm-hm") are responses of their own
+        on the wire, and a caller waiting for the answer must not take one for it."""
+        return await self.wait_for("response.done", timeout=timeout, after_index=after_index,
+                                   where=lambda e: not is_backchannel(e))
+
     def reply_audio_seconds(self, response_id: str | None = None) -> float:
         total = 0
         for e in self.of_type("response.output_audio.delta"):
             if response_id is None or e.get("response_id") == response_id:
                 total += len(base64.b64decode(e["delta"])) // 2
         return total / self.rate
+
+
+def is_backchannel(event: dict) -> bool:
+    response = event.get("response") or {}
+    return bool((response.get("metadata") or {}).get("warmline_backchannel"))

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.caller import Caller
+from benchmarks.caller import Caller, is_backchannel
 from benchmarks.report import percentiles, plot_path, table
 from benchmarks.speech_cuts import clip, last_word, speech_onset_s, split_mid_sentence
 
@@ -56,12 +56,11 @@ async def pause_scenario(url: str, first: np.ndarray, second: np.ndarray, pause_
         await caller.silence(0.3)
         keep = asyncio.create_task(caller.silence(20))
         try:
-            done = await caller.wait_for("response.done", timeout=120, where=lambda e: not (
-                e["response"].get("metadata") or {}).get("warmline_backchannel"))
+            done = await caller.wait_for_reply(timeout=120)
         finally:
             keep.cancel()
         backchannels = {e["response"]["id"]: t for t, e in caller.events if e.get("type") == "response.created"
-                        and (e["response"].get("metadata") or {}).get("warmline_backchannel")}
+                        and is_backchannel(e)}
         took_turn = any(pause_start <= t < resumed + 0.05 for t, e in caller.events
                         if e.get("type") in ("response.created", "response.output_audio.delta")
                         and (e.get("response") or {}).get("id", e.get("response_id")) not in backchannels)
@@ -81,7 +80,7 @@ async def backchannel_scenario(url: str, question: np.ndarray, sound: np.ndarray
         await caller.stream(sound)
         keep = asyncio.create_task(caller.silence(40))
         try:
-            done = await caller.wait_for("response.done", timeout=120, after_index=n)
+            done = await caller.wait_for_reply(timeout=120, after_index=n)
         finally:
             keep.cancel()
         return {"label": label, "stopped": done["response"]["status"] != "completed",
@@ -99,7 +98,7 @@ async def interruption_scenario(url: str, question: np.ndarray, interruption: np
         talking = asyncio.create_task(caller.stream(interruption))
         started = await caller.wait_for("input_audio_buffer.speech_started", timeout=20, after_index=n)
         t_started = next(t for t, e in caller.events[n:] if e is started)
-        first_done = await caller.wait_for("response.done", timeout=30, after_index=n)
+        first_done = await caller.wait_for_reply(timeout=30, after_index=n)
         speech_end = await talking
         keep = asyncio.create_task(caller.silence(30))
         try:
@@ -152,7 +151,7 @@ async def echo_scenario(url: str, question: np.ndarray, *, gain: float = 0.5, de
                 if e.get("type") == "response.output_audio.delta":
                     queued = np.concatenate([queued, resample(pcm16_to_float(base64.b64decode(e["delta"])),
                                                               caller.rate, 16000)])
-                elif e.get("type") == "response.done":
+                elif e.get("type") == "response.done" and not is_backchannel(e):
                     done = e
             n_seen = len(caller.events)
             out = np.zeros(tick, np.float32)  # like a browser: play what is queued, silence when it runs dry

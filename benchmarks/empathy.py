@@ -146,7 +146,7 @@ async def speak_turn(caller: Caller, speech16k: np.ndarray, *, timeout: float = 
             rec.error = "no turn: the VAD did not end a turn after the clip"
             return rec
         try:
-            done = await caller.wait_for("response.done", timeout=timeout, after_index=start)
+            done = await caller.wait_for_reply(timeout=timeout, after_index=start)
         except TimeoutError:
             asr = [e for _, e in caller.events[start:] if e.get("type") == "conversation.item.input_audio_transcription.completed"]
             rec.error = "empty transcript: no reply" if asr and not asr[-1].get("transcript") else f"no response.done in {timeout} s"

@@ -30,8 +30,7 @@ async def one_turn(url: str, speech: np.ndarray) -> dict:
         await caller.silence(0.3)
         send_silence = asyncio.create_task(caller.silence(6.0))  # keep the line open like a real mic
         try:
-            done = await caller.wait_for("response.done", timeout=180, where=lambda e: not (
-                e["response"].get("metadata") or {}).get("warmline_backchannel"))
+            done = await caller.wait_for_reply(timeout=180)
             rid = done["response"]["id"]
             timings = await caller.wait_for("warmline.turn.timings", timeout=30,
                                             where=lambda e: e.get("response_id") == rid)
@@ -58,7 +57,7 @@ async def barge_in(url: str, question: np.ndarray, interruption: np.ndarray) -> 
         talk = asyncio.create_task(caller.stream(interruption))
         started = await caller.wait_for("input_audio_buffer.speech_started", timeout=30,
                                         where=lambda e: True)
-        done = await caller.wait_for("response.done", timeout=30)
+        done = await caller.wait_for_reply(timeout=30)
         t_done = caller.first_time("response.done", after=onset)
         talk.cancel()
         deltas_after = [t for t, e in caller.events if e.get("type") == "response.output_audio.delta" and t > onset]

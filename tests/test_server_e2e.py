@@ -33,7 +33,7 @@ def test_spoken_turn_gets_transcript_reply_and_audio(ws_url, librivox):
             await caller.stream(speech)
             await caller.silence(1.2)
             transcript = await caller.wait_for("conversation.item.input_audio_transcription.completed", timeout=60)
-            done = await caller.wait_for("response.done", timeout=120)
+            done = await caller.wait_for_reply(timeout=120)
             timings = await caller.wait_for("warmline.turn.timings", timeout=10)
             return caller, transcript, done, timings
 
