@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.metrics import percentiles, wer
+from benchmarks.metrics import wer
+from benchmarks.report import percentiles
 
 LIBRIVOX = "/usr/share/pocketsphinx/test/data/librivox"
 ASTERISK = "/usr/share/asterisk/sounds/en"
@@ -118,7 +119,7 @@ def _bench_model(name: str, clips: list[Clip], args) -> dict:
     for way in ("trimmed", "pad30"):
         out[way] = {"wer_mean": round(float(np.mean([r[f"{way}_wer"] for r in rows])), 4),
                     "wer_max": round(float(np.max([r[f"{way}_wer"] for r in rows])), 4),
-                    "time_ms": {k: round(v, 1) for k, v in percentiles([r[f"{way}_ms"] for r in rows]).items()},
+                    "time_ms": percentiles([r[f"{way}_ms"] for r in rows]),
                     "real_time_factor_p50": round(float(np.median([r[f"{way}_ms"] / 1000 / r["audio_s"] for r in rows])), 3)}
     out["speedup_p50"] = round(out["pad30"]["time_ms"]["p50"] / out["trimmed"]["time_ms"]["p50"], 2)
     out["retried_clips"] = sum(r["trimmed_retried"] for r in rows)
@@ -139,7 +140,7 @@ def _bench_vad(clips: list[Clip]) -> dict:
             per_frame_ms.append(1000 * (time.perf_counter() - t0))
             events += seg.update(p, i * FRAME_MS)
         edges.append({"clip": clip.id, "events": [(e.kind, e.at_ms - 1000, e.decided_ms - 1000) for e in events]})
-    return {"frame_ms": {k: round(v, 3) for k, v in percentiles(per_frame_ms).items()},
+    return {"frame_ms": percentiles(per_frame_ms, digits=3),
             "segments": edges, "note": "times in ms from the clip's first sample: (kind, at_ms, decided_ms)"}
 
 

@@ -117,6 +117,25 @@ class Caller:
         return await self.wait_for("response.done", timeout=timeout, after_index=after_index,
                                    where=lambda e: not is_backchannel(e))
 
+    async def wait_for_reply_audio(self, *, timeout: float = 120, after_index: int = 0, where=None) -> dict:
+        """The next audio delta of a real reply (not of a backchannel)."""
+        def real(e: dict) -> bool:
+            return e.get("response_id") not in self.backchannel_ids() and (where is None or where(e))
+
+        return await self.wait_for("response.output_audio.delta", timeout=timeout, after_index=after_index,
+                                   where=real)
+
+    def first_reply_audio_time(self, after: float = 0.0) -> float | None:
+        skip = self.backchannel_ids()
+        return next((t for t, e in self.events if e.get("type") == "response.output_audio.delta" and t >= after
+                     and e.get("response_id") not in skip), None)
+
+    def time_of(self, event: dict) -> float:
+        return next(t for t, e in self.events if e is event)
+
+    def backchannel_ids(self) -> set[str]:
+        return {e["response"]["id"] for _, e in self.events if e.get("type") == "response.created" and is_backchannel(e)}
+
     def reply_audio_seconds(self, response_id: str | None = None) -> float:
         total = 0
         for e in self.of_type("response.output_audio.delta"):

@@ -38,7 +38,7 @@ async def _ask_and_wait_for_audio(caller: Caller, question: np.ndarray, timeout:
     n = len(caller.events)
     keep = asyncio.create_task(caller.silence(timeout))
     try:
-        delta = await caller.wait_for("response.output_audio.delta", timeout=timeout, after_index=n)
+        delta = await caller.wait_for_reply_audio(timeout=timeout, after_index=n)
     finally:
         keep.cancel()
     return delta, time.monotonic()
@@ -102,8 +102,8 @@ async def interruption_scenario(url: str, question: np.ndarray, interruption: np
         speech_end = await talking
         keep = asyncio.create_task(caller.silence(30))
         try:
-            second = await caller.wait_for("response.output_audio.delta", timeout=120, after_index=n,
-                                           where=lambda e: e["response_id"] != first_done["response"]["id"])
+            second = await caller.wait_for_reply_audio(timeout=120, after_index=n,
+                                                 where=lambda e: e["response_id"] != first_done["response"]["id"])
         finally:
             keep.cancel()
         t_second = next(t for t, e in caller.events if e is second)
@@ -126,10 +126,10 @@ async def turn_taking_scenario(url: str, utterance: np.ndarray) -> dict:
         end = await caller.stream(utterance)
         keep = asyncio.create_task(caller.silence(20))
         try:
-            await caller.wait_for("response.output_audio.delta", timeout=120)
+            await caller.wait_for_reply_audio(timeout=120)
         finally:
             keep.cancel()
-        return {"latency_ms": round((caller.first_time("response.output_audio.delta") - end) * 1000, 1)}
+        return {"latency_ms": round((caller.first_reply_audio_time() - end) * 1000, 1)}
 
 
 async def echo_scenario(url: str, question: np.ndarray, *, gain: float = 0.5, delay_ms: float = 150) -> dict:

@@ -341,11 +341,15 @@ JUDGE_CALIBRATION = {
 
 # --- the report ----------------------------------------------------------------------------------
 
-EMBEDDED_JUDGE_CAVEAT = (
-    "The judge here is the embedded Qwen2.5-Coder-0.5B (Q4): a 0.5B code model grading empathy, from the same "
-    "family that wrote the replies. Its scores are weak evidence: it hardly reads the reply it grades (see the "
-    "calibration columns) and gives near-constant marks. Use them to spot format breakage, not to rank systems; "
-    "for figures comparable with EchoMind's (GPT-4o judge), pass --judge-endpoint/--judge-model of a strong model.")
+def embedded_judge_caveat(model: str, calibration: dict) -> str:
+    """What the embedded judge's scores are worth, from its own calibration pair."""
+    gap = [calibration["fitting"][k] - calibration["unfitting"][k] for k in S.JUDGE_CRITERIA
+           if calibration["fitting"].get(k) is not None and calibration["unfitting"].get(k) is not None]
+    reads = f"it scored the fitting reply {sum(gap) / len(gap):+.1f} points above the unfitting one on average" \
+        if gap else "its calibration answers could not be parsed"
+    return (f"The judge here is the embedded `{model}`: a small code model from the same family that wrote the "
+            f"replies, grading empathy; {reads}. Treat its marks as a coarse check, not as figures comparable "
+            "with EchoMind's (GPT-4o judge): for those, pass --judge-endpoint/--judge-model of a strong model.")
 
 
 def report(r: dict) -> str:
@@ -385,7 +389,7 @@ def report(r: dict) -> str:
                "Calibration: the same sad turn answered once fittingly and once with a cheerful list; a useful "
                "judge scores the second far lower.", ""]
         if j["embedded"]:
-            md += [EMBEDDED_JUDGE_CAVEAT, ""]
+            md += [embedded_judge_caveat(j["model"], j["calibration"]), ""]
     e = r["emo_align"]
     md += ["## EmoAlign: does the spoken reply sound like its tone?", ""]
     if "skipped" in e:

@@ -9,7 +9,7 @@ def add_judge_arguments(p) -> None:
     p.add_argument("--judge-endpoint", help="base URL of an OpenAI-compatible chat endpoint for the judge "
                    "(e.g. http://localhost:8000/v1); default: the embedded model, in this process")
     p.add_argument("--judge-model", help="the judge's model: the endpoint's model name, or a catalog name / GGUF "
-                   "path for the embedded judge (default qwen2.5-0.5b)")
+                   "path for the embedded judge (default qwen2.5-1.5b, the largest embedded model)")
     p.add_argument("--judge-api-key", help="bearer token for the judge endpoint (default $OPENAI_API_KEY)")
     p.add_argument("--no-judge", action="store_true", help="skip the judge scores")
 
@@ -30,7 +30,7 @@ class Judge:
         if args.judge_endpoint:
             return cls(build_chat_model("openai", args.judge_model or "default", endpoint=args.judge_endpoint,
                                         api_key=args.judge_api_key))
-        return cls(build_chat_model("llama", args.judge_model or "qwen2.5-0.5b", threads=2))
+        return cls(build_chat_model("llama", args.judge_model or "qwen2.5-1.5b", threads=2))
 
     @property
     def embedded(self) -> bool:

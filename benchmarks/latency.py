@@ -36,7 +36,7 @@ async def one_turn(url: str, speech: np.ndarray) -> dict:
                                             where=lambda e: e.get("response_id") == rid)
         finally:
             send_silence.cancel()
-        first_audio = caller.first_time("response.output_audio.delta")
+        first_audio = caller.first_reply_audio_time()
         # Negative when the agent started before the caller finished (it took a pause inside the clip as the end).
         return {"first_audio_ms": None if first_audio is None else round((first_audio - speech_end) * 1000, 1),
                 "status": done["response"]["status"], "server": timings["durations"],
@@ -49,20 +49,21 @@ async def barge_in(url: str, question: np.ndarray, interruption: np.ndarray) -> 
         await caller.stream(question)
         keep = asyncio.create_task(caller.silence(30))
         try:
-            await caller.wait_for("response.output_audio.delta", timeout=180)
+            await caller.wait_for_reply_audio(timeout=180)
             await asyncio.sleep(0.5)
         finally:
             keep.cancel()
-        onset = time.monotonic()
+        onset, n = time.monotonic(), len(caller.events)
         talk = asyncio.create_task(caller.stream(interruption))
-        started = await caller.wait_for("input_audio_buffer.speech_started", timeout=30,
-                                        where=lambda e: True)
+        started = await caller.wait_for("input_audio_buffer.speech_started", timeout=30, after_index=n)
         done = await caller.wait_for_reply(timeout=30)
-        t_done = caller.first_time("response.done", after=onset)
+        t_done = caller.time_of(done)
         talk.cancel()
-        deltas_after = [t for t, e in caller.events if e.get("type") == "response.output_audio.delta" and t > onset]
+        rid = done["response"]["id"]
+        deltas_after = [t for t, e in caller.events if e.get("type") == "response.output_audio.delta" and t > onset
+                        and e.get("response_id") == rid]
         last_audio = max(deltas_after) if deltas_after else onset
-        return {"stop_ms": round((max(last_audio, t_done or onset) - onset) * 1000, 1),
+        return {"stop_ms": round((max(last_audio, t_done) - onset) * 1000, 1),
                 "status": done["response"]["status"], "speech_started_seen": bool(started)}
 
 
@@ -104,10 +105,14 @@ async def _measure(url: str, speech: list[np.ndarray], levels: list[int], turns:
         results["levels"][str(n)] = level
     stops = []
     for i in range(3):
-        stops.append(await barge_in(url, speech[i % len(speech)], speech[(i + 2) % len(speech)]))
+        try:
+            stops.append(await barge_in(url, speech[i % len(speech)], speech[(i + 2) % len(speech)]))
+        except Exception as exc:  # one failed run is a row in the report, not the end of the suite
+            stops.append({"error": f"{type(exc).__name__}: {exc}", "stop_ms": None})
         bar.update(1)
     bar.close()
-    results["barge_in"] = {"stop_ms": percentiles([s["stop_ms"] for s in stops]), "runs": stops}
+    results["barge_in"] = {"stop_ms": percentiles([s["stop_ms"] for s in stops]), "runs": stops,
+                           "failed_runs": sum("error" in s for s in stops)}
     results["report_markdown"] = _report(results)
     return results
 

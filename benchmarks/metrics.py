@@ -1,9 +1,8 @@
-"""Small measures shared by the benchmarks: word error rate and percentiles."""
+"""Small measures shared by the benchmarks: word error rate."""
 from __future__ import annotations
 
 import re
 
-import numpy as np
 
 _NUMBERS = {"0": "zero", "1": "one", "2": "two", "3": "three", "4": "four", "5": "five", "6": "six", "7": "seven",
             "8": "eight", "9": "nine", "10": "ten"}
@@ -34,11 +33,3 @@ def wer(reference: str, hypothesis: str) -> float:
     if not ref:
         return 0.0 if not hyp else 1.0
     return edit_distance(ref, hyp) / len(ref)
-
-
-def percentiles(values, ps=(50, 95)) -> dict[str, float]:
-    """{"p50": ..., "p95": ...} of a list of numbers (empty list: empty dict)."""
-    if len(values) == 0:
-        return {}
-    arr = np.asarray(values, dtype=float)
-    return {f"p{p}": float(np.percentile(arr, p)) for p in ps}

@@ -1,12 +1,18 @@
-"""`warmline bench perception`: how long the voice analyser takes per turn, and how accurate its heads are.
+"""`warmline bench perception`: EchoMind's understanding level: does Warmline hear what was said and how?
 
-    python -m benchmarks.perception [--quick] [--json OUT] [--manifest held_out.csv --root DIR]
+    warmline bench perception [--quick] [--json OUT] [--manifest held_out.csv --root DIR]
 
-Timing: per-turn analysis on real clips (LibriVox from pocketsphinx-testdata, plus labelled clips when
-../shared/data/paralinguistics is present), both when the ASR's Whisper base states are handed over
-(what the server does: prosody + heads only) and when the analyser runs its own encoder pass.
-Accuracy: the shipped speaker-independent cross-validation figures (paralinguistics/models/metrics.json),
-and, given --manifest, live balanced accuracy of the shipped heads on that (held-out) manifest.
+Four parts, all on real recordings:
+- words: word error rate of the server's recogniser (Whisper base, trimmed window) on read speech
+  (LibriVox, pocketsphinx-testdata) and on emotional speech with known scripts (RAVDESS statements,
+  TESS "Say the word ...", from ../shared/data/paralinguistics), per emotion;
+- voice: the heads' speaker-independent cross-validated balanced accuracy with per-class recall and
+  confusion matrices (paralinguistics/models/metrics.json, written by the training script), and, given
+  --manifest, the shipped heads scored live on that (held-out) manifest the same way;
+- style: speaking rate, loudness, pitch and whispering on controlled changes of real recordings
+  (benchmarks/style.py);
+- time: per-turn analysis on this CPU with the recogniser's encoder states handed over (what the server
+  does) and with the analyser's own encoder pass.
 """
 from __future__ import annotations
 
@@ -15,32 +21,154 @@ import csv
 import json
 import sys
 import time
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks.report import percentiles, plot_path, table
+
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "paralinguistics"
 MODELS = Path(__file__).resolve().parents[1] / "paralinguistics" / "models"
+CONDITIONS = ("clean", "tel", "noise10")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--quick", action="store_true", help="few clips (under two minutes)")
-    p.add_argument("--json", default=None, help="write the results here")
-    p.add_argument("--report", default=None, help="write a Markdown report here")
-    p.add_argument("--manifest", default=None, help="held-out manifest to score live (path,label,gender,...)")
+    p.add_argument("--manifest", default=None, help="held-out manifest to score live (path,dataset,task,label,gender,...)")
     p.add_argument("--root", default=None, help="folder the manifest's paths are relative to")
-    p.add_argument("--condition", default="clean", choices=["clean", "tel", "noise10"])
+    p.add_argument("--condition", default="clean", choices=list(CONDITIONS), help="for --manifest: clean, "
+                   "telephone (8 kHz mu-law) or 10 dB noise")
+    p.add_argument("--per-emotion", type=int, default=None, help="emotional clips per emotion and corpus for the "
+                   "WER (default 12; --quick 2)")
     p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
 
 
-def _pct(xs: list[float]) -> dict:
-    a = np.array(xs)
-    return {"p50": round(float(np.percentile(a, 50)), 2), "p95": round(float(np.percentile(a, 95)), 2),
-            "mean": round(float(a.mean()), 2), "n": len(xs)}
+# --- words -------------------------------------------------------------------------------------------
+
+def emotional_scripts(root: Path, per_emotion: int) -> list[dict]:
+    """RAVDESS and TESS clips whose words the file name gives, `per_emotion` per (corpus, emotion),
+    spread over speakers."""
+    from benchmarks.empathy import _ravdess, _tess
+
+    manifest = root / "manifest.csv"
+    if not manifest.exists():
+        return []
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    with open(manifest, newline="") as f:
+        for row in csv.DictReader(f):
+            parsed = _ravdess(Path(row["path"]).stem) or _tess(Path(row["path"]).stem)
+            if parsed and row.get("task") == "emotion":
+                groups[(row["dataset"], row["label"])].append({**row, "script": parsed[0]})
+    picked = []
+    for key in sorted(groups):
+        rows = sorted(groups[key], key=lambda r: (hash(r["path"]) % 9973, r["path"]))  # stable spread
+        by_speaker: dict[str, list[dict]] = defaultdict(list)
+        for r in rows:
+            by_speaker[r["speaker"]].append(r)
+        rounds = [r for i in range(max(map(len, by_speaker.values()))) for s in sorted(by_speaker)
+                  for r in by_speaker[s][i:i + 1]]
+        picked += rounds[:per_emotion]
+    return picked
 
 
-def _clips(quick: bool) -> list[Path]:
+def word_errors(quick: bool, per_emotion: int, progress=None) -> dict:
+    from asr.whisper import WhisperRecognizer
+    from benchmarks.asr import librivox
+    from benchmarks.metrics import wer
+    from paralinguistics.dataset import load_audio
+    from server.models import resolve
+
+    recognizer = WhisperRecognizer(resolve("whisper-base"))
+    out: dict = {"model": "whisper-base (trimmed window, beam 1)"}
+    read = librivox()[: 2 if quick else None]
+    if read:
+        rows = []
+        for c in read:
+            rows.append(wer(c.text, recognizer.transcribe(c.audio).text))
+            progress and progress.update(1)
+        out["librivox_read_speech"] = {"clips": len(rows), "wer_mean": round(float(np.mean(rows)), 4)}
+    emotional = emotional_scripts(SHARED, per_emotion)
+    if emotional:
+        per: dict[tuple, list[float]] = defaultdict(list)
+        for r in emotional:
+            text = recognizer.transcribe(load_audio(SHARED / r["path"])).text
+            per[(r["dataset"], r["label"])].append(wer(r["script"], text))
+            progress and progress.update(1)
+        out["emotional_speech"] = {f"{d}/{e}": {"clips": len(v), "wer_mean": round(float(np.mean(v)), 4)}
+                                   for (d, e), v in sorted(per.items())}
+        for d in sorted({d for d, _ in per}):
+            vals = [x for (dd, _), v in per.items() if dd == d for x in v]
+            out[f"{d}_wer_mean"] = round(float(np.mean(vals)), 4)
+    else:
+        out["emotional_speech_skipped"] = f"no labelled clips at {SHARED}"
+    return out
+
+
+# --- voice: the heads ---------------------------------------------------------------------------------
+
+def cv_figures() -> dict:
+    """Every cross-validated figure of the shipped heads: {task: {condition: {block: {balanced_accuracy,
+    recall, confusion, labels, n}}}}."""
+    path = MODELS / "metrics.json"
+    if not path.exists():
+        return {}
+    tasks = json.loads(path.read_text())["tasks"]
+    return {task: {cond: t[cond] for cond in CONDITIONS if cond in t} for task, t in tasks.items()}
+
+
+def score_manifest(analyser, manifest: str, root: str, condition: str, limit: int = 0, progress=None) -> dict:
+    """The shipped heads on a labelled manifest, scored like the cross-validation: balanced accuracy,
+    per-class recall and a confusion matrix per task and corpus (emotion restricted to the corpus's classes)."""
+    from paralinguistics import labels as L
+    from paralinguistics.augment import CONDITIONS as AUGMENT
+    from paralinguistics.dataset import load_audio, read_manifest
+
+    clips = read_manifest(manifest)[: limit or None]
+    rng = np.random.default_rng(0)
+    pairs: dict[str, list[tuple]] = defaultdict(list)  # block -> (truth, prediction or emotion distribution)
+    unknown = Counter()
+    for c in clips:
+        p = analyser.analyse(AUGMENT[condition](load_audio(Path(root) / c.path), rng))
+        progress and progress.update(1)
+        if p.unknown:
+            unknown["clip"] += 1
+            continue
+        if c.task == "emotion" and c.label in L.EMOTIONS:
+            pairs[f"emotion/{c.dataset}"].append((c.label, p.emotion.distribution))
+        if c.gender[:1] in ("F", "M"):
+            pairs["gender"].append(("female" if c.gender[:1] == "F" else "male", p.gender.label))
+        if c.age is not None:
+            pairs["age"].append((L.age_group(c.age), p.age_group.label))
+        if c.task == "vocal_event":
+            top = p.events[0].label if p.events else L.NO_EVENT
+            pairs["events"].append((c.label, top))
+    out: dict = {"clips": len(clips), "condition": condition, "unknown_clips": unknown["clip"], "blocks": {}}
+    for block, rows in pairs.items():
+        if block.startswith("emotion/"):
+            present = sorted({t for t, _ in rows})
+            rows = [(t, max(present, key=lambda k: dist.get(k, 0.0))) for t, dist in rows]
+        out["blocks"][block] = confusion(rows)
+    return out
+
+
+def confusion(rows: list[tuple[str, str]]) -> dict:
+    """Balanced accuracy, per-class recall and the confusion matrix (rows: truth, columns: prediction;
+    predictions outside the true classes, such as "unknown", get their own columns)."""
+    labels = sorted({t for t, _ in rows})
+    extra = sorted({p for _, p in rows} - set(labels))
+    cols = labels + extra
+    m = np.zeros((len(labels), len(cols)), int)
+    for t, p in rows:
+        m[labels.index(t), cols.index(p)] += 1
+    recall = {lab: round(float(m[i, i] / max(m[i].sum(), 1)), 3) for i, lab in enumerate(labels)}
+    return {"balanced_accuracy": round(float(np.mean(list(recall.values()))), 4), "n": len(rows),
+            "recall": recall, "labels": labels, "predicted_labels": cols, "confusion": m.tolist()}
+
+
+# --- time ---------------------------------------------------------------------------------------------
+
+def timing_clips(quick: bool) -> list[Path]:
     clips = sorted(LIBRIVOX.glob("*.wav"))
     manifest = SHARED / "manifest.csv"
     if manifest.exists():
@@ -51,125 +179,144 @@ def _clips(quick: bool) -> list[Path]:
     return clips
 
 
-def time_turns(analyser, clips: list[Path]) -> dict:
+def time_turns(analyser, clips: list[Path], progress=None) -> dict:
     from asr.encoder import encode
     from paralinguistics.dataset import load_audio
 
-    shared_ms, own_ms, encoder_ms, heads_ms, prosody_ms, seconds = [], [], [], [], [], []
+    ms: dict[str, list[float]] = defaultdict(list)
     for path in clips:
         audio = load_audio(path)
         t = time.perf_counter()
         enc = encode(analyser._encoder(), audio)
-        encoder_ms.append((time.perf_counter() - t) * 1000)
+        ms["whisper_base_encoder"].append((time.perf_counter() - t) * 1000)
         p = analyser.analyse(audio, encoder_states=enc.states[: enc.audio_frames])
+        progress and progress.update(1)
         if p.unknown:
             continue
-        shared_ms.append(p.timings_ms["total"])
-        heads_ms.append(p.timings_ms["heads"])
-        prosody_ms.append(p.timings_ms["prosody"])
-        own_ms.append(analyser.analyse(audio).timings_ms["total"])
-        seconds.append(len(audio) / 16000)
-    return {"turn_seconds": _pct(seconds),
-            "analysis_ms_with_shared_states": _pct(shared_ms),
-            "analysis_ms_with_own_encoder_pass": _pct(own_ms),
-            "whisper_base_encoder_ms": _pct(encoder_ms),
-            "heads_ms": _pct(heads_ms), "prosody_ms": _pct(prosody_ms)}
+        ms["analysis_with_shared_states"].append(p.timings_ms["total"])
+        ms["heads"].append(p.timings_ms["heads"])
+        ms["prosody"].append(p.timings_ms["prosody"])
+        ms["analysis_with_own_encoder_pass"].append(analyser.analyse(audio).timings_ms["total"])
+        ms["turn_seconds"].append(len(audio) / 16000)
+    return {k: percentiles(v, digits=2) for k, v in ms.items()}
 
 
-def score_manifest(analyser, manifest: str, root: str, condition: str, limit: int = 0) -> dict:
-    from paralinguistics import labels as L
-    from paralinguistics.augment import CONDITIONS
-    from paralinguistics.dataset import load_audio, read_manifest
-
-    clips = read_manifest(manifest)[: limit or None]
-    rng = np.random.default_rng(0)
-    truth: dict[str, list] = {"emotion": [], "gender": [], "events": []}
-    for c in clips:
-        p = analyser.analyse(CONDITIONS[condition](load_audio(Path(root) / c.path), rng))
-        if p.unknown:
-            continue
-        if c.task == "emotion" and c.label in L.EMOTIONS:
-            dist = p.emotion.distribution
-            truth["emotion"].append((c.dataset, c.label, dist))
-        if c.gender[:1] in ("F", "M"):
-            truth["gender"].append((c.gender[:1], p.gender))
-        if c.task == "vocal_event":
-            truth["events"].append((c.label, [e.label for e in p.events]))
-    out: dict = {}
-    for corpus in sorted({d for d, _, _ in truth["emotion"]}):
-        rows = [(lab, dist) for d, lab, dist in truth["emotion"] if d == corpus]
-        present = sorted({lab for lab, _ in rows})
-        pred = [max(present, key=lambda k: dist[k]) for _, dist in rows]
-        out[f"emotion_{corpus}_balanced_accuracy"] = _bacc([lab for lab, _ in rows], pred)
-    if truth["gender"]:
-        y = ["female" if g == "F" else "male" for g, _ in truth["gender"]]
-        out["gender_balanced_accuracy"] = _bacc(y, [p.label for _, p in truth["gender"]])
-        out["gender_unknown_rate"] = round(float(np.mean([p.label == "unknown" for _, p in truth["gender"]])), 4)
-    if truth["events"]:
-        out["events_recall_of_true_event"] = round(float(np.mean([lab in ev for lab, ev in truth["events"]])), 4)
-    out["clips"] = len(clips)
-    out["condition"] = condition
-    return out
-
-
-def _bacc(y: list[str], pred: list[str]) -> float:
-    y, pred = np.array(y), np.array(pred)
-    return round(float(np.mean([np.mean(pred[y == c] == c) for c in np.unique(y)])), 4)
-
-
-def cv_figures() -> dict:
-    path = MODELS / "metrics.json"
-    if not path.exists():
-        return {}
-    m = json.loads(path.read_text())
-    out = {}
-    for task, t in m["tasks"].items():
-        for cond in ("clean", "tel", "noise10"):
-            for block, b in t.get(cond, {}).items():
-                if "balanced_accuracy" in b:
-                    out[f"{task}.{block}.{cond}.balanced_accuracy"] = b["balanced_accuracy"]
-    return out
-
+# --- the suite ----------------------------------------------------------------------------------------
 
 def run(args) -> dict:
+    from tqdm import tqdm
+
+    from benchmarks import style
     from paralinguistics.analyser import VoiceAnalyser
 
+    quick = bool(getattr(args, "quick", False))
+    per_emotion = args.per_emotion or (2 if quick else 12)
+    speakers = style.real_speakers(4 if quick else 8)
+    timing = timing_clips(quick)
+    n_words = (2 if quick else len(list(LIBRIVOX.glob("*.wav")))) + len(emotional_scripts(SHARED, per_emotion))
+    manifest_clips = 0
+    if args.manifest:
+        from paralinguistics.dataset import read_manifest
+
+        manifest_clips = min(len(read_manifest(args.manifest)), 30 if quick else 10**9)
+    bar = tqdm(total=n_words + sum(len(s.clips) for s in speakers) + len(timing) + manifest_clips,
+               desc="perception", unit="clip")
     analyser = VoiceAnalyser(device=args.device)
     analyser.analyse(np.random.default_rng(0).standard_normal(16000).astype(np.float32) * 0.1)  # warm-up
-    result = {"suite": "perception", "quick": bool(args.quick), "timing": time_turns(analyser, _clips(args.quick)),
-              "accuracy_speaker_independent_cv": cv_figures()}
+    result = {"slice": "quick: a few clips per part" if quick else "full",
+              "words": word_errors(quick, per_emotion, bar),
+              "style": style.evaluate(speakers, progress=bar),
+              "voice_cross_validated": cv_figures(),
+              "timing_ms": time_turns(analyser, timing, bar)}
     if args.manifest:
-        result["accuracy_on_manifest"] = score_manifest(analyser, args.manifest, args.root or ".", args.condition,
-                                                        limit=30 if args.quick else 0)
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
-    if args.report:
-        Path(args.report).write_text(report(result))
+        result["voice_on_manifest"] = score_manifest(analyser, args.manifest, args.root or ".", args.condition,
+                                                     limit=30 if quick else 0, progress=bar)
+    bar.close()
+    result["report_markdown"] = report(result)
     return result
 
 
 def report(r: dict) -> str:
-    t = r["timing"]
-    lines = ["# Perception benchmark", "", f"Turns: {t['turn_seconds']['n']} clips, median "
-             f"{t['turn_seconds']['p50']} s.", "", "| per turn | p50 ms | p95 ms |", "|---|---|---|"]
-    for k in ("analysis_ms_with_shared_states", "heads_ms", "prosody_ms", "whisper_base_encoder_ms",
-              "analysis_ms_with_own_encoder_pass"):
-        lines.append(f"| {k} | {t[k]['p50']} | {t[k]['p95']} |")
-    lines += ["", "| speaker-independent CV figure | balanced accuracy |", "|---|---|"]
-    lines += [f"| {k} | {v} |" for k, v in r["accuracy_speaker_independent_cv"].items()]
-    if "accuracy_on_manifest" in r:
-        lines += ["", "On the given manifest:", "```", json.dumps(r["accuracy_on_manifest"], indent=1), "```"]
-    return "\n".join(lines) + "\n"
+    w, st, t = r["words"], r["style"], r["timing_ms"]
+    md = ["# Perception: what was said and how", "", f"Slice: {r['slice']}.", "", "## Words (ASR)", "",
+          f"Recogniser: {w['model']}."]
+    rows = [["LibriVox read speech", w["librivox_read_speech"]["clips"], w["librivox_read_speech"]["wer_mean"]]] \
+        if "librivox_read_speech" in w else []
+    rows += [[f"emotional speech: {k}", v["clips"], v["wer_mean"]] for k, v in w.get("emotional_speech", {}).items()]
+    md += ["", table(["set", "clips", "WER"], rows)]
+    if "ravdess_wer_mean" in w:
+        md += ["", "RAVDESS clips are cut at 2.39 s in the shared folder, which can clip the statement's last word; "
+               "read their WER as an upper bound."]
+    md += ["", "## Voice: heads, speaker-independent cross-validation", "",
+           "Balanced accuracy (clean / telephone 8 kHz mu-law / 10 dB noise); per-class recall on clean speech. "
+           "Confusion matrices: `paralinguistics/models/confusion_*.png`.", ""]
+    cv = r["voice_cross_validated"]
+    rows = []
+    for task, conds in cv.items():
+        for block, b in conds.get("clean", {}).items():
+            if "balanced_accuracy" not in b:
+                continue
+            accs = [conds.get(c, {}).get(block, {}).get("balanced_accuracy") for c in CONDITIONS]
+            recall = ", ".join(f"{k} {v:.2f}" for k, v in b.get("recall", {}).items())
+            rows.append([f"{task} / {block}", b.get("n"), *accs, recall])
+    md += [table(["head / test set", "clips", "clean", "telephone", "noise 10 dB", "recall per class (clean)"], rows)
+           if rows else "No metrics.json: train the heads first (`python -m paralinguistics.train`)."]
+    if "voice_on_manifest" in r:
+        vm = r["voice_on_manifest"]
+        md += ["", f"### The shipped heads on the given manifest ({vm['clips']} clips, {vm['condition']})", ""]
+        md += [table(["block", "clips", "balanced accuracy", "recall per class"],
+                     [[k, b["n"], b["balanced_accuracy"], ", ".join(f"{c} {x:.2f}" for c, x in b["recall"].items())]
+                      for k, b in vm["blocks"].items()])]
+        for k, b in vm["blocks"].items():
+            md += ["", f"Confusion, {k} (rows truth, columns prediction):", "",
+                   table(["", *b["predicted_labels"]], [[lab, *row] for lab, row in zip(b["labels"], b["confusion"])])]
+    md += ["", "## Speaking style on controlled changes of real recordings", ""]
+    if "skipped" in st:
+        md += [f"skipped: {st['skipped']}"]
+    else:
+        md += [f"Speakers: {', '.join(st['speakers'])} ({st['clips']} clips); each clip changed one way and read "
+               "against a baseline of the same speaker's other clips (see `benchmarks/style.py`). Overall "
+               f"accuracy {st['accuracy']}.", "", table(["change", "accuracy"], [[k, v] for k, v in
+                                                                                st["accuracy_by_change"].items()])]
+    md += ["", "## Time per turn (this CPU)", "",
+           table(["", "p50 ms", "p95 ms"], [[k, v["p50"], v["p95"]] for k, v in t.items() if k != "turn_seconds"]),
+           "", f"Turns: {t.get('turn_seconds', {}).get('n')} clips, median {t.get('turn_seconds', {}).get('p50')} s."]
+    path = plot_path("perception")
+    if path:
+        _plot(r, path)
+        md += ["", f"![perception]({path.name})"]
+    return "\n".join(md) + "\n"
+
+
+def _plot(r: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+    emo = r["words"].get("emotional_speech", {})
+    if emo:
+        axes[0].barh(list(emo), [v["wer_mean"] for v in emo.values()], color="#4a7")
+        axes[0].set_xlabel("word error rate")
+        axes[0].set_title("ASR on emotional speech")
+    else:
+        axes[0].axis("off")
+    acc = r["style"].get("accuracy_by_change", {})
+    if acc:
+        axes[1].bar(list(acc), list(acc.values()), color="#47a")
+        axes[1].set_ylim(0, 1)
+        axes[1].set_title("speaking style: accuracy per change")
+        axes[1].tick_params(axis="x", rotation=30)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="warmline bench perception", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(p)
-    r = run(p.parse_args(argv))
-    json.dump(r, sys.stdout, indent=1)
-    print()
-    return 0
+    from server.cli import main as warmline
+
+    return warmline(["bench", "perception", *(argv if argv is not None else sys.argv[1:])])
 
 
 if __name__ == "__main__":

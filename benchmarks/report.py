@@ -7,14 +7,15 @@ from pathlib import Path
 import numpy as np
 
 
-def percentiles(values: list[float]) -> dict:
+def percentiles(values: list[float], digits: int = 1) -> dict:
+    """n, p50, p95, mean, min, max of the values that are not None."""
     vals = [v for v in values if v is not None]
     if not vals:
         return {"n": 0, "p50": None, "p95": None, "mean": None}
     arr = np.asarray(vals, dtype=float)
-    return {"n": len(vals), "p50": round(float(np.percentile(arr, 50)), 1),
-            "p95": round(float(np.percentile(arr, 95)), 1), "mean": round(float(arr.mean()), 1),
-            "min": round(float(arr.min()), 1), "max": round(float(arr.max()), 1)}
+    return {"n": len(vals), "p50": round(float(np.percentile(arr, 50)), digits),
+            "p95": round(float(np.percentile(arr, 95)), digits), "mean": round(float(arr.mean()), digits),
+            "min": round(float(arr.min()), digits), "max": round(float(arr.max()), digits)}
 
 
 def table(header: list, rows: list[list]) -> str:

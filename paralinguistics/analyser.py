@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,13 +22,14 @@ from .audio import condition
 from .baseline import SpeakerBaseline
 from .features import halve, pool, signal_features
 from .heads import load
+from .prosody import text_syllables
 
 MODELS_DIR = Path(__file__).parent / "models"
 STATE_DIM = 512  # Whisper base
 GENDER_MIN_CONFIDENCE = 0.75
 AGE_MIN_CONFIDENCE = 0.6
 EVENT_MIN_CONFIDENCE = 0.5
-WHISPER_MAX_VOICED = 0.25  # whispered speech has sound but almost no voiced frames
+WHISPER_MAX_VOICED = 0.25  # whispered speech has sound but almost no steadily voiced frames
 TREMBLING_MIN_ST = 0.8  # F0 wobble, semitones rms: read speech 0.3-0.5 here, a +-1.5 st 6 Hz vibrato 0.9-1.1
 MIN_SPEECH_S = 0.2
 
@@ -118,7 +119,9 @@ class VoiceAnalyser:
         return SpeakerBaseline()
 
     def analyse(self, audio16k, *, encoder_states: np.ndarray | None = None,
-                baseline: SpeakerBaseline | None = None) -> VoiceProfile:
+                baseline: SpeakerBaseline | None = None, transcript: str | None = None) -> VoiceProfile:
+        """`transcript`: the recogniser's words for this audio; the speaking rate is then counted from
+        them (syllables per second of sound) rather than from energy peaks."""
         t0 = time.perf_counter()
         audio, warnings, reason = condition(audio16k)
         timings: dict[str, float] = {}
@@ -144,7 +147,7 @@ class VoiceAnalyser:
         timings["heads"] = _ms(t)
         profile = VoiceProfile(unknown=False, warnings=warnings)
         self._fill(profile, probs)
-        profile.style = self._style(style, baseline)
+        profile.style = self._style(style, baseline, transcript)
         timings["total"] = _ms(t0)
         profile.timings_ms = timings
         return profile
@@ -174,12 +177,20 @@ class VoiceAnalyser:
                                if n != L.NO_EVENT and c >= EVENT_MIN_CONFIDENCE), key=lambda e: -e.confidence)
 
     @staticmethod
-    def _style(s, baseline: SpeakerBaseline | None) -> dict:
+    def _style(s, baseline: SpeakerBaseline | None, transcript: str | None = None) -> dict:
+        syllables = text_syllables(transcript) if transcript else 0
+        if syllables and s.speech_s > 0:
+            s = replace(s, rate_syl_s=syllables / s.speech_s)
         d = s.to_dict()
-        d["whispering"] = bool(s.voiced_ratio <= WHISPER_MAX_VOICED)
+        d["rate_from"] = "transcript" if syllables else "signal"
+        d["whispering"] = whispering(s)
         d["trembling"] = bool(s.tremor_st >= TREMBLING_MIN_ST and s.voiced_ratio > WHISPER_MAX_VOICED)
         d["relative"] = baseline.compare_and_update(s) if baseline is not None else None
         return d
+
+
+def whispering(s) -> bool:
+    return bool(s.speech_s > 0 and s.steady_voiced_ratio <= WHISPER_MAX_VOICED)
 
 
 def _ms(t: float) -> float:

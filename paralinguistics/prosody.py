@@ -134,6 +134,7 @@ class Style:
     hf_ratio: float  # energy share above 2.5 kHz in speech frames
     tremor_st: float  # 3-12 Hz wobble of F0 in long voiced stretches, semitones rms
     jitter: float  # mean relative period change between neighbouring voiced frames
+    steady_voiced_ratio: float = 0.0  # share of speech frames in steady-pitch voiced runs (whisper: ~0)
 
     def to_dict(self) -> dict:
         return {k: round(float(v), 4) for k, v in asdict(self).items()}
@@ -163,7 +164,41 @@ def style(t: Track) -> Style:
         hf_ratio=float(np.median(t.hf_ratio[sp])) if n_speech else 0.0,
         tremor_st=_tremor(t.f0),
         jitter=_jitter(t.f0),
+        steady_voiced_ratio=float(_steady(t.f0).sum() / max(n_speech, 1)),
     )
+
+
+def _steady(f0: np.ndarray, max_jump_st: float = 1.0, min_frames: int = 5) -> np.ndarray:
+    """Voiced frames inside runs of >= min_frames whose pitch moves less than max_jump_st per frame.
+    A voice holds its pitch from frame to frame; the autocorrelation peaks that band-limited noise
+    (a whisper over the telephone) throws up jump about, so they fall out here."""
+    steady = np.zeros(len(f0), bool)
+    if len(f0) < 2:
+        return steady
+    st = np.where(f0 > 0, 12 * np.log2(np.maximum(f0, 1e-6) / 100.0), np.nan)
+    link = np.abs(np.diff(st)) < max_jump_st  # False where either side is unvoiced (nan)
+    for start, end in _runs(link):  # a run of k links joins k + 1 frames
+        if end - start + 1 >= min_frames:
+            steady[start:end + 1] = True
+    return steady
+
+
+def text_syllables(text: str) -> int:
+    """Syllables in a transcript, by vowel groups (a silent final e or -ed dropped; digits as spoken).
+    Counting the recogniser's words does not depend on how fast they were said, which energy
+    peaks do: stretched vowels break into extra peaks, so slowed speech reads too fast."""
+    import re
+
+    count = 0
+    for word in re.findall(r"[a-z']+|\d", text.lower()):
+        if word.isdigit():
+            count += 2 if word in "07" else 1  # ze-ro, se-ven
+            continue
+        groups = len(re.findall(r"[aeiouy]+", word))
+        silent = (word.endswith("e") and not word.endswith(("le", "ee", "ye"))) or (
+            word.endswith("ed") and not word.endswith(("ted", "ded")))
+        count += max(groups - (silent and groups > 1), 1)
+    return count
 
 
 def _tremor(f0: np.ndarray) -> float:

@@ -232,7 +232,8 @@ class Response:
                          "content_index": 0, "transcript": self.transcript})
         if p.analyser is not None and self.transcript:
             profile = await p.workers["paralinguistics"].run(
-                p.analyser.analyse, self.audio, encoder_states=transcript.encoder_states, baseline=s.baseline)
+                p.analyser.analyse, self.audio, encoder_states=transcript.encoder_states, baseline=s.baseline,
+                transcript=self.transcript)
             self.voice = profile.to_dict()
             s.last_voice = self.voice
             self.timeline.mark("analysis")

@@ -84,6 +84,35 @@ def test_time_stretched_clip_is_faster(analyser, male, tmp_path):
     assert male.style["rate_syl_s"] > 2.0  # a man reading aloud: a few syllables a second
 
 
+def test_whisper_over_the_telephone_band_is_whispering(analyser):
+    """A real 8 kHz prompt, whispered (its envelope over noise): band-limited noise throws up pitch-like
+    autocorrelation peaks, which must not read as a voice."""
+    from benchmarks.style import whispered
+
+    prompt = load(need(ASTERISK / "agent-newlocation.wav"))
+    assert analyser.analyse(prompt).style["whispering"] is False
+    assert analyser.analyse(whispered(prompt)).style["whispering"] is True
+
+
+def test_rate_from_the_transcript_follows_a_slowdown(analyser, tmp_path):
+    """Energy peaks over-count stretched vowels; the recogniser's words give the rate at any tempo."""
+    words = "he was not an ill disposed young man"
+    clip = need(LIBRIVOX / "sense_and_sensibility_01_austen_64kb-0880.wav")
+    usual = analyser.analyse(load(clip), transcript=words).style
+    slow = analyser.analyse(sox(tmp_path, clip, "tempo", "-s", "0.67"), transcript=words).style
+    assert usual["rate_from"] == slow["rate_from"] == "transcript"
+    assert 0.55 < slow["rate_syl_s"] / usual["rate_syl_s"] < 0.8
+
+
+def test_text_syllables():
+    from paralinguistics.prosody import text_syllables
+
+    assert text_syllables("he was not an ill disposed young man") == 9
+    assert text_syllables("I made a little table") == 7
+    assert text_syllables("call 911, or 7") == 7  # call nine one one or se-ven
+    assert text_syllables("") == 0
+
+
 def test_vibrato_is_trembling(analyser, male):
     shaky = analyser.analyse(vibrato(load(MALE_CLIP)))
     assert male.style["trembling"] is False

@@ -1,0 +1,63 @@
+"""Every `warmline bench` suite end to end on its quick slice, through the command a user types: the JSON
+result carries the environment and the suite's own figures, and the Markdown report is written beside it.
+(The empathy, safety and perception suites have their own, deeper tests.)"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from server.cli import main as warmline
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(autouse=True)
+def _plots_in_tmp(tmp_path, monkeypatch):
+    monkeypatch.setenv("WARMLINE_BENCH_DIR", str(tmp_path / "plots"))
+
+
+def bench(tmp_path: Path, suite: str, *extra: str) -> dict:
+    out = tmp_path / f"{suite}.json"
+    assert warmline(["bench", suite, "--quick", "--json", str(out), *extra]) == 0
+    result = json.loads(out.read_text())
+    assert result["suite"] == suite and result["quick"] is True
+    assert result["environment"]["cpus"] and "python" in result["environment"]
+    assert out.with_suffix(".md").read_text().startswith("#")
+    return result
+
+
+def test_latency_quick(tmp_path, ws_url):
+    r = bench(tmp_path, "latency", "--url", ws_url)
+    assert set(r["levels"]) == {"1", "2"}
+    for level in r["levels"].values():
+        assert level["turns"] == 2 * level["sessions"]
+        assert level["failed_turns"] == 0
+        assert level["first_audio_ms"]["n"] == level["turns"]
+    assert r["barge_in"]["failed_runs"] == 0
+    assert all(run["status"] != "completed" or run["stop_ms"] == 0 for run in r["barge_in"]["runs"])
+    assert (tmp_path / "plots" / "latency.png").exists()
+
+
+def test_duplex_quick(tmp_path, ws_url):
+    r = bench(tmp_path, "duplex", "--url", ws_url)
+    assert r["scenarios"] == 5 and r["errors"] == 0  # one of each: pause, backchannel, interruption, turn, echo
+    for kind in ("pause", "backchannel", "interruption", "turn_taking", "echo"):
+        assert r[kind]["n"] == 1, kind
+    assert r["interruption"]["stop_ms"]["n"] == 1  # (test_duplex.py checks what an interruption does)
+    assert r["turn_taking"]["latency_ms"]["n"] == 1
+
+
+def test_asr_quick(tmp_path):
+    r = bench(tmp_path, "asr")
+    model = r["sets"]["librivox"]["whisper-tiny.en"]
+    assert model["trimmed"]["wer_mean"] < 0.35
+    assert r["vad"]["frame_ms"]["n"] > 100
+
+
+def test_tts_quick(tmp_path):
+    r = bench(tmp_path, "tts", "--backends", "piper", "--no-wer")
+    piper = r["backends"]["piper"]
+    assert piper["status"] == "ok" and piper["sample_rate"] == 22050
+    assert piper["short_reply"] and piper["short_reply_at_8000"]
