@@ -117,6 +117,7 @@ class WhisperRecognizer:
             full = encode(self.model, audio, headroom_s=MAX_S, want_states=False)
             text, tokens, _ = self._decode(full.output, language, duration_s)
             timings["retry_s"] = time.perf_counter() - t_retry
+            text = _repeated_phrase(text) or text  # still looping on the full window: the phrase once
         timings["decode_s"] = time.perf_counter() - t1 - timings.get("retry_s", 0.0)
         return Transcript(text=text, language=language, encoder_states=enc.states[: enc.audio_frames],
                           timings=timings)
@@ -155,12 +156,18 @@ def _max_new_tokens(duration_s: float) -> int:
 
 
 def _is_one_phrase_repeated(text: str) -> bool:
-    """ "6 6", "Hamal Hamal": a short turn whose whole output is one phrase said twice or more."""
-    words = [re.sub(r"[^\w']", "", w.lower()) for w in text.split()]
+    return _repeated_phrase(text) is not None
+
+
+def _repeated_phrase(text: str) -> str | None:
+    """ "6 6", "Hamal Hamal", "Kids are by the door. Kids are by the door. Kids are": an output that is
+    one phrase said at least twice, the last time possibly cut short. Returns the phrase once."""
+    raw = text.split()
+    words = [re.sub(r"[^\w']", "", w.lower()) for w in raw]
     for n in range(1, len(words) // 2 + 1):
-        if len(words) % n == 0 and words == words[:n] * (len(words) // n):
-            return True
-    return False
+        if all(words[i] == words[i % n] for i in range(n, len(words))):
+            return " ".join(raw[:n])
+    return None
 
 
 def _repeats_ngram(tokens: list[int]) -> bool:

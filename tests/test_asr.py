@@ -143,3 +143,13 @@ def test_bad_model_names_are_clear_errors(tmp_path):
         WhisperRecognizer(_model("whisper-tiny.en"), language="de")
     with pytest.raises(ValueError):
         WhisperRecognizer(_model("whisper-tiny.en"), device="tpu")
+
+
+@pytest.mark.parametrize("text, phrase", [
+    ("6 6", "6"), ("Hamal Hamal", "Hamal"),
+    ("Kids are talking by the door. Kids are talking by the door. Kids are", "Kids are talking by the door."),
+    ("Kids are talking by the door.", None), ("I said no, no, no to him", None), ("", None)])
+def test_a_phrase_said_again_and_again_is_found_once(text, phrase):
+    from asr.whisper import _repeated_phrase
+
+    assert _repeated_phrase(text) == phrase
