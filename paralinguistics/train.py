@@ -281,6 +281,17 @@ def cross_validate(task: str, cfg: Config, feats, y: np.ndarray, fold: np.ndarra
     return out
 
 
+def _fit_on(feats, conditions, idx, y, corpus, n_classes, cfg):
+    """Fit one head on clips `idx`, stacked once per recording condition (clean, telephone, ...)."""
+    xs, fs = [], []
+    for c in conditions:
+        x, fr = task_inputs(feats, c, idx)
+        xs.append(x)
+        fs.extend(fr)
+    return fit(np.concatenate(xs), fs if cfg.attention else None, np.tile(y[idx], len(conditions)), n_classes, cfg,
+               groups=np.tile(corpus[idx], len(conditions)))
+
+
 def score(task: str, prob: np.ndarray, y: np.ndarray, clips) -> dict:
     """The figures the model card reports for one task and condition."""
     names = TASK_LABELS[task]
@@ -391,14 +402,3 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
-
-
-def _fit_on(feats, conditions, idx, y, corpus, n_classes, cfg):
-    """Fit one head on clips `idx`, stacked once per recording condition (clean, telephone, ...)."""
-    xs, fs = [], []
-    for c in conditions:
-        x, fr = task_inputs(feats, c, idx)
-        xs.append(x)
-        fs.extend(fr)
-    return fit(np.concatenate(xs), fs if cfg.attention else None, np.tile(y[idx], len(conditions)), n_classes, cfg,
-               groups=np.tile(corpus[idx], len(conditions)))

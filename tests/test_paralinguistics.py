@@ -267,8 +267,10 @@ def test_perceive_rejects_a_manifest_without_paths(tmp_path):
 
 
 def test_a_user_can_retrain_on_their_own_folder(tmp_path, monkeypatch):
-    """The training script on a tiny labelled folder of one's own; the analyser then loads those heads."""
-    from paralinguistics import train
+    """The training script, run the way a user runs it, on a tiny labelled folder of one's own; the
+    analyser then loads those heads."""
+    import os
+    import sys
 
     men = sorted(LIBRIVOX.glob("*.wav"))[:4]
     women = [ASTERISK / n for n in ("hello-world.wav", "demo-thanks.wav", "auth-thankyou.wav", "vm-goodbye.wav")]
@@ -278,10 +280,12 @@ def test_a_user_can_retrain_on_their_own_folder(tmp_path, monkeypatch):
             for g, group in (("M", men), ("F", women)) for i, p in enumerate(group)]
     manifest = tmp_path / "mine.csv"
     manifest.write_text("path,dataset,task,label,speaker,gender,age\n" + "".join(rows))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the feature cache stays out of the real one
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}  # the feature cache stays out of the real one
     out = tmp_path / "heads"
-    assert train.main(["--manifest", str(manifest), "--root", "/", "--out", str(out), "--no-cv",
-                       "--conditions", "clean", "--tasks", "emotion,gender,age,events"]) == 0
+    run = subprocess.run([sys.executable, "-m", "paralinguistics.train", "--manifest", str(manifest), "--root", "/",
+                          "--out", str(out), "--no-cv", "--conditions", "clean", "--tasks", "emotion,gender,age,events"],
+                         env=env, cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
     mine = VoiceAnalyser(device="cpu", models_dir=out)
     assert set(mine.heads) == {"emotion", "gender"}  # age and events had nothing to learn from
     p = mine.analyse(load(men[0]))
