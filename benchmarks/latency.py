@@ -63,7 +63,9 @@ async def barge_in(url: str, question: np.ndarray, interruption: np.ndarray) -> 
         deltas_after = [t for t, e in caller.events if e.get("type") == "response.output_audio.delta" and t > onset
                         and e.get("response_id") == rid]
         last_audio = max(deltas_after) if deltas_after else onset
-        return {"stop_ms": round((max(last_audio, t_done) - onset) * 1000, 1),
+        # Playback stops when the audio stops flowing (the server pauses at once); the reply is cancelled,
+        # and response.done sent, only once the overlap is judged a real interruption.
+        return {"stop_ms": round((last_audio - onset) * 1000, 1), "cancelled_ms": round((t_done - onset) * 1000, 1),
                 "status": done["response"]["status"], "speech_started_seen": bool(started)}
 
 
@@ -111,7 +113,8 @@ async def _measure(url: str, speech: list[np.ndarray], levels: list[int], turns:
             stops.append({"error": f"{type(exc).__name__}: {exc}", "stop_ms": None})
         bar.update(1)
     bar.close()
-    results["barge_in"] = {"stop_ms": percentiles([s["stop_ms"] for s in stops]), "runs": stops,
+    results["barge_in"] = {"stop_ms": percentiles([s["stop_ms"] for s in stops]),
+                           "cancelled_ms": percentiles([s.get("cancelled_ms") for s in stops]), "runs": stops,
                            "failed_runs": sum("error" in s for s in stops)}
     results["report_markdown"] = _report(results)
     return results
@@ -127,7 +130,8 @@ def _report(results: dict) -> str:
           "that ends a turn.", "",
           table(["sessions", "turns", "first audio p50", "p95", *STAGES], rows), "",
           f"Barge-in: user speech onset to the last reply audio received: p50 {results['barge_in']['stop_ms']['p50']} ms, "
-          f"p95 {results['barge_in']['stop_ms']['p95']} ms (includes the VAD's minimum speech duration)."]
+          f"p95 {results['barge_in']['stop_ms']['p95']} ms (includes the VAD's minimum speech duration); to the "
+          f"cancelled response.done: p50 {results['barge_in']['cancelled_ms']['p50']} ms (the interruption decision)."]
     path = plot_path("latency")
     if path:
         _plot(results, path)
