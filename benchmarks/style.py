@@ -104,12 +104,12 @@ def verdict(change: str, style_dict: dict) -> tuple[bool, str]:
 
 def evaluate(speakers: list[Speaker], *, progress=None) -> dict:
     """Every test clip of every speaker, in every change, against a baseline of that speaker's other clips."""
-    from paralinguistics.analyser import VoiceAnalyser
+    from paralinguistics.analyser import describe_style
     from paralinguistics.baseline import SpeakerBaseline
     from paralinguistics.features import signal_features
 
     def style_of(audio: np.ndarray, text: str, baseline):  # what the server's analyser reports, minus the heads
-        return VoiceAnalyser._style(signal_features(audio)[0], baseline, text)
+        return describe_style(signal_features(audio)[0], baseline, text)
 
     if shutil.which("sox") is None:
         return {"skipped": "sox is not installed (Debian package sox)"}

@@ -147,7 +147,7 @@ class VoiceAnalyser:
         timings["heads"] = _ms(t)
         profile = VoiceProfile(unknown=False, warnings=warnings)
         self._fill(profile, probs)
-        profile.style = self._style(style, baseline, transcript)
+        profile.style = describe_style(style, baseline, transcript)
         timings["total"] = _ms(t0)
         profile.timings_ms = timings
         return profile
@@ -176,17 +176,19 @@ class VoiceAnalyser:
             p.events = sorted((Prediction(n, float(c)) for n, c in zip(names, ev)
                                if n != L.NO_EVENT and c >= EVENT_MIN_CONFIDENCE), key=lambda e: -e.confidence)
 
-    @staticmethod
-    def _style(s, baseline: SpeakerBaseline | None, transcript: str | None = None) -> dict:
-        syllables = text_syllables(transcript) if transcript else 0
-        if syllables and s.speech_s > 0:
-            s = replace(s, rate_syl_s=syllables / s.speech_s)
-        d = s.to_dict()
-        d["rate_from"] = "transcript" if syllables else "signal"
-        d["whispering"] = whispering(s)
-        d["trembling"] = bool(s.tremor_st >= TREMBLING_MIN_ST and s.voiced_ratio > WHISPER_MAX_VOICED)
-        d["relative"] = baseline.compare_and_update(s) if baseline is not None else None
-        return d
+
+def describe_style(s, baseline: SpeakerBaseline | None = None, transcript: str | None = None) -> dict:
+    """The style a turn reports: the measures, whispering and trembling, the rate counted from the
+    transcript when there is one, and the change against the speaker's baseline (which learns from it)."""
+    syllables = text_syllables(transcript) if transcript else 0
+    if syllables and s.speech_s > 0:
+        s = replace(s, rate_syl_s=syllables / s.speech_s)
+    d = s.to_dict()
+    d["rate_from"] = "transcript" if syllables else "signal"
+    d["whispering"] = whispering(s)
+    d["trembling"] = bool(s.tremor_st >= TREMBLING_MIN_ST and s.voiced_ratio > WHISPER_MAX_VOICED)
+    d["relative"] = baseline.compare_and_update(s) if baseline is not None else None
+    return d
 
 
 def whispering(s) -> bool:

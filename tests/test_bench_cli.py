@@ -61,3 +61,11 @@ def test_tts_quick(tmp_path):
     piper = r["backends"]["piper"]
     assert piper["status"] == "ok" and piper["sample_rate"] == 22050
     assert piper["short_reply"] and piper["short_reply_at_8000"]
+
+
+def test_dialogue_quick(tmp_path):
+    r = bench(tmp_path, "dialogue", "--models", "qwen2.5-0.5b")
+    (run,) = r["runs"]
+    assert run["model"] == "qwen2.5-0.5b" and run["cases"] == 19  # every 4th case
+    assert run["crisis"]["cases"] == 6 and run["crisis"]["recall"] == 1.0
+    assert run["crisis"]["reply_has_resource_rate"] == 1.0

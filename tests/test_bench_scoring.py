@@ -237,3 +237,18 @@ def test_empathy_score_on_hand_made_turns():
     assert r["sensitivity"]["per_group"]["s1|Dogs are sitting by the door."]["moved_right"] == 1
     assert r["alignment_when_emotion_heard_right"] == 1.0
     assert r["heard_emotion_accuracy"] == 1.0
+
+
+@pytest.mark.parametrize("ref, hyp, expected", [
+    ("the cat sat", "the cat sat", 0.0),
+    ("the cat sat", "the cat", 1 / 3),  # one deletion
+    ("the cat sat", "the black cat sat", 1 / 3),  # one insertion
+    ("the cat sat", "a cat sat", 1 / 3),  # one substitution
+    ("Mr. Dashwood, ill-disposed!", "mister dashwood ill disposed", 0.0),  # spelling, hyphen, punctuation
+    ("call 4 now", "call four now", 0.0),
+    ("", "", 0.0), ("", "hello", 1.0), ("hello there", "", 1.0),
+])
+def test_word_error_rate(ref, hyp, expected):
+    from benchmarks.metrics import wer
+
+    assert wer(ref, hyp) == pytest.approx(expected)
