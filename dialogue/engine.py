@@ -16,8 +16,9 @@ from .format import GRAMMARS, MODES, ReplyParser
 from .prompts import crisis_guidance, system_prompt, turn_note
 from .safety import Concern, SafetyPolicy, forbidden, off_script
 from .speech_text import spoken
-from .tone import CRISIS_TONES, fallback_need, fallback_tone
+from .tone import CRISIS_TONES, fallback_need, fallback_tone, tone_for_voice
 from .tracking import STAGE_GUIDANCE
+from .voice import VoiceCues
 
 
 @dataclass
@@ -207,8 +208,11 @@ class DialogueEngine:
         tone = header.get("tone") or fallback_tone(user.emotion, crisis=crisis)
         if crisis and tone not in CRISIS_TONES:
             tone = fallback_tone(user.emotion, crisis=True)
-        fields.update(need=header.get("need") or ("safety" if crisis else fallback_need(user.emotion)),
-                      reply_emotion=tone, format_valid=parser.parsed.valid,
+        need = header.get("need") or ("safety" if crisis else fallback_need(user.emotion))
+        voice = user.voice or VoiceCues()
+        tone, tone_from = tone_for_voice(tone, need=need, emotion=voice.emotion, confidence=voice.confidence,
+                                         crisis=crisis)
+        fields.update(need=need, reply_emotion=tone, tone_from=tone_from, format_valid=parser.parsed.valid,
                       source="model" if parser.parsed.valid else "fallback")
         if "thought" in header:
             fields["thought"] = header["thought"]

@@ -205,6 +205,18 @@ def test_engine_order_assessment_then_clauses_then_done():
     assert sent[-1]["role"] == "system" and "sad" in sent[-1]["content"]
 
 
+def test_engine_speaks_in_the_tone_a_clear_voice_calls_for():
+    """The same generic answer from the model: a clearly sad voice makes it gentle; an unsure one leaves it."""
+    said = "I just got back from the shops."
+    for voice, tone, source in (({"emotion": {"label": "sad", "confidence": 0.9}}, "gentle", "voice"),
+                                ({"emotion": {"label": "sad", "confidence": 0.3}}, "warm", "model")):
+        conv = Conversation()
+        conv.add_user(said, voice=voice)
+        parts = run(DialogueEngine(ScriptedModel("listen|warm\nOh, how did it go?")), conv)
+        assert parts[0].fields["reply_emotion"] == tone and parts[0].fields["tone_from"] == source
+        assert parts[-1].emotion == tone
+
+
 def test_engine_fallback_tone_from_user_emotion_when_format_breaks():
     engine = DialogueEngine(ScriptedModel("Hey, take a breath. That sounds infuriating."))
     conv = Conversation()
@@ -293,3 +305,30 @@ def test_an_empty_style_from_the_analyser_reads_as_unknown():
     from dialogue.voice import _label
 
     assert _label({}) == (None, None)
+
+
+# --- the tone the voice calls for -------------------------------------------------------------------
+
+@pytest.mark.parametrize("model_tone, need, emotion, confidence, expected", [
+    ("warm", "comfort", "sad", 0.9, ("gentle", "voice")),  # generic tone, clearly sad voice
+    ("warm", "listen", "angry", 0.8, ("calm", "voice")),
+    ("cheerful", "celebrate", "fearful", 0.7, ("reassuring", "voice")),  # does not suit a fearful voice
+    ("serious", "calm", "angry", 0.8, ("serious", "model")),  # specific and suitable: the model's
+    ("warm", "comfort", "sad", 0.3, ("warm", "model")),  # the voice is not clear enough
+    ("warm", "listen", "neutral", 0.9, ("warm", "model")),
+    ("warm", "listen", None, None, ("warm", "model")),
+    ("warm", "listen", "happy", 0.9, ("cheerful", "voice")),
+    ("warm", "comfort", "happy", 0.9, ("warm", "model")),  # a happy voice, painful words: never cheerful
+    ("gentle", "listen", "happy", 0.9, ("gentle", "model")),
+    ("warm", "listen", "sad", None, ("gentle", "voice")),  # a label given outright counts as clear
+])
+def test_tone_for_voice(model_tone, need, emotion, confidence, expected):
+    from dialogue.tone import tone_for_voice
+
+    assert tone_for_voice(model_tone, need=need, emotion=emotion, confidence=confidence) == expected
+
+
+def test_a_crisis_keeps_its_tone_whatever_the_voice():
+    from dialogue.tone import tone_for_voice
+
+    assert tone_for_voice("gentle", need="safety", emotion="happy", confidence=0.99, crisis=True) == ("gentle", "model")
