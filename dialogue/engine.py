@@ -93,7 +93,11 @@ class DialogueEngine:
         if concern.escalate:
             yield Escalation(concern.category, concern.severity, concern.reason,
                              self.safety.resources_for(concern.category, concern.severity))
-        turn = _Reply(conv, item_id)
+        else:
+            # Already escalated, but the reply was cut (barge-in) before the person heard where to get help:
+            # this reply owes them the resources. The escalation event is not raised twice.
+            concern = self._owed(conv) or concern
+        turn = _Reply(conv, item_id, crisis=(concern.category, concern.severity) if concern.escalate else None)
         try:
             if concern.severity == "high" or (concern.escalate and not self.model_crisis_replies):
                 yield from self._fixed(concern, fields, turn, timings, t0)
@@ -182,6 +186,18 @@ class DialogueEngine:
         timings["total_s"] = round(time.perf_counter() - t0, 4)
         yield ReplyDone(turn.text, tone, timings, parser.parsed.valid, dropped=dropped)
 
+    def _owed(self, conv: Conversation) -> Concern | None:
+        """The latest crisis whose resources no reply since has let the person hear (None if heard)."""
+        for t in reversed(conv.turns):
+            if t.role != "assistant":
+                continue
+            if "crisis" in t.meta:
+                category, severity = t.meta["crisis"]
+                if self.safety.mentions_resource(t.text, category, severity):
+                    return None
+                return Concern(category, severity, "an earlier crisis reply was cut before its resources")
+        return None
+
     # -- assessment ---------------------------------------------------------------------------------
 
     def _concern(self, conv: Conversation, user: Turn) -> Concern:
@@ -232,8 +248,8 @@ def _assessment(fields: dict) -> Assessment:
 class _Reply:
     """Collects the spoken clauses and adds the assistant turn once, however the reply ends."""
 
-    def __init__(self, conv: Conversation, item_id: str | None) -> None:
-        self.conv, self.item_id = conv, item_id
+    def __init__(self, conv: Conversation, item_id: str | None, *, crisis: tuple[str, str] | None = None) -> None:
+        self.conv, self.item_id, self.crisis = conv, item_id, crisis
         self.clauses: list[str] = []
         self.emotion: str | None = None
         self._done = False
@@ -249,4 +265,7 @@ class _Reply:
     def commit(self, *, interrupted: bool) -> None:
         if not self._done:
             self._done = True
-            self.conv.add_assistant(self.text, item_id=self.item_id, emotion=self.emotion, interrupted=interrupted)
+            turn = self.conv.add_assistant(self.text, item_id=self.item_id, emotion=self.emotion,
+                                           interrupted=interrupted)
+            if self.crisis:
+                turn.meta["crisis"] = self.crisis  # (category, severity): whether its resources were heard is read later

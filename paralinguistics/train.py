@@ -28,7 +28,7 @@ from .heads import Head, save, softmax
 
 FOLDS = 6
 CONDITIONS = ("clean", "tel", "noise10")
-TRAIN_CONDITIONS = ("clean", "tel")
+TRAIN_CONDITIONS = ("clean", "tel", "noise10")
 MODELS_DIR = Path(__file__).parent / "models"
 
 
@@ -49,7 +49,7 @@ class Config:
 
 # task -> config; chosen by the cross-validation runs recorded in the model card
 CONFIGS = {
-    "emotion": Config(hidden=256, epochs=30),
+    "emotion": Config(hidden=256, epochs=30, dropout=0.5),
     "gender": Config(hidden=256, epochs=25),
     "age": Config(hidden=256, epochs=25),
     "events": Config(hidden=256, epochs=25),

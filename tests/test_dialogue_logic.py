@@ -332,3 +332,31 @@ def test_a_crisis_keeps_its_tone_whatever_the_voice():
     from dialogue.tone import tone_for_voice
 
     assert tone_for_voice("gentle", need="safety", emotion="happy", confidence=0.99, crisis=True) == ("gentle", "model")
+
+
+def test_a_crisis_reply_cut_before_its_resources_leaves_them_owed():
+    """Barge-in cut the crisis reply after its first clause: the next reply gives the resources (without
+    raising the escalation again); once heard, nothing more is owed."""
+    engine = DialogueEngine(ScriptedModel("listen|warm\nI hear you. Tell me more."))
+    conv = Conversation()
+    conv.add_user("I'm going to kill myself tonight.", item_id="u1")
+    first = run(engine, conv, item_id="a1")
+    assert any(isinstance(p, Escalation) for p in first)
+    assert engine.safety.mentions_resource(first[-1].text, "suicide", "high")
+    conv.truncate("a1", "I'm really glad you told me.")
+    conv.add_user("I've made up my mind.", item_id="u2")
+    second = run(engine, conv, item_id="a2")
+    assert not any(isinstance(p, Escalation) for p in second)
+    assert engine.safety.mentions_resource(second[-1].text, "suicide", "high")
+    conv.add_user("Okay. Thank you.", item_id="u3")
+    third = run(engine, conv, item_id="a3")
+    assert third[-1].text == "I hear you. Tell me more."
+
+
+def test_a_crisis_reply_heard_in_full_owes_nothing():
+    engine = DialogueEngine(ScriptedModel("listen|warm\nI hear you. Tell me more."))
+    conv = Conversation()
+    conv.add_user("I'm going to kill myself tonight.", item_id="u1")
+    run(engine, conv, item_id="a1")
+    conv.add_user("Okay, I will call them.", item_id="u2")
+    assert run(engine, conv, item_id="a2")[-1].text == "I hear you. Tell me more."
