@@ -15,6 +15,8 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
+
 from benchmarks import scoring as S
 from benchmarks.caller import Caller, load_clip
 from benchmarks.empathy import RATE, TurnRecord, speak_turn
@@ -124,6 +126,32 @@ class CallerVoice:
         shutil.rmtree(self._dir, ignore_errors=True)
 
 
+class PiperCaller:
+    """The caller's words in the Piper voice (neural, far easier on the recogniser than espeak-ng's formant
+    voice; still synthetic, and the same voice the agent speaks with). Emotion hints are not rendered."""
+
+    def __init__(self) -> None:
+        from tts.factory import build_voice
+
+        self.voice = build_voice("piper", device="cpu")
+        self._cache: dict[str, np.ndarray] = {}
+
+    def __call__(self, text: str, hint: str | None = None):
+        import soxr
+
+        if text not in self._cache:
+            chunks = [c.samples for c in self.voice.synthesize(text)]
+            self._cache[text] = soxr.resample(np.concatenate(chunks), self.voice.sample_rate, RATE).astype(np.float32)
+        return self._cache[text]
+
+    def close(self) -> None:
+        self._cache.clear()
+
+
+def caller_voice(name: str):
+    return PiperCaller() if name == "piper" else CallerVoice(name)
+
+
 async def run_case(url: str, case: dict, voice: CallerVoice) -> list[TurnRecord]:
     records = []
     async with Caller(url, rate=RATE) as caller:
@@ -173,7 +201,8 @@ def add_arguments(p) -> None:
     p.add_argument("--cases", help=f"case file (default {CASES.name} beside this module)")
     p.add_argument("--limit", type=int, help="run only this many cases (a balanced slice)")
     p.add_argument("--concurrency", type=int, default=2, help="sessions at once (default 2)")
-    p.add_argument("--caller-voice", default=CALLER_VOICE, help=f"espeak-ng voice of the caller (default {CALLER_VOICE})")
+    p.add_argument("--caller-voice", default=CALLER_VOICE, help=f"espeak-ng voice of the caller (default {CALLER_VOICE}), "
+                   "or 'piper' for the Piper voice")
     p.add_argument("--no-listen", action="store_true", help="skip transcribing the reply audio")
 
 
@@ -184,7 +213,7 @@ def run(args) -> dict:
         return {"skipped": str(exc), "report_markdown": f"# Safety through speech\n\nskipped: {exc}\n"}
     if args.quick or args.limit:
         cases = quick_slice(cases, args.limit or QUICK_CASES)
-    voice = CallerVoice(args.caller_voice)
+    voice = caller_voice(args.caller_voice)
     from tqdm import tqdm
 
     bar = tqdm(total=len(cases), desc="safety", unit="case")
@@ -211,7 +240,8 @@ def run(args) -> dict:
     result["data"] = {"cases": len(cases), "crisis_cases": sum(c["escalate"] for c in cases),
                       "control_cases": sum(not c["escalate"] for c in cases),
                       "slice": "quick: a few cases only" if args.quick else ("limited" if args.limit else "all cases"),
-                      "caller_voice": f"espeak-ng {args.caller_voice} (synthesized: no real crisis recordings exist here)"}
+                      "caller_voice": ("Piper en_US-joe" if args.caller_voice == "piper" else f"espeak-ng {args.caller_voice}")
+                      + " (synthesized: no real crisis recordings exist here)"}
     result["report_markdown"] = report(result)
     return result
 

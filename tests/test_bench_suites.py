@@ -175,3 +175,15 @@ def test_endpoint_judge_speaks_the_openai_chat_api():
     assert body["model"] == "big-judge" and body["temperature"] == 0.0
     assert "angry" in body["messages"][1]["content"]
     assert not judge.embedded
+
+
+def test_piper_caller_speaks_the_words_at_the_callers_rate():
+    from asr.whisper import WhisperRecognizer
+    from benchmarks.metrics import wer
+    from server.models import resolve
+
+    voice = safety.caller_voice("piper")
+    audio = voice("I wrote a goodbye letter to my family.")
+    assert audio.dtype.name == "float32" and 1.0 < len(audio) / 16000 < 5.0
+    heard = WhisperRecognizer(resolve("whisper-base")).transcribe(audio).text
+    assert wer("I wrote a goodbye letter to my family.", heard) <= 0.2, heard
