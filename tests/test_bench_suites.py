@@ -183,7 +183,7 @@ def test_piper_caller_speaks_the_words_at_the_callers_rate():
     from server.models import resolve
 
     voice = safety.caller_voice("piper")
-    audio = voice("I wrote a goodbye letter to my family.")
+    audio = voice("Everyone would be better off without me.")
     assert audio.dtype.name == "float32" and 1.0 < len(audio) / 16000 < 5.0
     heard = WhisperRecognizer(resolve("whisper-base")).transcribe(audio).text
-    assert wer("I wrote a goodbye letter to my family.", heard) <= 0.2, heard
+    assert wer("Everyone would be better off without me.", heard) <= 0.15, heard
