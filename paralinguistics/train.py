@@ -396,6 +396,9 @@ def main(argv=None) -> int:
         prev["tasks"].update(metrics["tasks"])
         prev.update({k: v for k, v in metrics.items() if k != "tasks"})
         mfile.write_text(json.dumps(prev, indent=1) + "\n")
+        from .card import main as write_card
+
+        write_card(["--models", str(out)])  # confusion plots and the card's figures, from metrics.json
     print(f"wrote {out}", file=sys.stderr)
     return 0
 
