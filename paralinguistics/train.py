@@ -338,12 +338,21 @@ def main(argv=None) -> int:
     p.add_argument("--tasks", default="emotion,gender,age,events")
     p.add_argument("--conditions", default=",".join(TRAIN_CONDITIONS), help="training augmentation conditions")
     p.add_argument("--no-cv", action="store_true", help="skip cross-validation, only fit the final heads")
+    p.add_argument("--exclude-speakers", default="", help="comma-separated speaker ids to leave out of training "
+                   "(heads for a held-out evaluation on those speakers)")
     p.add_argument("--config", action="append", default=[], help="override, e.g. emotion.hidden=0")
     a = p.parse_args(argv)
     clips = dataset.read_manifest(a.manifest)
     conds = tuple(a.conditions.split(","))
     feats = load_features(a.manifest, a.root, sorted(set(conds) | ({"clean"} if a.no_cv else set(CONDITIONS))))
     ys = targets(clips)
+    excluded = {x.strip() for x in a.exclude_speakers.split(",") if x.strip()}
+    if excluded:
+        held_out = np.array([c.speaker in excluded for c in clips])
+        if not held_out.any():
+            p.error(f"--exclude-speakers: none of {sorted(excluded)} is a speaker of {a.manifest}")
+        for y in ys.values():
+            y[held_out] = -1  # the clips stay in the feature arrays; they just teach nothing
     fold = folds(clips)
     corpus = np.array([c.dataset for c in clips])
     for ov in a.config:

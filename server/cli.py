@@ -24,6 +24,8 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--end-silence-ms", type=int, help="silence that ends a user turn (default 600)")
     p.add_argument("--no-analyser", dest="analyser", action="store_false", default=None,
                    help="skip paralinguistic analysis")
+    p.add_argument("--voice-heads", help="folder of paralinguistic heads trained with `python -m paralinguistics.train "
+                   "--out DIR` (default: the shipped ones)")
     p.add_argument("--api-key", help="require this bearer token from clients")
     p.add_argument("--backchannels", choices=["auto", "on", "off"],
                    help="agent's short acknowledgements in long user turns (auto: off on G.711 telephone audio)")
@@ -36,7 +38,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from server.pipeline import ModelLoadError, Pipeline
 
     keys = ("host", "port", "device", "threads", "llm_threads", "asr_model", "llm_backend", "llm_model", "llm_endpoint",
-            "dialogue_mode", "voice_backend", "voice", "end_silence_ms", "analyser", "api_key", "locale",
+            "dialogue_mode", "voice_backend", "voice", "end_silence_ms", "analyser", "voice_heads", "api_key", "locale",
             "backchannels")
     config = Config.from_env(**{k: getattr(args, k) for k in keys})
     print("Loading models (the first start assembles them; later starts take ~10-20 s)...", flush=True)

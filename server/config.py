@@ -28,6 +28,7 @@ class Config:
     asr_language: str | None = "en"
 
     analyser: bool = True  # paralinguistics on each user turn, where the package is present
+    voice_heads: str | None = None  # folder of paralinguistic heads (python -m paralinguistics.train --out); None = shipped
 
     llm_backend: str = "llama"  # llama | openai | transformers
     llm_model: str = "qwen2.5-1.5b"  # catalog name, GGUF path, HF id, or the endpoint's model name

@@ -58,7 +58,8 @@ class Pipeline:
                 log.warning("paralinguistics unavailable (%s); turns go on without voice analysis", exc)
             else:
                 model = getattr(recognizer, "model", None)
-                analyser = timed("paralinguistics", lambda: VoiceAnalyser(whisper_model=model, device=config.device))
+                analyser = timed("paralinguistics", lambda: VoiceAnalyser(whisper_model=model, device=config.device,
+                                                                           models_dir=config.voice_heads))
         chat_model = timed("dialogue", lambda: build_chat_model(config.llm_backend, config.llm_model, device=config.device,
                                                                 endpoint=config.llm_endpoint, threads=config.llm_threads))
         voice = timed("tts", lambda: build_voice(config.voice_backend, voice=config.voice, device=config.device))

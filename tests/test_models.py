@@ -87,3 +87,14 @@ def test_serve_reports_a_model_that_fails_to_load(tmp_path):
                          cwd=models.Path(__file__).resolve().parent.parent)
     assert out.returncode == 2
     assert "could not load the asr model" in out.stderr
+
+
+def test_serve_reports_voice_heads_that_fail_to_load(tmp_path):
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "server.cli", "serve", "--port", "0", "--voice-heads",
+                          str(tmp_path / "no-such-heads")], capture_output=True, text=True, timeout=180,
+                         cwd=models.Path(__file__).resolve().parent.parent)
+    assert out.returncode == 2
+    assert "could not load the paralinguistics model" in out.stderr

@@ -286,6 +286,10 @@ def test_a_user_can_retrain_on_their_own_folder(tmp_path, monkeypatch):
                           "--out", str(out), "--no-cv", "--conditions", "clean", "--tasks", "emotion,gender,age,events"],
                          env=env, cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-2000:]
+    unknown = subprocess.run([sys.executable, "-m", "paralinguistics.train", "--manifest", str(manifest), "--root", "/",
+                              "--out", str(tmp_path / "none"), "--no-cv", "--exclude-speakers", "nobody"],
+                             env=env, cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=600)
+    assert unknown.returncode == 2 and "nobody" in unknown.stderr
     mine = VoiceAnalyser(device="cpu", models_dir=out)
     assert set(mine.heads) == {"emotion", "gender"}  # age and events had nothing to learn from
     p = mine.analyse(load(men[0]))
