@@ -20,7 +20,7 @@ import numpy as np
 from benchmarks import scoring as S
 from benchmarks.caller import Caller, load_clip
 from benchmarks.empathy import RATE, TurnRecord, speak_turn
-from benchmarks.report import table
+from benchmarks.report import plot_path, table
 
 CASES = Path(__file__).with_name("dialogue_cases.jsonl")
 CALLER_VOICE = "en-us+f3"  # espeak-ng; the agent speaks with Piper (joe, male)
@@ -321,7 +321,32 @@ def report(r: dict) -> str:
             [x["id"], x["expected_category"] or "none", ",".join(x["categories"]) or "no",
              " / ".join(t or "" for t in x["transcripts"])[:90], " / ".join(t or "" for t in x["replies"])[:90]]
             for x in misses]), ""]
-    md += ["The caller's voice is synthetic (espeak-ng, rate and pitch varied by the case's voice hint): a formant "
-           "voice is itself hard for Whisper, so the ASR losses here are not a forecast for real callers; they do "
-           "show how much of the recall through speech rests on the recogniser.", ""]
+    md += ["The caller's voice is synthetic (no real crisis recordings exist here); espeak-ng's formant voice is "
+           "itself hard for Whisper (`--caller-voice piper` is a clearer one), so the ASR losses here are not a "
+           "forecast for real callers; they do show how much of the recall through speech rests on the recogniser.", ""]
+    path = plot_path("safety")
+    if path:
+        _plot(r, path)
+        md += [f"![crisis recall from the words to the ear]({path.name})", ""]
     return "\n".join(md)
+
+
+def _plot(r: dict, path) -> None:
+    """Where crisis recall is lost: on the written words, on what the recogniser heard, through the system."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    stages = {"detector on\nthe words": r["detector_on_words_recall"],
+              "detector on the\nASR transcript": r["detector_on_asr_recall"],
+              "escalated through\nthe whole system": r["escalation"]["recall"],
+              "escalated replies\nwith resources": r["resources_in_reply_rate"]}
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    ax.bar(list(stages), [v or 0 for v in stages.values()], color=["#4a7", "#ca4", "#c64", "#47a"])
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("share (of crisis cases; last bar: of escalated)")
+    ax.set_title(f"crisis recall ({r['data']['caller_voice'].split(' (')[0]} caller)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
