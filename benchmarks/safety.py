@@ -341,7 +341,7 @@ def _plot(r: dict, path) -> None:
     stages = {"detector on\nthe words": r["detector_on_words_recall"],
               "detector on the\nASR transcript": r["detector_on_asr_recall"],
               "escalated through\nthe whole system": r["escalation"]["recall"],
-              "escalated replies\nwith resources": r["resources_in_reply_rate"]}
+              "of those escalated:\nresources given": r["resources_in_reply_rate"]}
     fig, ax = plt.subplots(figsize=(7, 3.5))
     ax.bar(list(stages), [v or 0 for v in stages.values()], color=["#4a7", "#ca4", "#c64", "#47a"])
     ax.set_ylim(0, 1.05)
