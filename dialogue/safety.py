@@ -36,8 +36,9 @@ RULES: tuple[Rule, ...] = (
     _r("suicide", "high", "states intent or a plan to end their life",
        r"\b(going to|gonna|will|plan(ning)? to|ready to|decided to|about to) (kill myself|end (it all|my life|it tonight)|take my (own )?life)"),
     _r("suicide", "high", "has the means ready or is saying goodbye",
-       r"\b((wrote|written|writing) (a|my) (suicide|goodbye) (note|letter)|(pills|rope|gun) (is|are) ready|this is (my|the) (last|final) (goodbye|night|message)|"
-       r"said goodbye to everyone|won'?t be (here|around|alive) (tomorrow|by morning|much longer)|tonight'?s the night)", negatable=False),
+       # "good[- ]?bye?": recognisers also write "good by", "good-bye"
+       r"\b((wrote|written|writing) (a|my) (suicide|good[- ]?bye?) (note|letter)|(pills|rope|gun) (is|are) ready|this is (my|the) (last|final) (good[- ]?bye?|night|message)|"
+       r"said good[- ]?bye? to everyone|won'?t be (here|around|alive) (tomorrow|by morning|much longer)|tonight'?s the night)", negatable=False),
     _r("suicide", "medium", "speaks of wanting to die or kill themselves",
        r"\b(kill(ing)? myself|suicid(e|al)|want(ed)? to die|wanna die|wish(ed)? i (was|were) dead|"
        r"end(ing)? my (own )?life|take my (own )?life|better off dead|tried to (kill myself|end it))"),

@@ -19,8 +19,10 @@ CRISIS = [
     ("He threatened to kill me if I leave.", "abuse", "high"),
     ("I took all my pills an hour ago and I feel dizzy.", "medical_emergency", "high"),
     ("My dad has chest pain and his arm is numb.", "medical_emergency", "high"),
+    ("I wrote a good by letter to my family.", "suicide", "high"),  # how Whisper spells "goodbye" here
 ]
 ORDINARY = [
+    "Good, bye then, see you tomorrow.",
     "My grandmother died last week and I miss her so much.",
     "This commute is killing me.",
     "I'm dying to see that new movie.",
