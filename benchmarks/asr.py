@@ -168,7 +168,7 @@ def run(args) -> dict:
         Path(args.report).write_text(report(results))
     if args.plot:
         plot(results, args.plot)
-    return results
+    return {**results, "report_markdown": report(results)}
 
 
 def report(results: dict) -> str:

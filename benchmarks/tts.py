@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import statistics
 import time
@@ -43,7 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=1, help="onnxruntime threads for Piper")
     parser.add_argument("--no-wer", action="store_true", help="skip the Whisper intelligibility check")
     parser.add_argument("--json", default=None, help="write the results here")
-    parser.add_argument("--report-dir", default="benchmarks/results/tts", help="Markdown report and plot go here")
+    parser.add_argument("--report-dir", default=None,
+                        help="Markdown report and plot go here (default: $WARMLINE_BENCH_DIR/tts, else bench-results/tts)")
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -186,7 +188,6 @@ def run(args: argparse.Namespace) -> dict:
 
     repeats = 2 if args.quick else 5
     sentences = SENTENCES[:3] if args.quick else SENTENCES
-    import os
 
     results: dict = {"suite": "tts", "quick": bool(args.quick), "cpu_count": os.cpu_count(),
                      "load_average_at_start": round(os.getloadavg()[0], 2), "backends": {}}
@@ -208,14 +209,15 @@ def run(args: argparse.Namespace) -> dict:
         entry["emoalign"] = measure_emoalign(audio, voice.sample_rate) if backend == "piper" else {"status": "skipped"}
         results["backends"][backend] = entry
     results["load_average_at_end"] = round(os.getloadavg()[0], 2)
-    _report(results, Path(args.report_dir))
+    args.report_dir = args.report_dir or str(Path(os.environ.get("WARMLINE_BENCH_DIR", "bench-results")) / "tts")
+    markdown = _report(results, Path(args.report_dir))
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(results, indent=1))
-    return results
+    return {**results, "report_markdown": markdown}
 
 
-def _report(results: dict, folder: Path) -> None:
+def _report(results: dict, folder: Path) -> str:
     folder.mkdir(parents=True, exist_ok=True)
     lines = ["# TTS benchmark", "", f"CPU: {results['cpu_count']} cores, load average {results['load_average_at_start']} "
              f"at start, {results['load_average_at_end']} at end (other work shares the cores).", "", "| backend | load s | short: first audio p50/p90 ms | short RTF p50 | "
@@ -250,6 +252,7 @@ def _report(results: dict, folder: Path) -> None:
                      f" {e['emoalign'].get('reason', '')}")
     (folder / "report.md").write_text("\n".join(lines) + "\n")
     _plot(results, folder / "prosody.png")
+    return "\n".join(lines) + "\n\n![prosody against neutral](prosody.png)\n"
 
 
 def _plot(results: dict, path: Path) -> None:

@@ -78,23 +78,13 @@ def test_models_command_rejects_unknown_names():
     assert out.returncode == 2 and "unknown model" in out.stderr
 
 
-def test_serve_reports_a_model_that_fails_to_load(tmp_path):
+@pytest.mark.parametrize("flag, stage", [("--asr-model", "asr"), ("--voice-heads", "paralinguistics")])
+def test_serve_reports_a_model_that_fails_to_load(tmp_path, flag, stage):
     import subprocess
     import sys
 
-    out = subprocess.run([sys.executable, "-m", "server.cli", "serve", "--port", "0", "--asr-model",
-                          str(tmp_path / "no-such-model")], capture_output=True, text=True, timeout=120,
+    out = subprocess.run([sys.executable, "-m", "server.cli", "serve", "--port", "0", flag,
+                          str(tmp_path / "no-such-model")], capture_output=True, text=True, timeout=180,
                          cwd=models.Path(__file__).resolve().parent.parent)
     assert out.returncode == 2
-    assert "could not load the asr model" in out.stderr
-
-
-def test_serve_reports_voice_heads_that_fail_to_load(tmp_path):
-    import subprocess
-    import sys
-
-    out = subprocess.run([sys.executable, "-m", "server.cli", "serve", "--port", "0", "--voice-heads",
-                          str(tmp_path / "no-such-heads")], capture_output=True, text=True, timeout=180,
-                         cwd=models.Path(__file__).resolve().parent.parent)
-    assert out.returncode == 2
-    assert "could not load the paralinguistics model" in out.stderr
+    assert f"could not load the {stage} model" in out.stderr
