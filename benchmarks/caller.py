@@ -133,6 +133,9 @@ class Caller:
     def time_of(self, event: dict) -> float:
         return next(t for t, e in self.events if e is event)
 
+    def index_of(self, event: dict) -> int:
+        return next(i for i, (_, e) in enumerate(self.events) if e is event)
+
     def backchannel_ids(self) -> set[str]:
         return {e["response"]["id"] for _, e in self.events if e.get("type") == "response.created" and is_backchannel(e)}
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import scoring as S
-from benchmarks.caller import Caller, load_clip
+from benchmarks.caller import Caller, is_backchannel, load_clip
 from benchmarks.data import paralinguistics_root
 from benchmarks.judge import Judge, add_judge_arguments
 from benchmarks.report import plot_path, table
@@ -132,13 +132,21 @@ class TurnRecord:
                 "reply_audio_s": round(len(self.audio) / RATE, 2), "error": self.error}
 
 
-async def speak_turn(caller: Caller, speech16k: np.ndarray, *, timeout: float = 180.0, commit_wait: float = 6.0) -> TurnRecord:
+async def speak_turn(caller: Caller, speech16k: np.ndarray, *, timeout: float = 180.0, commit_wait: float = 6.0,
+                     follow_up: float = 20.0) -> TurnRecord:
     """Say one turn at real-time pace (server VAD decides its end) and collect everything the server
-    answers up to response.done, keeping the line open with silence as a microphone would."""
+    answers, keeping the line open with silence as a microphone would.
+
+    A pause inside the clip can end the turn early ("I want to kill myself tonight." ... "I have the pills
+    ready."): the reply to the first part starts, the rest of the clip interrupts it, and the answer to
+    the whole comes as a second reply. So a reply the caller's own words cut is not the end: the record
+    holds every reply (and transcript) up to the first one that completes, or until none follows within
+    `follow_up` seconds."""
     start = len(caller.events)
     await caller.stream(speech16k)
-    keep = asyncio.create_task(caller.silence(timeout + commit_wait))
+    keep = asyncio.create_task(caller.silence(timeout + commit_wait + follow_up))
     rec = TurnRecord()
+    dones: list[dict] = []
     try:
         try:
             await caller.wait_for("input_audio_buffer.committed", timeout=commit_wait, after_index=start)
@@ -146,35 +154,52 @@ async def speak_turn(caller: Caller, speech16k: np.ndarray, *, timeout: float = 
             rec.error = "no turn: the VAD did not end a turn after the clip"
             return rec
         try:
-            done = await caller.wait_for_reply(timeout=timeout, after_index=start)
+            dones.append(await caller.wait_for_reply(timeout=timeout, after_index=start))
         except TimeoutError:
             asr = [e for _, e in caller.events[start:] if e.get("type") == "conversation.item.input_audio_transcription.completed"]
             rec.error = "empty transcript: no reply" if asr and not asr[-1].get("transcript") else f"no response.done in {timeout} s"
             rec.transcript = asr[-1].get("transcript") if asr else None
             return rec
+        while dones[-1]["response"].get("status") != "completed":
+            after = caller.index_of(dones[-1]) + 1
+            try:
+                created = await caller.wait_for("response.created", timeout=follow_up, after_index=after,
+                                                where=lambda e: not is_backchannel(e))
+                dones.append(await caller.wait_for("response.done", timeout=timeout, after_index=after,
+                                                   where=lambda e: e["response"]["id"] == created["response"]["id"]))
+            except TimeoutError:
+                break
     finally:
         keep.cancel()
-    response = done["response"]
-    events = [e for _, e in caller.events[start:]]
+    ids = [d["response"]["id"] for d in dones]
+    events = [e for _, e in caller.events[start:caller.index_of(dones[-1]) + 1]]
+    transcripts = []
     for e in events:
         kind = e.get("type")
-        if kind == "conversation.item.input_audio_transcription.completed":
-            rec.transcript = e.get("transcript")
+        if kind == "conversation.item.input_audio_transcription.completed" and e.get("transcript"):
+            transcripts.append(e["transcript"])
         elif kind == "warmline.paralinguistics":
             rec.heard = e.get("result")
-        elif kind == "warmline.thinking" and e.get("response_id") == response["id"]:
+        elif kind == "warmline.thinking" and e.get("response_id") == ids[-1]:
             rec.assessment = e.get("assessment")
         elif kind == "warmline.escalation":
             rec.escalations.append({k: e.get(k) for k in ("category", "severity", "reason", "resources")})
-    rec.status = response.get("status")
-    rec.reply_emotion = (response.get("metadata") or {}).get("reply_emotion")
-    output = response.get("output") or []
-    if output and output[0].get("content"):
-        rec.reply_text = output[0]["content"][0].get("transcript")
+    rec.transcript = " ".join(transcripts) or None
+    final = dones[-1]["response"]
+    rec.status = final.get("status")
+    rec.reply_emotion = (final.get("metadata") or {}).get("reply_emotion")
+    said = [_spoken_text(d["response"]) for d in dones]
+    rec.reply_text = " ".join(t for t in said if t) or None
     pcm = b"".join(base64.b64decode(e["delta"]) for e in events
-                   if e.get("type") == "response.output_audio.delta" and e.get("response_id") == response["id"])
+                   if e.get("type") == "response.output_audio.delta" and e.get("response_id") in ids)
     rec.audio = pcm16_to_float(pcm) if pcm else rec.audio
     return rec
+
+
+def _spoken_text(response: dict) -> str | None:
+    output = response.get("output") or []
+    content = output[0].get("content") if output else None
+    return content[0].get("transcript") if content else None
 
 
 async def run_clips(url: str, clips: list, *, concurrency: int = 2, progress=None) -> list[TurnRecord]:
