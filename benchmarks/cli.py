@@ -79,6 +79,9 @@ def _run(name: str, module, args: argparse.Namespace) -> int:
     result = {"suite": name, "quick": bool(args.quick), "seconds": round(time.monotonic() - t0, 1),
               "environment": environment(), **result}
     markdown = result.pop("report_markdown", None)
+    if markdown and args.quick:
+        title, _, rest = markdown.partition("\n")
+        markdown = f"{title}\n\n**Quick slice** (`--quick`): a few cases only; run without it for the full figures.\n{rest}"
     text = json.dumps(result, indent=2, default=str)
     if args.json_out:
         Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)

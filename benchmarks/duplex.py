@@ -91,7 +91,9 @@ async def backchannel_scenario(url: str, question: np.ndarray, sound: np.ndarray
 async def interruption_scenario(url: str, question: np.ndarray, interruption: np.ndarray) -> dict:
     async with Caller(url) as caller:
         await _ask_and_wait_for_audio(caller, question)
-        await asyncio.sleep(1.0)
+        # Interrupt early: the server sends audio at most 300 ms ahead, so a reply shorter than the wait
+        # plus that lead is already complete on the server's side and cannot be cut.
+        await asyncio.sleep(0.4)
         n = len(caller.events)
         t0 = time.monotonic()
         onset = t0 + speech_onset_s(interruption)

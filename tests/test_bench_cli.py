@@ -24,7 +24,8 @@ def bench(tmp_path: Path, suite: str, *extra: str) -> dict:
     result = json.loads(out.read_text())
     assert result["suite"] == suite and result["quick"] is True
     assert result["environment"]["cpus"] and "python" in result["environment"]
-    assert out.with_suffix(".md").read_text().startswith("#")
+    report = out.with_suffix(".md").read_text()
+    assert report.startswith("#") and "Quick slice" in report.split("\n\n")[1]
     return result
 
 
