@@ -148,15 +148,11 @@ class WhisperRecognizer:
     @staticmethod
     def _looping(text: str, tokens: list[int], duration_s: float) -> bool:
         return (len(tokens) >= _max_new_tokens(duration_s) or _compression_ratio(text) > LOOP_COMPRESSION
-                or _repeats_ngram(tokens) or _is_one_phrase_repeated(text))
+                or _repeats_ngram(tokens) or _repeated_phrase(text) is not None)
 
 
 def _max_new_tokens(duration_s: float) -> int:
     return min(int(TOKENS_PER_S * duration_s) + TOKENS_SLACK, 440)
-
-
-def _is_one_phrase_repeated(text: str) -> bool:
-    return _repeated_phrase(text) is not None
 
 
 def _repeated_phrase(text: str) -> str | None:

@@ -60,7 +60,7 @@ async def pause_scenario(url: str, first: np.ndarray, second: np.ndarray, pause_
         finally:
             keep.cancel()
         backchannels = {e["response"]["id"]: t for t, e in caller.events if e.get("type") == "response.created"
-                        and is_backchannel(e)}
+                        and is_backchannel(e)}  # id -> when it started
         took_turn = any(pause_start <= t < resumed + 0.05 for t, e in caller.events
                         if e.get("type") in ("response.created", "response.output_audio.delta")
                         and (e.get("response") or {}).get("id", e.get("response_id")) not in backchannels)

@@ -132,16 +132,14 @@ class PiperCaller:
 
     def __init__(self) -> None:
         from tts.factory import build_voice
+        from tts.resample import ResampledVoice
 
-        self.voice = build_voice("piper", device="cpu")
+        self.voice = ResampledVoice(build_voice("piper", device="cpu"), RATE)
         self._cache: dict[str, np.ndarray] = {}
 
     def __call__(self, text: str, hint: str | None = None):
-        import soxr
-
         if text not in self._cache:
-            chunks = [c.samples for c in self.voice.synthesize(text)]
-            self._cache[text] = soxr.resample(np.concatenate(chunks), self.voice.sample_rate, RATE).astype(np.float32)
+            self._cache[text] = np.concatenate([c.samples for c in self.voice.synthesize(text)]).astype(np.float32)
         return self._cache[text]
 
     def close(self) -> None:

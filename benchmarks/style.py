@@ -145,7 +145,7 @@ def real_speakers(limit_per_speaker: int = 8) -> list[Speaker]:
     prompts = _asterisk_sentences()[:limit_per_speaker]
     if len(prompts) > BASELINE_TURNS:
         hear = transcriber()
-        speakers.append(Speaker("asterisk prompt voice", [c.audio for c in prompts], [hear(c.audio) for c in prompts]))
+        speakers.append(Speaker("asterisk prompt voice", prompts, [hear(audio) for audio in prompts]))
     return speakers
 
 
@@ -158,21 +158,10 @@ def transcriber():
     return lambda audio: recognizer.transcribe(audio).text
 
 
-def _asterisk_sentences(folder: str = "/usr/share/asterisk/sounds/en", min_s: float = 2.0):
-    """The longer Asterisk prompts (whole sentences): rate and pitch need more than a word."""
+def _asterisk_sentences(folder: str = "/usr/share/asterisk/sounds/en", min_s: float = 2.0) -> list[np.ndarray]:
+    """The longer Asterisk prompts (whole sentences), at 16 kHz: rate and pitch need more than a word."""
     import soundfile as sf
-    import soxr
 
-    from benchmarks.asr import Clip
+    from benchmarks.caller import load_clip
 
-    out = []
-    for path in sorted(Path(folder).glob("*.wav")):
-        info = sf.info(path)
-        if info.duration >= min_s:
-            audio, rate = sf.read(path, dtype="float32")
-            out.append(Clip(path.stem, soxr.resample(audio, rate, 16000).astype(np.float32), ""))
-    return out
-
-
-def report_rows(result: dict) -> list[list]:
-    return [[change, acc] for change, acc in result.get("accuracy_by_change", {}).items()]
+    return [load_clip(path, 16000) for path in sorted(Path(folder).glob("*.wav")) if sf.info(path).duration >= min_s]

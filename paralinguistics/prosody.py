@@ -6,6 +6,7 @@ octave-down errors; it is a measurement for style and features, not a reference 
 """
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -187,8 +188,6 @@ def text_syllables(text: str) -> int:
     """Syllables in a transcript, by vowel groups (a silent final e or -ed dropped; digits as spoken).
     Counting the recogniser's words does not depend on how fast they were said, which energy
     peaks do: stretched vowels break into extra peaks, so slowed speech reads too fast."""
-    import re
-
     count = 0
     for word in re.findall(r"[a-z']+|\d", text.lower()):
         if word.isdigit():
