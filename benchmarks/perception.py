@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import sys
 import time
@@ -62,7 +63,8 @@ def emotional_scripts(root: Path, per_emotion: int) -> list[dict]:
                 groups[(row["dataset"], row["label"])].append({**row, "script": parsed[0]})
     picked = []
     for key in sorted(groups):
-        rows = sorted(groups[key], key=lambda r: (hash(r["path"]) % 9973, r["path"]))  # stable spread
+        # a fixed shuffle (str hash() changes from run to run), so every run scores the same clips
+        rows = sorted(groups[key], key=lambda r: hashlib.sha1(r["path"].encode()).hexdigest())
         by_speaker: dict[str, list[dict]] = defaultdict(list)
         for r in rows:
             by_speaker[r["speaker"]].append(r)
