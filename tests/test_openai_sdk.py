@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from benchmarks.caller import load_clip
+from benchmarks.metrics import wer
 from server.audio import float_to_pcm16, resample
 
 pytestmark = pytest.mark.slow
@@ -48,10 +49,10 @@ async def _converse(base_ws: str, speech16k: np.ndarray, *, beta: bool) -> dict:
 
 
 def test_sdk_ga_client_converses(warmline_server, librivox):
-    path = next(p for p, _ in librivox if p.name.endswith("0880.wav"))
+    path, reference = next((p, w) for p, w in librivox if p.name.endswith("0880.wav"))
     seen = asyncio.run(_converse(warmline_server.replace("http://", "ws://"), load_clip(path), beta=False))
     transcript = seen["conversation.item.input_audio_transcription.completed"][0].transcript
-    assert "ill disposed" in transcript.lower().replace("-", " ")
+    assert wer(reference, transcript) <= 0.125, transcript  # one word: Whisper base sometimes hears "ill-sposed"
     deltas = seen["response.output_audio.delta"]
     assert sum(len(base64.b64decode(d.delta)) for d in deltas) > 24000  # over half a second of PCM16 24 kHz
     assert seen["response.done"][0].response.status == "completed"

@@ -11,6 +11,7 @@ import pytest
 import websockets
 
 from benchmarks.caller import Caller, load_clip
+from benchmarks.metrics import wer
 
 pytestmark = pytest.mark.slow
 
@@ -25,7 +26,7 @@ def clip_0880(librivox):
 
 
 def test_spoken_turn_gets_transcript_reply_and_audio(ws_url, librivox):
-    speech, _ = clip_0880(librivox)
+    speech, reference = clip_0880(librivox)
 
     async def scenario():
         async with Caller(ws_url) as caller:
@@ -38,7 +39,8 @@ def test_spoken_turn_gets_transcript_reply_and_audio(ws_url, librivox):
             return caller, transcript, done, timings
 
     caller, transcript, done, timings = run(scenario())
-    assert "ill disposed" in transcript["transcript"].lower().replace("-", " ")
+    # Whisper base hears "ill-sposed" for some alignments of this clip (deterministically): allow one word.
+    assert wer(reference, transcript["transcript"]) <= 0.125, transcript["transcript"]
     assert caller.of_type("input_audio_buffer.speech_started")
     assert caller.of_type("input_audio_buffer.speech_stopped")
     assert done["response"]["status"] == "completed", done

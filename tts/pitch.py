@@ -14,7 +14,7 @@ from numba import njit
 FMIN, FMAX = 60.0, 400.0
 
 
-def track_f0(x: np.ndarray, sr: int, *, hop: int | None = None, threshold: float = 0.15,
+def track_f0(x: np.ndarray, sr: int, *, hop: int | None = None, threshold: float = 0.3,
              fmin: float = FMIN, fmax: float = FMAX) -> tuple[np.ndarray, int]:
     """YIN pitch per frame: (f0 in Hz with 0 for unvoiced frames, hop in samples)."""
     x = np.asarray(x, dtype=np.float64)
@@ -48,6 +48,7 @@ def track_f0(x: np.ndarray, sr: int, *, hop: int | None = None, threshold: float
         t = int(np.argmax(below[i]))
         while t + 1 < seg.shape[1] and seg[i, t + 1] < seg[i, t]:  # walk down to the local minimum
             t += 1
+        t = _octave_down(seg[i], t, tau_min)
         tau = t + tau_min
         if 0 < t < seg.shape[1] - 1:  # parabolic interpolation
             y0, y1, y2 = seg[i, t - 1], seg[i, t], seg[i, t + 1]
@@ -55,6 +56,18 @@ def track_f0(x: np.ndarray, sr: int, *, hop: int | None = None, threshold: float
             tau = tau + (0.5 * (y0 - y2) / den if den > 0 else 0.0)
         f0[i] = sr / tau
     return _median_voiced(f0), hop
+
+
+def _octave_down(cmnd: np.ndarray, t: int, tau_min: int) -> int:
+    """The first dip under the threshold can be half the true period (a strong second harmonic, common
+    in low male voices): take the dip at twice the lag when it is clearly deeper."""
+    lag = t + tau_min
+    lo, hi = int(1.92 * lag) - tau_min, int(2.08 * lag) - tau_min + 1
+    if hi > cmnd.size or lo <= t:
+        return t
+    t2 = lo + int(np.argmin(cmnd[lo:hi]))
+    # A clean period leaves a near-zero dip (then twice the lag is only as deep, and is not taken).
+    return t2 if cmnd[t] > 0.03 and cmnd[t2] < 0.75 * cmnd[t] else t
 
 
 def f0_per_sample(f0: np.ndarray, hop: int, n: int, sr: int, fmin: float = FMIN) -> np.ndarray:
