@@ -12,7 +12,7 @@ from tts.clauses import ClauseSplitter
 
 from .base import ChatModel
 from .conversation import Conversation, Turn
-from .format import GRAMMARS, MODES, ReplyParser
+from .format import GRAMMARS, HEADER_GRAMMARS, MODES, ReplyParser
 from .prompts import crisis_guidance, system_prompt, turn_note
 from .safety import Concern, SafetyPolicy, forbidden, off_script
 from .speech_text import spoken
@@ -128,11 +128,15 @@ class DialogueEngine:
             "They may be struggling more than they say: gently ask how they are coping." if concern.category else None)
         messages = [{"role": "system", "content": self.system_prompt}, *conv.messages(),
                     {"role": "system", "content": turn_note(fields, crisis_guidance=guidance)}]
-        kwargs = {"grammar": GRAMMARS[self.mode]} if self.use_grammar else {}
+        kwargs, stops = {}, STOPS
+        if self.use_grammar and getattr(self.model, "supports_header_grammar", False):
+            kwargs, stops = {"header_grammar": HEADER_GRAMMARS[self.mode]}, STOPS + ["\n"]
+        elif self.use_grammar:
+            kwargs = {"grammar": GRAMMARS[self.mode]}
         parser, splitter = ReplyParser(self.mode), ClauseSplitter(first_min_words=2)
         tone, dropped, sentences, tokens = None, [], 0, 0
         stream = self.model.stream(messages, max_tokens=self.max_tokens, temperature=self.temperature,
-                                   stop=STOPS, cancel=cancel, **kwargs)
+                                   stop=stops, cancel=cancel, **kwargs)
 
         def release(text: str, final: bool = False):
             nonlocal sentences
@@ -215,6 +219,7 @@ class DialogueEngine:
         if earlier and not concern.category:
             concern_text = f"none now; earlier {earlier[-1].describe()}"
         return {"said": user.text, "voice": user.voice.as_dict(), "voice_summary": user.voice.describe(),
+                "voice_brief": user.voice.brief(),
                 "user_emotion": user.emotion or "unknown", "shift": conv.trajectory.shift(), "stage": conv.stage,
                 "stage_guidance": STAGE_GUIDANCE[conv.stage], "concern": concern_text,
                 "escalation": concern.as_event() if concern.escalate else None}
@@ -241,7 +246,7 @@ def _assessment(fields: dict) -> Assessment:
         parts.append(fields["thought"])
     parts += [f"voice: {fields['voice_summary']}", f"shift: {fields['shift']}", f"stage: {fields['stage']}",
               f"concern: {fields['concern']}"]
-    public = {k: v for k, v in fields.items() if k not in ("voice_summary", "stage_guidance")}
+    public = {k: v for k, v in fields.items() if k not in ("voice_summary", "voice_brief", "stage_guidance")}
     return Assessment(dict(public), " | ".join(parts))
 
 

@@ -22,6 +22,15 @@ GRAMMARS = {
              f'thought ::= [^\\n]{{10,300}}\nneed ::= {_ALT(NEEDS)}\ntone ::= {_ALT(REPLY_EMOTIONS)}\n{_REPLY_RULE}\n'),
 }
 
+# The same formats with only the header fixed, for backends that can let the reply run free after it
+# (llama.cpp: a grammar over the whole reply slows every token); the reply's characters are then left to
+# `speech_text.spoken`, and a stop at the first line break keeps it one paragraph.
+HEADER_GRAMMARS = {
+    "tags": f'root ::= need "|" tone "\\n"\nneed ::= {_ALT(NEEDS)}\ntone ::= {_ALT(REPLY_EMOTIONS)}\n',
+    "free": (f'root ::= "Thought: " thought "\\nNeed: " need "\\nTone: " tone "\\nReply: "\n'
+             f'thought ::= [^\\n]{{10,300}}\nneed ::= {_ALT(NEEDS)}\ntone ::= {_ALT(REPLY_EMOTIONS)}\n'),
+}
+
 _TAGS_HEADER = re.compile(r"^\s*[\[(]?\s*(?:need\s*[:=]\s*)?([a-z]+)\s*[|/]\s*(?:tone\s*[:=]\s*)?([a-z]+)\s*[\])]?[ \t]*\n?", re.I)
 _NEED_SET = frozenset(NEEDS)
 _FREE_FIELD = re.compile(r"^\s*\**(thought|need|tone|reply)\**\s*:\s*(.*)$", re.I)

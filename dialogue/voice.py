@@ -73,12 +73,25 @@ class VoiceCues:
         conf = d.get("emotion_confidence", conf)
         gender, _ = _label(d.get("gender"))
         age, _ = _label(d.get("age_group", d.get("age")))
-        style, _ = _label(d.get("style", d.get("speaking_style")))
+        style = _style(d.get("style", d.get("speaking_style")))
         events = []
         for raw_event in _labels(d.get("vocal_events", d.get("events"))):
             events.append(canonical_event(raw_event) or raw_event.lower())
         return cls(emotion=emotion, confidence=None if conf is None else float(conf), gender=gender,
                    age_group=age, events=tuple(dict.fromkeys(events)), style=style, raw=d)
+
+    def brief(self) -> str:
+        """`describe` with the unknowns left out, for the model's per-turn note ("unknown" if nothing is)."""
+        parts = []
+        if self.emotion:
+            parts.append(self.emotion + (f" {self.confidence:.2f}" if self.confidence is not None else ""))
+        parts += list(self.events)
+        if self.style and self.style != "usual":
+            parts.append(self.style)
+        who = " ".join(x for x in (self.gender, self.age_group) if x)
+        if who:
+            parts.append(who)
+        return "; ".join(parts) or "unknown"
 
     def as_dict(self) -> dict:
         return {"emotion": self.emotion or "unknown", "confidence": self.confidence,
@@ -109,6 +122,26 @@ def _label(value) -> tuple[str | None, float | None]:
             best = max(scores, key=scores.get)
             return best, float(scores[best])
     raise ValueError(f"cannot read a label from {value!r}")
+
+
+FAST_SYL_S, SLOW_SYL_S = 6.0, 2.5  # syllables per second of sounding speech; read speech is ~4-5
+
+
+def _style(value) -> str | None:
+    """A style label as given, or the analyser's measured style (a dict of measures) in a few words:
+    whispering, trembling, what differs from the speaker's usual (once there is a baseline), and
+    otherwise only a clearly fast or slow rate (loudness and pitch mean nothing without a baseline)."""
+    if not value or not isinstance(value, dict) or "label" in value:
+        return _label(value)[0]
+    words = [w for w in ("whispering", "trembling") if value.get(w)]
+    relative = value.get("relative") or {}
+    changed = [m["vs_usual"] for m in relative.values() if isinstance(m, dict) and m.get("vs_usual", "usual") != "usual"]
+    if changed:
+        words.append(" and ".join(changed) + " than usual")
+    elif not relative and isinstance(value.get("rate_syl_s"), (int, float)):
+        rate = value["rate_syl_s"]
+        words += ["speaking fast"] if rate >= FAST_SYL_S else ["speaking slowly"] if 0 < rate <= SLOW_SYL_S else []
+    return ", ".join(words) or "usual"
 
 
 def _labels(value) -> list[str]:

@@ -12,7 +12,8 @@ import pytest
 
 from dialogue.conversation import Conversation
 from dialogue.engine import Assessment, Clause, DialogueEngine, ReplyDone
-from dialogue.format import GRAMMARS, ReplyParser
+from dialogue.format import GRAMMARS, HEADER_GRAMMARS, ReplyParser
+from dialogue.tone import NEEDS, REPLY_EMOTIONS
 
 MESSAGES = [{"role": "system", "content": "You are a kind assistant. Answer in one short sentence."},
             {"role": "user", "content": "Say something nice about rainy days."}]
@@ -70,6 +71,31 @@ def test_llama_grammar_keeps_the_tags_format(llama):
     reply = "".join(parser.feed(p) for p in llama.stream(msgs, max_tokens=30, temperature=0.9,
                                                          grammar=GRAMMARS["tags"])) + parser.finish()
     assert parser.parsed.valid and reply and "\n" not in reply and "*" not in reply
+
+
+@pytest.mark.slow
+def test_llama_header_grammar_fixes_the_header_then_lets_the_reply_run(llama):
+    msgs = [{"role": "system", "content": "Answer anything."}, {"role": "user", "content": "Write me a poem in a list."}]
+    assert llama.supports_header_grammar
+    out = "".join(llama.stream(msgs, max_tokens=30, temperature=0.9, header_grammar=HEADER_GRAMMARS["tags"],
+                               stop=["\n"]))
+    header, _, reply = out.partition("\n")
+    need, _, tone = header.partition("|")
+    assert need in NEEDS and tone in REPLY_EMOTIONS, out
+    assert reply.strip() and "\n" not in reply  # unconstrained, and the stop applies after the header
+
+
+@pytest.mark.slow
+def test_llama_cancel_during_the_free_reply_stops_within_one_token(llama):
+    cancel = threading.Event()
+    gen = llama.stream(MESSAGES, max_tokens=64, temperature=0.0, cancel=cancel, header_grammar=HEADER_GRAMMARS["tags"])
+    got = ""
+    while "\n" not in got:  # through the header
+        got += next(gen)
+    next(gen)
+    cancel.set()
+    at_cancel = llama.n_tokens
+    assert list(gen) == [] and llama.n_tokens <= at_cancel + 1
 
 
 @pytest.mark.slow

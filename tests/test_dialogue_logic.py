@@ -113,6 +113,36 @@ def test_voice_probability_map_and_bad_label():
 
 # --- conversation ----------------------------------------------------------------------------------
 
+def test_a_measured_style_reads_as_words_not_as_a_measure_name():
+    measured = {"speech_s": 2.2, "rate_syl_s": 4.6, "loudness_dbfs": -25.7, "pitch_hz": 101.0, "whispering": False,
+                "trembling": False, "relative": None}
+    assert VoiceCues.from_input({"style": measured}).style == "usual"
+    assert VoiceCues.from_input({"style": {**measured, "rate_syl_s": 6.8}}).style == "speaking fast"
+    assert VoiceCues.from_input({"style": {**measured, "whispering": True, "rate_syl_s": 2.0}}).style == \
+        "whispering, speaking slowly"
+    relative = {"turns": 4, "rate_syl_s": {"change": 1.4, "vs_usual": "faster", "usual": 4.0},
+                "loudness_dbfs": {"change": 7.0, "vs_usual": "louder", "usual": -30.0},
+                "pitch_st": {"change": 0.5, "vs_usual": "usual", "usual": 1.0}}
+    # Against the speaker's own baseline, the absolute rate no longer speaks.
+    assert VoiceCues.from_input({"style": {**measured, "rate_syl_s": 6.8, "relative": relative}}).style == \
+        "faster and louder than usual"
+    assert VoiceCues.from_input({"style": "calm and slow"}).style == "calm and slow"
+
+
+def test_the_models_note_says_what_is_known_and_nothing_unknown():
+    from dialogue.prompts import turn_note
+
+    known = VoiceCues.from_input({"emotion": {"label": "sad", "confidence": 0.81}, "gender": "male",
+                                  "vocal_events": [{"label": "crying", "confidence": 0.9}],
+                                  "style": {"rate_syl_s": 2.0, "whispering": False}})
+    assert known.brief() == "sad 0.81; crying; speaking slowly; male"
+    assert VoiceCues.from_input(None).brief() == "unknown"
+    fields = {"voice_brief": known.brief(), "shift": "first reading: sad", "stage": "exploring", "concern": "none"}
+    assert turn_note(fields) == "Voice: sad 0.81; crying; speaking slowly; male.\nStage: exploring."
+    note = turn_note({**fields, "shift": "sad -> angry", "concern": "medium self harm (cutting)"}, crisis_guidance="Ask.")
+    assert note.splitlines()[1:] == ["Mood: sad -> angry.", "Stage: exploring.", "Concern: medium self harm (cutting).", "Ask."]
+
+
 def test_truncate_keeps_only_heard_words():
     conv = Conversation()
     conv.add_user("hi", item_id="u1")

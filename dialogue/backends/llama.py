@@ -24,6 +24,9 @@ class LlamaChatModel:
                                     n_gpu_layers=-1 if self.device == "cuda" else 0, seed=seed,
                                     chat_format=chat_format, verbose=verbose)
         self._lock = threading.Lock()  # one generation at a time; llama.cpp contexts are not shareable
+        self._template = None if chat_format else _template_of(self._llm)
+        # A header grammar needs the prompt as text, to continue it unconstrained after the header.
+        self.supports_header_grammar = self._template is not None
 
     @property
     def n_tokens(self) -> int:
@@ -32,20 +35,45 @@ class LlamaChatModel:
 
     def stream(self, messages: list[dict], *, max_tokens: int = 200, temperature: float = 0.7,
                stop: list[str] | None = None, cancel: threading.Event | None = None,
-               grammar: str | None = None) -> Iterator[str]:
+               grammar: str | None = None, header_grammar: str | None = None) -> Iterator[str]:
+        """`grammar` constrains the whole output. `header_grammar` constrains only its opening; once that
+        is complete the rest is generated freely, and `stop` applies to the rest. llama.cpp checks a
+        grammar against the whole vocabulary (151k tokens for Qwen) at every step, which cost ~40 % of the
+        decoding speed here, so a grammar that only has to fix a short header should stop there."""
         with self._lock:
-            chunks = self._llm.create_chat_completion(
-                messages, stream=True, max_tokens=max_tokens, temperature=temperature, stop=stop or [],
-                grammar=_grammar(grammar) if grammar else None)
-            try:
-                for chunk in chunks:
-                    if cancel is not None and cancel.is_set():
-                        break
-                    piece = chunk["choices"][0]["delta"].get("content")
-                    if piece:
-                        yield piece
-            finally:
-                chunks.close()  # stops llama.cpp before it evaluates another token
+            if header_grammar and self._template is not None:
+                formatted = self._template(messages=messages)
+                prompt, ends = formatted.prompt, {"stopping_criteria": formatted.stopping_criteria}
+                header = ""
+                for piece in self._pieces(self._llm.create_completion(
+                        prompt, stream=True, max_tokens=max_tokens, temperature=temperature,
+                        grammar=_grammar(header_grammar), **ends), cancel):
+                    header += piece
+                    yield piece
+                if (cancel is not None and cancel.is_set()) or not header:
+                    return
+                used = len(self._llm.tokenize(header.encode(), add_bos=False, special=False))
+                chunks = self._llm.create_completion(prompt + header, stream=True, temperature=temperature,
+                                                     max_tokens=max(1, max_tokens - used),
+                                                     stop=[*(stop or []), *formatted.stop], **ends)
+            else:
+                chunks = self._llm.create_chat_completion(
+                    messages, stream=True, max_tokens=max_tokens, temperature=temperature, stop=stop or [],
+                    grammar=_grammar(grammar) if grammar else None)
+            yield from self._pieces(chunks, cancel)
+
+    @staticmethod
+    def _pieces(chunks, cancel: threading.Event | None) -> Iterator[str]:
+        try:
+            for chunk in chunks:
+                if cancel is not None and cancel.is_set():
+                    break
+                choice = chunk["choices"][0]
+                piece = choice["delta"].get("content") if "delta" in choice else choice.get("text")
+                if piece:
+                    yield piece
+        finally:
+            chunks.close()  # stops llama.cpp before it evaluates another token
 
     def warm(self, messages: list[dict]) -> None:
         for _ in self.stream(messages, max_tokens=1, temperature=0.0):
@@ -53,6 +81,19 @@ class LlamaChatModel:
 
     def close(self) -> None:
         self._llm.close()
+
+
+def _template_of(llm):
+    """The GGUF's own chat template as a formatter (what create_chat_completion uses), or None."""
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    template = llm.metadata.get("tokenizer.chat_template")
+    if not template:
+        return None
+    model = llm._model
+    eos, bos = llm.token_eos(), llm.token_bos()
+    return Jinja2ChatFormatter(template=template, eos_token=model.token_get_text(eos) if eos != -1 else "",
+                               bos_token=model.token_get_text(bos) if bos != -1 else "", stop_token_ids=[eos])
 
 
 @lru_cache(maxsize=8)
