@@ -80,6 +80,16 @@ class DialogueEngine:
     def warm(self) -> None:
         self.model.warm([{"role": "system", "content": self.system_prompt}])
 
+    def prepare(self, conv: Conversation) -> bool:
+        """Compute the model's cache for the conversation so far, between turns, so that the next turn
+        evaluates only its own words and note (the reply just given would otherwise be evaluated then,
+        ~25 ms a token on 2 cores). Only for a backend whose prefix cache lasts; True if it did work."""
+        history = conv.messages()
+        if not history or not getattr(self.model, "keeps_prefix_cache", False):
+            return False
+        self.model.warm([{"role": "system", "content": self.system_prompt}, *history])
+        return True
+
     def respond(self, conv: Conversation, *, cancel: threading.Event | None = None,
                 item_id: str | None = None) -> Iterator[Assessment | Escalation | Clause | ReplyDone]:
         cancel = cancel or threading.Event()

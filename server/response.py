@@ -279,6 +279,8 @@ class Response:
                         self.reply_text, self.reply_emotion = part.text, part.emotion
             finally:
                 await clauses.put(None)
+            if not self.cancel_event.is_set() and not self.speculative:  # a held reply may yet be dropped
+                s.prepare_next_turn(self.conversation)
 
         async def synthesize() -> None:
             resampler = StreamResampler(p.voice.sample_rate, self._rate)

@@ -96,6 +96,7 @@ class Session:
         self.response: Response | None = None
         self._recent_responses: dict[str, Response] = {}  # by assistant item id, so late truncates still apply
         self._closed = False
+        self._preparing: asyncio.Task | None = None
 
     def _make_endpointer(self) -> Endpointer:
         cfg = self.config
@@ -394,6 +395,17 @@ class Session:
             self._recent_responses.pop(next(iter(self._recent_responses)))
 
     # --- the agent's backchannels ---------------------------------------------------------------------------
+    def prepare_next_turn(self, conversation) -> None:
+        """While the reply plays, let the dialogue model cache the conversation so far, if nothing else
+        is waiting for it (the next turn then evaluates only its own words)."""
+        async def prepare() -> None:
+            try:
+                await self.pipeline.workers["dialogue"].run_when_idle(lambda: self.engine.prepare(conversation))
+            except Exception:  # an optimisation: a failure here must not touch the conversation
+                log.warning("preparing the next turn failed", exc_info=True)
+
+        self._preparing = asyncio.create_task(prepare())
+
     def _backchannels_enabled(self) -> bool:
         mode = self.config.backchannels
         telephone = self.settings.input_format.type in ("audio/pcmu", "audio/pcma")

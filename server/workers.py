@@ -20,15 +20,38 @@ class ModelWorker:
         self.name = name
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"warmline-{name}")
         self._slots = threading.BoundedSemaphore(max_pending)
+        self._waiting = 0  # calls submitted and not yet started
+        self._count = threading.Lock()
+
+    def _submit(self, fn: Callable[[], Any]):
+        with self._count:
+            self._waiting += 1
+
+        def call():
+            with self._count:
+                self._waiting -= 1
+            return fn()
+
+        return asyncio.get_running_loop().run_in_executor(self._executor, call)
 
     async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if not self._slots.acquire(blocking=False):
             raise WorkerBusy(f"{self.name} worker has too many pending calls")
         try:
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._executor, lambda: fn(*args, **kwargs))
+            return await self._submit(lambda: fn(*args, **kwargs))
         finally:
             self._slots.release()
+
+    async def run_when_idle(self, fn: Callable[[], Any]) -> bool:
+        """Run `fn` only if, when its turn comes, no other call is waiting behind it: for work that
+        merely saves time later and must never delay a reply. True if it ran."""
+        def maybe() -> bool:
+            if self._waiting:
+                return False
+            fn()
+            return True
+
+        return bool(await self.run(maybe))
 
     async def stream(self, make_iter: Callable[[], Iterator[Any]], *, cancel: threading.Event) -> AsyncIterator[Any]:
         """Run `make_iter()` on the worker thread and yield its items here.
@@ -53,7 +76,7 @@ class ModelWorker:
             finally:
                 self._slots.release()
 
-        future = loop.run_in_executor(self._executor, produce)
+        future = self._submit(produce)
         exhausted = False
         try:
             while True:

@@ -114,6 +114,26 @@ def test_engine_end_to_end_on_the_real_model(llama):
     assert done.timings["first_token_s"] <= done.timings["first_clause_s"] <= done.timings["total_s"]
 
 
+@pytest.mark.slow
+def test_prepared_history_is_the_prefix_the_next_turn_reuses(llama):
+    engine = DialogueEngine(llama)
+    conv = Conversation()
+    conv.add_user("My sister is visiting this weekend.", item_id="u1")
+    list(engine.respond(conv, item_id="a1"))
+    assert engine.prepare(conv)
+    cached = list(llama._llm.input_ids[:llama.n_tokens])
+    system = {"role": "system", "content": engine.system_prompt}
+    history = llama._template(messages=[system, *conv.messages()]).prompt
+    assert history.endswith("<|im_start|>assistant\n")  # Qwen's template, as the engine's prompt has it
+    history = history[: -len("<|im_start|>assistant\n")]
+    conv.add_user("I am nervous about it.", item_id="u2")
+    following = llama._template(messages=[system, *conv.messages(), {"role": "system", "content": "Stage: exploring."}])
+    tokens = lambda text: llama._llm.tokenize(text.encode(), add_bos=False, special=True)  # noqa: E731
+    nxt = tokens(following.prompt)
+    shared = next((i for i, (a, b) in enumerate(zip(cached, nxt)) if a != b), min(len(cached), len(nxt)))
+    assert shared >= len(tokens(history))  # the next turn starts evaluating after the whole history
+
+
 # --- OpenAI-compatible endpoint: llama-cpp-python's server, started here -------------------------
 
 def _free_port():

@@ -216,6 +216,21 @@ def run(engine, conv, **kw):
     return list(engine.respond(conv, **kw))
 
 
+def test_prepare_caches_the_history_only_where_the_cache_lasts():
+    model = ScriptedModel("listen|warm\nI see.")
+    engine = DialogueEngine(model)
+    conv = Conversation()
+    assert engine.prepare(conv) is False  # nothing said yet
+    conv.add_user("I had a long day.", item_id="u1")
+    run(engine, conv, item_id="a1")
+    calls = len(model.calls)
+    assert engine.prepare(conv) is False and len(model.calls) == calls  # no lasting cache: no work
+    model.keeps_prefix_cache = True
+    assert engine.prepare(conv) is True
+    assert model.calls[-1] == [{"role": "system", "content": engine.system_prompt},
+                               {"role": "user", "content": "I had a long day."}, {"role": "assistant", "content": "I see."}]
+
+
 def test_engine_order_assessment_then_clauses_then_done():
     model = ScriptedModel("comfort|gentle\nOh, I'm so sorry to hear that. It sounds really lonely. I'm here.")
     engine = DialogueEngine(model)

@@ -74,3 +74,23 @@ def test_a_stream_run_to_the_end_does_not_cancel_its_event():
         return items, cancel.is_set()
 
     assert asyncio.run(main()) == ([1, 2, 3], False)
+
+
+def test_run_when_idle_runs_alone_and_gives_way_to_waiting_calls():
+    async def main():
+        w = ModelWorker("t")
+        ran = []
+        assert await w.run_when_idle(lambda: ran.append("alone")) is True
+        gate = threading.Event()
+        busy = asyncio.ensure_future(w.run(gate.wait, 5))  # occupies the thread
+        await asyncio.sleep(0.05)
+        skipped = asyncio.ensure_future(w.run_when_idle(lambda: ran.append("skipped")))
+        reply = asyncio.ensure_future(w.run(lambda: ran.append("reply")))  # waits behind it
+        await asyncio.sleep(0.05)
+        gate.set()
+        results = await asyncio.gather(busy, skipped, reply)
+        w.shutdown()
+        return ran, results[1]
+
+    ran, skipped = asyncio.run(main())
+    assert ran == ["alone", "reply"] and skipped is False

@@ -8,6 +8,7 @@ from typing import Iterator
 
 class LlamaChatModel:
     supports_grammar = True
+    keeps_prefix_cache = True  # llama.cpp reuses the longest common prefix of the previous evaluation
 
     def __init__(self, model_path: str, *, device: str = "auto", threads: int = 2, n_ctx: int = 4096,
                  seed: int = 0, chat_format: str | None = None, verbose: bool = False) -> None:
