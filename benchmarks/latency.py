@@ -43,6 +43,31 @@ async def one_turn(url: str, speech: np.ndarray) -> dict:
                 "transcript": (caller.of_type("conversation.item.input_audio_transcription.completed") or [{}])[0].get("transcript")}
 
 
+async def conversation(url: str, speech: list[np.ndarray]) -> list[dict]:
+    """One session, every clip in turn, each said a second after the reply to the one before has ended:
+    later turns show what the conversation's history costs the dialogue model."""
+    rows = []
+    async with Caller(url) as caller:
+        await caller.silence(0.5)
+        for clip in speech:
+            n = len(caller.events)
+            speech_end = await caller.stream(clip)
+            keep = asyncio.create_task(caller.silence(120))  # the line stays open like a real mic
+            try:
+                done = await caller.wait_for_reply(timeout=180, after_index=n)
+                rid = done["response"]["id"]
+                timings = await caller.wait_for("warmline.turn.timings", timeout=30, after_index=n,
+                                                where=lambda e: e.get("response_id") == rid)
+                await asyncio.sleep(1.0)
+            finally:
+                keep.cancel()
+            first = next((t for t, e in caller.events if e.get("type") == "response.output_audio.delta"
+                          and e.get("response_id") == rid), None)
+            rows.append({"turn": len(rows) + 1, "status": done["response"]["status"], "server": timings["durations"],
+                         "first_audio_ms": None if first is None else round((first - speech_end) * 1000, 1)})
+    return rows
+
+
 async def barge_in(url: str, question: np.ndarray, interruption: np.ndarray) -> dict:
     async with Caller(url) as caller:
         await caller.silence(0.5)
@@ -89,7 +114,7 @@ async def _measure(url: str, speech: list[np.ndarray], levels: list[int], turns:
 
     await one_turn(url, speech[1])  # warm-up, not counted
     results: dict = {"levels": {}}
-    bar = tqdm(total=sum(levels) * turns + 3, desc="latency", unit="turn")
+    bar = tqdm(total=sum(levels) * turns + turns + 3, desc="latency", unit="turn")
     for n in levels:
         rows = []
         for i in range(turns):
@@ -105,6 +130,17 @@ async def _measure(url: str, speech: list[np.ndarray], levels: list[int], turns:
             level[stage] = percentiles([r["server"][stage] for r in rows if stage in r["server"]])
         level["per_turn"] = rows
         results["levels"][str(n)] = level
+    try:
+        talk = await conversation(url, speech[:turns])
+    except Exception as exc:  # reported, not fatal
+        talk = [{"error": f"{type(exc).__name__}: {exc}", "first_audio_ms": None, "server": {}}]
+    later = [r for r in talk[1:] if r["first_audio_ms"] is not None]
+    results["conversation"] = {
+        "turns": talk, "first_turn_first_audio_ms": talk[0]["first_audio_ms"],
+        "later_turns_first_audio_ms": percentiles([r["first_audio_ms"] for r in later]),
+        "later_turns_first_token_ms": percentiles([r["server"].get("first_token_ms") for r in later]),
+        "failed_turns": sum(r.get("status") != "completed" for r in talk)}
+    bar.update(turns)
     stops = []
     for i in range(3):
         try:
@@ -129,6 +165,7 @@ def _report(results: dict) -> str:
           "caller saw it, with the server's own stage breakdown (p50, ms). The endpointing wait is the silence "
           "that ends a turn.", "",
           table(["sessions", "turns", "first audio p50", "p95", *STAGES], rows), "",
+          _conversation_line(results["conversation"]), "",
           f"Barge-in: user speech onset to the last reply audio received: p50 {results['barge_in']['stop_ms']['p50']} ms, "
           f"p95 {results['barge_in']['stop_ms']['p95']} ms (includes the VAD's minimum speech duration); to the "
           f"cancelled response.done: p50 {results['barge_in']['cancelled_ms']['p50']} ms (the interruption decision)."]
@@ -137,6 +174,13 @@ def _report(results: dict) -> str:
         _plot(results, path)
         md += ["", f"![latency by concurrency]({path.name})"]
     return "\n".join(md) + "\n"
+
+
+def _conversation_line(c: dict) -> str:
+    per_turn = ", ".join(f"{r['first_audio_ms']}" for r in c["turns"])
+    return (f"One conversation ({len(c['turns'])} turns in one session, each a second after the previous reply "
+            f"ended): first audio per turn {per_turn} ms; later turns p50 {c['later_turns_first_audio_ms']['p50']} ms, "
+            f"their first token after analysis p50 {c['later_turns_first_token_ms']['p50']} ms.")
 
 
 def _plot(results: dict, path) -> None:

@@ -31,11 +31,10 @@ SENTENCES = ["I understand how difficult this has been for you.", "Tell me a lit
              "We can take this one step at a time.", "Your feelings make sense, and you are not alone.",
              "Let's think together about what might help tonight.", "Thank you for being so honest with me.",
              "It is okay to feel tired after a week like this.", "Would you like to try a short breathing exercise?"]
-# What a speech-emotion classifier may call each reply emotion (labels vary between classifiers).
-EMOALIGN_LABELS = {"neutral": {"neutral", "calm"}, "warm": {"happy", "warm", "tender", "pleasant", "calm"},
-                   "gentle": {"calm", "tender", "gentle", "sad", "neutral"}, "calm": {"calm", "neutral"},
-                   "reassuring": {"calm", "neutral", "warm", "pleasant"}, "cheerful": {"happy", "surprised", "excited", "joy"},
-                   "serious": {"neutral", "angry", "serious", "sad"}}
+# The classes of Warmline's 8-emotion head that each reply tone should pull toward. Neutral is left out:
+# neutral synthesis is heard as neutral, so a tone that counted "neutral" as agreement could never beat it.
+EMOALIGN_TARGETS = {"warm": {"happy", "calm"}, "gentle": {"calm", "sad"}, "calm": {"calm"}, "reassuring": {"calm"},
+                    "cheerful": {"happy", "surprised"}, "serious": {"angry", "sad"}}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -166,21 +165,29 @@ def measure_emoalign(audio: dict, sample_rate: int) -> dict:
 
     analyser = VoiceAnalyser()
 
-    def label(clip: np.ndarray) -> str:
-        emotion = analyser.analyse(resample(clip, sample_rate, 16000)).to_dict().get("emotion", "")
-        return str(emotion.get("label", "") if isinstance(emotion, dict) else emotion).lower()
+    def heard(clip: np.ndarray) -> dict:
+        emotion = analyser.analyse(resample(clip, sample_rate, 16000)).to_dict().get("emotion") or {}
+        return {"label": str(emotion.get("label", "")).lower(), "distribution": emotion.get("distribution") or {}}
 
-    heard = {e: [label(c) for c in clips] for e, clips in audio.items()}
+    results = {e: [heard(c) for c in clips] for e, clips in audio.items()}
+
+    def agree(rows, target):  # how often the classifier's label is one the tone pulls toward
+        return round(float(np.mean([r["label"] in target for r in rows])), 3)
+
+    def mass(rows, target):  # the classifier's mean probability on those labels
+        return round(float(np.mean([sum(r["distribution"].get(k, 0.0) for k in target) for r in rows])), 3)
+
     rows = {}
-    for emotion, labels in heard.items():
-        if emotion == "neutral":
-            continue
-        accept = EMOALIGN_LABELS.get(emotion, {emotion})
-        rows[emotion] = {"agree_rendered": round(float(np.mean([l in accept for l in labels])), 3),
-                         "agree_on_neutral": round(float(np.mean([l in accept for l in heard["neutral"]])), 3),
-                         "labels": labels}
+    for emotion, target in EMOALIGN_TARGETS.items():
+        if emotion in results and "neutral" in results:
+            rendered, neutral = results[emotion], results["neutral"]
+            rows[emotion] = {"target": sorted(target), "agree_rendered": agree(rendered, target),
+                             "agree_on_neutral": agree(neutral, target), "target_prob_rendered": mass(rendered, target),
+                             "target_prob_on_neutral": mass(neutral, target), "labels": [r["label"] for r in rendered]}
     better = [r["agree_rendered"] > r["agree_on_neutral"] for r in rows.values()]
-    return {"status": "ok", "per_emotion": rows, "emotions_better_than_neutral": f"{sum(better)}/{len(better)}"}
+    moved = [r["target_prob_rendered"] > r["target_prob_on_neutral"] for r in rows.values()]
+    return {"status": "ok", "per_emotion": rows, "emotions_better_than_neutral": f"{sum(better)}/{len(better)}",
+            "emotions_moved_toward_target": f"{sum(moved)}/{len(moved)}"}
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -248,8 +255,14 @@ def _report(results: dict, folder: Path) -> str:
         if "within_3_points" in intel:
             lines.append(f"\nWER worst emotion vs neutral: {intel['max_points_above_neutral']:+} points "
                          f"({'within' if intel['within_3_points'] else 'NOT within'} 3).")
-        lines.append(f"\nEmoAlign: {e['emoalign'].get('status')} {e['emoalign'].get('emotions_better_than_neutral', '')}"
-                     f" {e['emoalign'].get('reason', '')}")
+        ea = e["emoalign"]
+        lines.append(f"\nEmoAlign ({ea.get('status')}{': ' + ea['reason'] if ea.get('reason') else ''}): the emotion "
+                     f"classifier's label fits the tone more often than on neutral synthesis for "
+                     f"{ea.get('emotions_better_than_neutral', '-')} tones; its probability on the tone's emotions "
+                     f"rose over neutral synthesis for {ea.get('emotions_moved_toward_target', '-')}.")
+        for tone, r in (ea.get("per_emotion") or {}).items():
+            lines.append(f"- {tone} ({', '.join(r['target'])}): label {r['agree_rendered']} vs {r['agree_on_neutral']} "
+                         f"on neutral; probability {r['target_prob_rendered']} vs {r['target_prob_on_neutral']}")
     (folder / "report.md").write_text("\n".join(lines) + "\n")
     _plot(results, folder / "prosody.png")
     return "\n".join(lines) + "\n\n![prosody against neutral](prosody.png)\n"

@@ -36,6 +36,9 @@ def test_latency_quick(tmp_path, ws_url):
         assert level["turns"] == 2 * level["sessions"]
         assert level["failed_turns"] == 0
         assert level["first_audio_ms"]["n"] == level["turns"]
+    talk = r["conversation"]  # two turns in one session
+    assert [t["turn"] for t in talk["turns"]] == [1, 2] and talk["failed_turns"] == 0
+    assert talk["later_turns_first_audio_ms"]["n"] == 1 and talk["turns"][1]["server"]["first_token_ms"] > 0
     assert r["barge_in"]["failed_runs"] == 0
     assert all(run["stop_ms"] is not None and run["stop_ms"] <= run["cancelled_ms"] for run in r["barge_in"]["runs"])
     assert (tmp_path / "plots" / "latency.png").exists()
@@ -62,6 +65,10 @@ def test_tts_quick(tmp_path):
     piper = r["backends"]["piper"]
     assert piper["status"] == "ok" and piper["sample_rate"] == 22050
     assert piper["short_reply"] and piper["short_reply_at_8000"]
+    emoalign = piper["emoalign"]  # the voice analyser on the rendered tones, against neutral synthesis
+    assert emoalign["status"] == "ok" and set(emoalign["per_emotion"]) == {"warm", "gentle", "calm", "reassuring",
+                                                                         "cheerful", "serious"}
+    assert all(0 <= r["target_prob_rendered"] <= 1 and "neutral" not in r["target"] for r in emoalign["per_emotion"].values())
 
 
 def test_dialogue_quick(tmp_path):
