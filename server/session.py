@@ -96,7 +96,7 @@ class Session:
         self.response: Response | None = None
         self._recent_responses: dict[str, Response] = {}  # by assistant item id, so late truncates still apply
         self._closed = False
-        self._preparing: asyncio.Task | None = None
+        self._preparing: asyncio.Task | None = None  # held so the task is not collected mid-way
 
     def _make_endpointer(self) -> Endpointer:
         cfg = self.config
@@ -394,7 +394,6 @@ class Session:
         while len(self._recent_responses) > 8:
             self._recent_responses.pop(next(iter(self._recent_responses)))
 
-    # --- the agent's backchannels ---------------------------------------------------------------------------
     def prepare_next_turn(self, conversation) -> None:
         """While the reply plays, let the dialogue model cache the conversation so far, if nothing else
         is waiting for it (the next turn then evaluates only its own words)."""
@@ -406,6 +405,7 @@ class Session:
 
         self._preparing = asyncio.create_task(prepare())
 
+    # --- the agent's backchannels ---------------------------------------------------------------------------
     def _backchannels_enabled(self) -> bool:
         mode = self.config.backchannels
         telephone = self.settings.input_format.type in ("audio/pcmu", "audio/pcma")
