@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
@@ -399,7 +400,10 @@ class Session:
         is waiting for it (the next turn then evaluates only its own words)."""
         async def prepare() -> None:
             try:
-                await self.pipeline.workers["dialogue"].run_when_idle(lambda: self.engine.prepare(conversation))
+                t0 = time.perf_counter()
+                ran = await self.pipeline.workers["dialogue"].run_when_idle(lambda: self.engine.prepare(conversation))
+                log.info("session %s: next turn %s (%.0f ms)", self.settings.id, "prepared" if ran else "not prepared: model busy",
+                         (time.perf_counter() - t0) * 1000)
             except Exception:  # an optimisation: a failure here must not touch the conversation
                 log.warning("preparing the next turn failed", exc_info=True)
 
