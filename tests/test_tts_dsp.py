@@ -46,6 +46,17 @@ def test_track_f0_on_a_known_pitch():
         assert abs(np.median(voiced) - f0) < 0.02 * f0
 
 
+def test_track_f0_is_not_fooled_by_a_strong_second_harmonic():
+    # A low voice whose second harmonic dominates (as Piper's joe voice often does): the half-period dip is
+    # deep enough to pass YIN's threshold, and taking it would read 190 Hz for 95 Hz.
+    t = np.arange(SR) / SR
+    x = (0.25 * np.sin(2 * np.pi * 95 * t) + np.sin(2 * np.pi * 190 * t + 0.4)).astype(np.float32)
+    x += np.random.default_rng(1).normal(0, 0.02, x.size).astype(np.float32)
+    est, _ = track_f0(x, SR)
+    voiced = est[est > 0]
+    assert voiced.size > 0.8 * est.size and abs(np.median(voiced) - 95) < 2, np.median(voiced)
+
+
 def test_track_f0_silence_and_noise_are_unvoiced():
     assert not np.any(track_f0(np.zeros(SR, np.float32), SR)[0])
     noise = np.random.default_rng(0).normal(0, 0.1, SR).astype(np.float32)
