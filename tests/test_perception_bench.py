@@ -65,6 +65,9 @@ def test_perception_suite_quick(monkeypatch):
     assert acc["louder"] == acc["quieter"] == 1.0  # 10 dB either way is unmistakable
     assert acc["whispered"] >= 0.75
     assert r["timing_ms"]["analysis_with_shared_states"]["n"] > 0
+    false_events = r["events_in_ordinary_speech"]["librivox_read_speech"]
+    assert false_events["clips"] == 2 and 0.0 <= false_events["with_an_event"] <= 1.0
+    assert "Vocal events heard in ordinary speech" in r["report_markdown"]
     assert "## Speaking style" in r["report_markdown"] and "## Words (ASR)" in r["report_markdown"]
     if perception.SHARED.exists():
         assert r["words"]["emotional_speech"] and r["voice_cross_validated"]["emotion"]["clean"]["ravdess"]
