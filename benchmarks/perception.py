@@ -203,15 +203,19 @@ def time_turns(analyser, clips: list[Path], progress=None) -> dict:
     return {k: percentiles(v, digits=2) for k, v in ms.items()}
 
 
-def events_in_ordinary_speech(analyser, quick: bool, progress=None) -> dict:
-    """Vocal events the analyser reports on speech that has none: the LibriVox readers and the Asterisk prompt
-    voice (Debian packages). Every reported event is a false alarm, and a false "crying" feeds the dialogue
-    and the crisis layer."""
+def ordinary_speech(quick: bool) -> dict[str, list[Path]]:
+    """Speech with no vocal event in it: the LibriVox readers and the Asterisk prompt voice (Debian packages)."""
     from benchmarks.data import ASTERISK_SOUNDS
+
+    return {"librivox_read_speech": sorted(LIBRIVOX.glob("*.wav"))[: 2 if quick else None],
+            "asterisk_prompts": sorted(ASTERISK_SOUNDS.glob("*.wav"))[: 8 if quick else 60]}
+
+
+def events_in_ordinary_speech(analyser, sets: dict[str, list[Path]], progress=None) -> dict:
+    """Vocal events the analyser reports on `ordinary_speech`: every one is a false alarm, and a false
+    "crying" feeds the dialogue and the crisis layer."""
     from paralinguistics.dataset import load_audio
 
-    sets = {"librivox_read_speech": sorted(LIBRIVOX.glob("*.wav"))[: 2 if quick else None],
-            "asterisk_prompts": sorted(ASTERISK_SOUNDS.glob("*.wav"))[: 8 if quick else 60]}
     out = {}
     for name, paths in sets.items():
         heard, counts = [], Counter()
@@ -226,13 +230,6 @@ def events_in_ordinary_speech(analyser, quick: bool, progress=None) -> dict:
         out[name] = {"clips": len(heard), "with_an_event": round(float(np.mean(heard)), 3) if heard else None,
                      "events": dict(counts.most_common())}
     return out
-
-
-def event_clip_count(quick: bool) -> int:
-    from benchmarks.data import ASTERISK_SOUNDS
-
-    return min(len(list(LIBRIVOX.glob("*.wav"))), 2 if quick else 10**6) + \
-        min(len(list(ASTERISK_SOUNDS.glob("*.wav"))), 8 if quick else 60)
 
 
 # --- the suite ----------------------------------------------------------------------------------------
@@ -253,7 +250,9 @@ def run(args) -> dict:
         from paralinguistics.dataset import read_manifest
 
         manifest_clips = min(len(read_manifest(args.manifest)), 30 if quick else 10**9)
-    bar = tqdm(total=n_words + sum(len(s.clips) for s in speakers) + len(timing) + manifest_clips + event_clip_count(quick),
+    plain = ordinary_speech(quick)
+    bar = tqdm(total=n_words + sum(len(s.clips) for s in speakers) + len(timing) + manifest_clips
+               + sum(map(len, plain.values())),
                desc="perception", unit="clip")
     analyser = VoiceAnalyser(device=args.device)
     analyser.analyse(np.random.default_rng(0).standard_normal(16000).astype(np.float32) * 0.1)  # warm-up
@@ -262,7 +261,7 @@ def run(args) -> dict:
               "style": style.evaluate(speakers, progress=bar),
               "voice_cross_validated": cv_figures(),
               "timing_ms": time_turns(analyser, timing, bar),
-              "events_in_ordinary_speech": events_in_ordinary_speech(analyser, quick, bar)}
+              "events_in_ordinary_speech": events_in_ordinary_speech(analyser, plain, bar)}
     if args.manifest:
         result["voice_on_manifest"] = score_manifest(analyser, args.manifest, args.root or ".", args.condition,
                                                      limit=30 if quick else 0, progress=bar)
