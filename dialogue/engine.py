@@ -80,12 +80,17 @@ class DialogueEngine:
     def warm(self) -> None:
         self.model.warm([{"role": "system", "content": self.system_prompt}])
 
+    @property
+    def can_prepare(self) -> bool:
+        """Whether `prepare` can save the next turn anything: the backend's prefix cache lasts between calls."""
+        return bool(getattr(self.model, "keeps_prefix_cache", False))
+
     def prepare(self, conv: Conversation) -> bool:
         """Compute the model's cache for the conversation so far, between turns, so that the next turn
         evaluates only its own words and note (the reply just given would otherwise be evaluated then,
         ~25 ms a token on 2 cores). Only for a backend whose prefix cache lasts; True if it did work."""
         history = conv.messages()
-        if not history or not getattr(self.model, "keeps_prefix_cache", False):
+        if not history or not self.can_prepare:
             return False
         self.model.warm([{"role": "system", "content": self.system_prompt}, *history])
         return True

@@ -398,6 +398,9 @@ class Session:
     def prepare_next_turn(self, conversation) -> None:
         """While the reply plays, let the dialogue model cache the conversation so far, if nothing else
         is waiting for it (the next turn then evaluates only its own words)."""
+        if not self.engine.can_prepare:  # no lasting cache: nothing to gain, no worker call
+            return
+
         async def prepare() -> None:
             try:
                 t0 = time.perf_counter()
