@@ -4,7 +4,9 @@
 a 2 s turn pays for 30 s. CTranslate2 accepts a shorter input: we encode the audio plus a few
 seconds of silent headroom (a window cut to the audio's exact length makes the decoder loop), then
 decode from that. The same encoder states, pooled over the frames that hold audio, feed the
-paralinguistic heads, so the encoder runs once per turn for both.
+paralinguistic heads, so the encoder runs once per turn for both. `model` is either faster-whisper's
+WhisperModel (CTranslate2: only the last layer) or asr.whisper_encoder.TorchWhisperEncoder (every layer,
+which the heads read; its last layer feeds CTranslate2's decoder all the same).
 """
 from __future__ import annotations
 
@@ -21,9 +23,15 @@ MAX_S = 30.0
 @dataclass
 class Encoded:
     output: object  # ctranslate2.StorageView, input to model.generate()
-    states: np.ndarray  # float32 (frames, dim): the whole window's encoder states
+    hidden: np.ndarray  # float32 (n, frames, dim) over the whole window: every hidden state the encoder
+    # exposes, the last being its output (n = layers + 1 from torch, 1 from CTranslate2)
     audio_frames: int  # how many leading states cover real audio (the rest is headroom)
     window_s: float
+
+    @property
+    def states(self) -> np.ndarray:
+        """The encoder's output, (frames, dim)."""
+        return self.hidden[-1]
 
 
 def log_mel(model, audio: np.ndarray, *, headroom_s: float = HEADROOM_S) -> tuple[np.ndarray, int]:
@@ -43,8 +51,16 @@ def encode(model, audio: np.ndarray, *, headroom_s: float = HEADROOM_S, want_sta
     """Encode one utterance with a window of its length plus headroom. `model` is a faster_whisper.WhisperModel."""
     import ctranslate2
 
+    from asr.whisper_encoder import TorchWhisperEncoder
+
     features, frames = log_mel(model, audio, headroom_s=headroom_s)
-    output = model.model.encode(ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None])), to_cpu=True)
-    states = np.asarray(output)[0].astype(np.float32) if want_states else np.empty((0, 0), np.float32)
+    if isinstance(model, TorchWhisperEncoder):
+        hidden = model.hidden_states(features)
+        output = ctranslate2.StorageView.from_array(np.ascontiguousarray(hidden[-1:]))
+    else:
+        output = model.model.encode(ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None])),
+                                    to_cpu=True)
+        hidden = np.asarray(output).astype(np.float32) if want_states else np.empty((1, 0, 0), np.float32)
     audio_frames = min(frames // 2, int(np.ceil(len(audio) / SAMPLE_RATE * 50)))
-    return Encoded(output=output, states=states, audio_frames=max(audio_frames, 1), window_s=frames * HOP / SAMPLE_RATE)
+    return Encoded(output=output, hidden=hidden, audio_frames=max(audio_frames, 1),
+                   window_s=frames * HOP / SAMPLE_RATE)

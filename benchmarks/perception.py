@@ -191,7 +191,7 @@ def time_turns(analyser, clips: list[Path], progress=None) -> dict:
         t = time.perf_counter()
         enc = encode(analyser._encoder(), audio)
         ms["whisper_base_encoder"].append((time.perf_counter() - t) * 1000)
-        p = analyser.analyse(audio, encoder_states=enc.states[: enc.audio_frames])
+        p = analyser.analyse(audio, encoder_states=enc.hidden[:, : enc.audio_frames])
         progress and progress.update(1)
         if p.unknown:
             continue

@@ -4,9 +4,10 @@
     profile = analyser.analyse(audio16k, encoder_states=transcript.encoder_states, baseline=b)
     profile.to_dict()
 
-When the recogniser already ran Whisper base on the turn, its encoder states (frames, 512) are
-reused and the analysis costs only the prosody DSP and the heads; otherwise (no states, or another
-model's width such as tiny.en's 384) the analyser runs its own trimmed Whisper base encoder pass.
+When the recogniser already ran Whisper base on the turn with its torch encoder, its hidden states
+(7, frames, 512: the input embedding and each of the six layers) are reused and the analysis costs only
+the prosody DSP and the heads; otherwise (no states, the last layer only, or another model's shape such
+as tiny.en's) the analyser runs its own trimmed Whisper base encoder pass.
 """
 from __future__ import annotations
 
@@ -20,12 +21,13 @@ import numpy as np
 from . import labels as L
 from .audio import condition
 from .baseline import SpeakerBaseline
-from .features import halve, pool, signal_features
+from .features import halve, pool_layers, signal_features
 from .heads import load
 from .prosody import text_syllables
 
 MODELS_DIR = Path(__file__).parent / "models"
 STATE_DIM = 512  # Whisper base
+HIDDEN_STATES = 7  # its input embedding and six layers
 GENDER_MIN_CONFIDENCE = 0.75
 AGE_MIN_CONFIDENCE = 0.6
 EVENT_MIN_CONFIDENCE = 0.5
@@ -91,8 +93,12 @@ class VoiceAnalyser:
                  cpu_threads: int = 0):
         self.device = _device(device)
         self.heads, self.meta = load(models_dir or MODELS_DIR)
-        self._whisper_spec = whisper_model  # a name/path, or an already loaded faster_whisper.WhisperModel
-        self._whisper = whisper_model if hasattr(whisper_model, "feature_extractor") else None
+        # a name/path, or an already loaded asr.whisper_encoder.TorchWhisperEncoder (the recogniser's, if it is
+        # Whisper base's)
+        self._whisper_spec = whisper_model
+        self._whisper = whisper_model if _is_base_encoder(whisper_model) else None
+        if self._whisper is not None or not isinstance(whisper_model, (str, Path)):
+            self._whisper_spec = None
         self._cpu_threads = cpu_threads
         self._load_lock = threading.Lock()
 
@@ -100,20 +106,22 @@ class VoiceAnalyser:
     def _encoder(self):
         with self._load_lock:
             if self._whisper is None:
-                from faster_whisper import WhisperModel
-
+                from asr.whisper_encoder import TorchWhisperEncoder
                 from server.models import resolve
 
-                compute = "int8" if self.device == "cpu" else "int8_float16"
-                self._whisper = WhisperModel(resolve(self._whisper_spec or "whisper-base"), device=self.device,
-                                             compute_type=compute, cpu_threads=self._cpu_threads)
+                self._whisper = TorchWhisperEncoder.from_folder(resolve(self._whisper_spec or "whisper-base"),
+                                                                device=self.device, threads=self._cpu_threads)
+                if not _is_base_encoder(self._whisper):
+                    raise ValueError(f"{self._whisper_spec}: the heads need Whisper base's encoder "
+                                     f"({HIDDEN_STATES - 1} layers of {STATE_DIM})")
             return self._whisper
 
     def encoder_states(self, audio16k: np.ndarray) -> np.ndarray:
+        """Every hidden state of a trimmed Whisper base encoder pass over the audio: (7, frames, 512)."""
         from asr.encoder import encode
 
         enc = encode(self._encoder(), audio16k)
-        return enc.states[: enc.audio_frames]
+        return enc.hidden[:, : enc.audio_frames]
 
     def new_baseline(self) -> SpeakerBaseline:
         return SpeakerBaseline()
@@ -134,16 +142,23 @@ class VoiceAnalyser:
             return VoiceProfile(reason=f"no speech found ({style.speech_s:.2f} s of sound)", warnings=warnings,
                                 timings_ms={**timings, "total": _ms(t0)})
         states = None if encoder_states is None else np.asarray(encoder_states, dtype=np.float32)
-        if states is not None and (states.ndim != 2 or states.shape[1] != STATE_DIM or len(states) == 0):
-            warnings.append(f"encoder states of shape {states.shape} are not Whisper base's; encoding again")
+        if states is not None and (states.ndim != 3 or states.shape[0] != HIDDEN_STATES
+                                   or states.shape[2] != STATE_DIM or states.shape[1] == 0):
+            warnings.append(f"encoder states of shape {states.shape} are not Whisper base's every layer "
+                            f"({HIDDEN_STATES}, frames, {STATE_DIM}); encoding again")
             states = None
         t = time.perf_counter()
         if states is None:
             states = self.encoder_states(audio)
             timings["encoder"] = _ms(t)
         t = time.perf_counter()
-        pooled, frames = pool(states), halve(states)
-        probs = {name: h.predict(pooled, pros, frames) for name, h in self.heads.items()}
+        pooled: dict[tuple, np.ndarray] = {}
+        frames = halve(states[-1])
+        probs = {}
+        for name, h in self.heads.items():
+            if h.layers not in pooled:
+                pooled[h.layers] = pool_layers(states, h.layers)
+            probs[name] = h.predict(pooled[h.layers], pros, frames)
         timings["heads"] = _ms(t)
         profile = VoiceProfile(unknown=False, warnings=warnings)
         self._fill(profile, probs)
@@ -193,6 +208,11 @@ def describe_style(s, baseline: SpeakerBaseline | None = None, transcript: str |
 
 def whispering(s) -> bool:
     return bool(s.speech_s > 0 and s.steady_voiced_ratio <= WHISPER_MAX_VOICED)
+
+
+def _is_base_encoder(model) -> bool:
+    return (getattr(model, "dim", None) == STATE_DIM and getattr(model, "layers", None) == HIDDEN_STATES - 1
+            and hasattr(model, "hidden_states"))
 
 
 def _ms(t: float) -> float:

@@ -64,12 +64,14 @@ def cache_dir() -> Path:
 
 def cache_path(manifest: str | Path, condition: str) -> Path:
     key = hashlib.sha1(str(Path(manifest).resolve()).encode()).hexdigest()[:10]
-    return cache_dir() / f"{Path(manifest).stem}-{key}-{condition}.npz"
+    return cache_dir() / f"{Path(manifest).stem}-{key}-{condition}-layers.npz"  # every hidden state
 
 
 def extract(manifest: str | Path, root: str | Path, condition: str, whisper, *, save_every: int = 400,
             log=sys.stderr) -> dict[str, np.ndarray]:
-    """Encode every clip under `condition` with `whisper` (a faster_whisper.WhisperModel); cached, resumable."""
+    """Encode every clip under `condition` with `whisper` (asr.whisper_encoder.TorchWhisperEncoder); cached,
+    resumable. `pooled` holds every hidden state's mean+std, (clips, layers + 1, 2 * dim), so a head can
+    choose its layers without another encoder pass; `frames` the last layer, halved in time."""
     from asr.encoder import encode
 
     clips = read_manifest(manifest)
@@ -88,9 +90,10 @@ def extract(manifest: str | Path, root: str | Path, condition: str, whisper, *, 
         clip = clips[i]
         x = augment.CONDITIONS[condition](load_audio(Path(root) / clip.path), rng)
         enc = encode(whisper, x)
-        states = enc.states[: enc.audio_frames]
+        hidden = enc.hidden[:, : enc.audio_frames]
+        states = hidden[-1]
         _, pros = features.signal_features(x)
-        done["pooled"].append(features.pool(states))
+        done["pooled"].append(np.stack([features.pool(h) for h in hidden]))
         done["prosody"].append(pros)
         done["frames"].append(features.halve(states).astype(np.float16))
         done["paths"].append(clip.path)
@@ -110,12 +113,11 @@ def _save(out: Path, d: dict, *, complete: bool) -> None:
     os.replace(tmp, out)
 
 
-def load_whisper(name: str | None = None, device: str = "cpu", threads: int = 2):
-    from faster_whisper import WhisperModel
-
+def load_whisper(name: str | None = None, device: str = "auto", threads: int = 2):
+    from asr.whisper_encoder import TorchWhisperEncoder
     from server.models import resolve
 
-    return WhisperModel(resolve(name or "whisper-base"), device=device, compute_type="int8", cpu_threads=threads)
+    return TorchWhisperEncoder.from_folder(resolve(name or "whisper-base"), device=device, threads=threads)
 
 
 def main(argv=None) -> int:

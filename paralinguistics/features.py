@@ -14,6 +14,14 @@ def pool(states: np.ndarray) -> np.ndarray:
     return np.concatenate([s.mean(0), s.std(0)]).astype(np.float32)
 
 
+def pool_layers(hidden: np.ndarray, layers) -> np.ndarray:
+    """`pool` of each chosen hidden state of (n, frames, dim), concatenated: (len(layers) * 2 * dim,)."""
+    h = np.asarray(hidden, dtype=np.float32)
+    if h.ndim != 3:
+        raise ValueError(f"hidden states must be (layers, frames, dim), got shape {h.shape}")
+    return np.concatenate([pool(h[i]) for i in layers])
+
+
 def halve(states: np.ndarray) -> np.ndarray:
     """Average neighbouring frames (50 -> 25 per second): what the attention-pooling head reads."""
     s = np.asarray(states, dtype=np.float32)

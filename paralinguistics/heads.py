@@ -1,6 +1,8 @@
 """Small classification heads over pooled encoder states + prosody; numpy at run time, torch for training.
 
-A head is: standardise -> [attention pooling over frames] -> optional hidden layer -> logits / T.
+A head is: standardise -> [attention pooling over frames] -> optional hidden layer -> logits / T. Its
+input is the mean+std of the encoder hidden states it names (`layers`: indices into (layers + 1, frames,
+dim), 0 the input embedding, -1 the output) followed by the prosodic features.
 Weights live in one npz (float16 matrices) with a JSON description beside it.
 """
 from __future__ import annotations
@@ -29,6 +31,7 @@ class Head:
     params: dict[str, np.ndarray]
     temperature: float = 1.0
     attention: bool = False
+    layers: tuple[int, ...] = (-1,)
 
     def logits(self, pooled: np.ndarray, prosody: np.ndarray, frames: np.ndarray | None = None) -> np.ndarray:
         p = self.params
@@ -56,7 +59,8 @@ def save(heads: dict[str, Head], folder: str | Path, meta: dict) -> None:
     for name, h in heads.items():
         for k, v in h.params.items():
             arrays[f"{name}.{k}"] = v.astype(np.float16 if v.ndim == 2 else np.float32)
-        desc["heads"][name] = {"labels": list(h.labels), "temperature": h.temperature, "attention": h.attention}
+        desc["heads"][name] = {"labels": list(h.labels), "temperature": h.temperature, "attention": h.attention,
+                                "layers": list(h.layers)}
     np.savez_compressed(folder / "heads.npz", **arrays)
     (folder / "heads.json").write_text(json.dumps(desc, indent=1) + "\n")
 
@@ -69,5 +73,5 @@ def load(folder: str | Path) -> tuple[dict[str, Head], dict]:
     for name, d in desc["heads"].items():
         params = {k.split(".", 1)[1]: z[k].astype(np.float32) for k in z.files if k.split(".", 1)[0] == name}
         heads[name] = Head(task=name, labels=tuple(d["labels"]), params=params, temperature=float(d["temperature"]),
-                           attention=bool(d["attention"]))
+                           attention=bool(d["attention"]), layers=tuple(d.get("layers", (-1,))))
     return heads, desc["meta"]

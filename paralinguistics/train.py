@@ -44,6 +44,7 @@ class Config:
     label_smoothing: float = 0.05
     max_class_weight: float = 10.0
     balance_corpora: bool = True  # each corpus weighs the same (TESS: 2,800 clips from two speakers)
+    layers: tuple[int, ...] = (2, 3, 4)  # Whisper base hidden states pooled (0 = embedding, 6 = output)
     seed: int = 0
 
 
@@ -191,7 +192,7 @@ def fit(x: np.ndarray, frames: list[np.ndarray] | None, y: np.ndarray, n_classes
     if cfg.attention:
         p.update(fmean=fmean, fscale=fscale, att_w1=net.att1.weight.detach().numpy().T.copy(),
                  att_b1=net.att1.bias.detach().numpy().copy(), att_w2=net.att2.weight.detach().numpy().T.copy())
-    return Head(task="", labels=(), params=p, attention=cfg.attention)
+    return Head(task="", labels=(), params=p, attention=cfg.attention, layers=tuple(cfg.layers))
 
 
 def head_logits(head: Head, x: np.ndarray, frames: list[np.ndarray] | None) -> np.ndarray:
@@ -254,9 +255,9 @@ def load_features(manifest, root, conditions, log=sys.stderr) -> dict[str, dict]
     return feats
 
 
-def task_inputs(feats: dict, cond: str, idx: np.ndarray):
+def task_inputs(feats: dict, cond: str, idx: np.ndarray, layers):
     f = feats[cond]
-    x = np.concatenate([f["pooled"][idx], f["prosody"][idx]], axis=1)
+    x = np.concatenate([f["pooled"][idx][:, list(layers)].reshape(len(idx), -1), f["prosody"][idx]], axis=1)
     return x, [f["frame_list"][i] for i in idx]
 
 
@@ -274,7 +275,7 @@ def cross_validate(task: str, cfg: Config, feats, y: np.ndarray, fold: np.ndarra
         t0 = time.time()
         head = _fit_on(feats, train_conditions, tr, y, corpus, n_classes, cfg)
         for c in test_conditions:
-            x, fr = task_inputs(feats, c, te)
+            x, fr = task_inputs(feats, c, te, cfg.layers)
             out[c][te] = head_logits(head, x, fr if cfg.attention else None)
         print(f"  {task} fold {k}: {len(tr)} train clips x {len(train_conditions)} conditions, "
               f"{time.time() - t0:.0f} s", file=log, flush=True)
@@ -285,7 +286,7 @@ def _fit_on(feats, conditions, idx, y, corpus, n_classes, cfg):
     """Fit one head on clips `idx`, stacked once per recording condition (clean, telephone, ...)."""
     xs, fs = [], []
     for c in conditions:
-        x, fr = task_inputs(feats, c, idx)
+        x, fr = task_inputs(feats, c, idx, cfg.layers)
         xs.append(x)
         fs.extend(fr)
     return fit(np.concatenate(xs), fs if cfg.attention else None, np.tile(y[idx], len(conditions)), n_classes, cfg,
@@ -359,7 +360,13 @@ def main(argv=None) -> int:
         key, val = ov.split("=")
         task, field = key.split(".")
         cur = getattr(CONFIGS[task], field)
-        setattr(CONFIGS[task], field, type(cur)(val) if not isinstance(cur, bool) else val.lower() in ("1", "true"))
+        if isinstance(cur, bool):
+            val = val.lower() in ("1", "true")
+        elif isinstance(cur, tuple):
+            val = tuple(int(v) for v in val.split("+"))  # layers: emotion.layers=2+3+4
+        else:
+            val = type(cur)(val)
+        setattr(CONFIGS[task], field, val)
     metrics: dict = {"folds": FOLDS, "train_conditions": list(conds), "tasks": {}}
     heads: dict[str, Head] = {}
     for task in a.tasks.split(","):
@@ -389,8 +396,11 @@ def main(argv=None) -> int:
         head.task, head.labels, head.temperature = task, TASK_LABELS[task], temperature
         heads[task] = head
     out = Path(a.out)
-    meta = {"encoder": "whisper-base (CTranslate2 int8), final layer, asr.encoder.encode(headroom_s=3.0)",
-            "features": "mean+std of encoder states over audio frames (1024) + 13 prosodic features",
+    meta = {"encoder": "whisper-base (its CTranslate2 weights run in torch: asr.whisper_encoder), "
+                       "asr.encoder.encode(headroom_s=3.0)",
+            "hidden_states": 7,
+            "features": "mean+std over audio frames of each head's encoder hidden states (1024 each) "
+                        "+ 13 prosodic features",
             "prosody_features": __import__("paralinguistics.prosody", fromlist=["x"]).FEATURE_NAMES,
             "trained_on": str(a.manifest), "clips": len(clips), "license": "non-commercial (training data licenses)"}
     if out.joinpath("heads.json").exists() and set(heads) != set(CONFIGS):

@@ -57,7 +57,7 @@ class Pipeline:
             except Exception as exc:  # optional stage: the conversation works without it
                 log.warning("paralinguistics unavailable (%s); turns go on without voice analysis", exc)
             else:
-                model = getattr(recognizer, "model", None)
+                model = getattr(recognizer, "encoder", None)  # shared when it is Whisper base's
                 analyser = timed("paralinguistics", lambda: VoiceAnalyser(whisper_model=model, device=config.device,
                                                                            models_dir=config.voice_heads))
         chat_model = timed("dialogue", lambda: build_chat_model(config.llm_backend, config.llm_model, device=config.device,

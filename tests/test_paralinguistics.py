@@ -186,7 +186,7 @@ def test_reuses_the_asr_encoder_states(analyser, male):
 
     audio = condition(load(MALE_CLIP))[0]  # what the analyser itself encodes (DC removed)
     enc = encode(analyser._encoder(), audio)
-    shared = analyser.analyse(audio, encoder_states=enc.states[: enc.audio_frames])
+    shared = analyser.analyse(audio, encoder_states=enc.hidden[:, : enc.audio_frames])
     assert "encoder" not in shared.timings_ms
     assert shared.emotion.label == male.emotion.label
     a = np.array(list(shared.emotion.distribution.values()))
@@ -194,10 +194,12 @@ def test_reuses_the_asr_encoder_states(analyser, male):
     assert np.abs(a - b).max() < 1e-4
 
 
-def test_states_of_another_width_are_reencoded(analyser, male):
-    tiny_like = np.random.default_rng(0).standard_normal((100, 384)).astype(np.float32)
-    p = analyser.analyse(load(MALE_CLIP), encoder_states=tiny_like)
-    assert "encoder" in p.timings_ms and any("384" in w for w in p.warnings)
+@pytest.mark.parametrize("shape", [(5, 100, 384), (1, 100, 512), (100, 512)],
+                         ids=["tiny.en layers", "last layer only", "2-D"])
+def test_states_the_heads_cannot_read_are_reencoded(analyser, male, shape):
+    states = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    p = analyser.analyse(load(MALE_CLIP), encoder_states=states)
+    assert "encoder" in p.timings_ms and any(str(shape) in w for w in p.warnings)
     assert p.gender.label == male.gender.label
 
 
