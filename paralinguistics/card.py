@@ -64,6 +64,10 @@ def results_markdown(metrics: dict) -> str:
                 d = b
                 lines.append(f"- event detection (clean): {d['event_recall']:.3f} of vocal-event clips get an event; "
                              f"{d['speech_false_event_rate']:.3f} of speech clips get a false one")
+                by = d.get("false_event_rate_by_corpus")
+                if by:
+                    lines.append("- false events on speech by corpus (clean, argmax): "
+                                 + ", ".join(f"{k} {v:.3f}" for k, v in by.items()))
                 continue
             recall = ", ".join(f"{k} {v:.2f}" for k, v in b["recall"].items())
             lines.append(f"- {block}, per-class recall (clean): {recall}")

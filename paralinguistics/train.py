@@ -3,8 +3,10 @@
     python -m paralinguistics.train --manifest ../shared/data/paralinguistics/manifest.csv \
         --root ../shared/data/paralinguistics [--out paralinguistics/models] [--quick]
 
-1. Cache Whisper base encoder states + prosody per clip under three conditions: clean, telephone
-   (8 kHz mu-law) and pink noise at 10 dB SNR (`dataset.py`; ~10 min per condition on 2 cores).
+1. Cache Whisper base encoder states (every layer, mean+std pooled) + prosody per clip under three
+   conditions: clean, telephone (8 kHz mu-law) and pink noise at 10 dB SNR (`dataset.py`; ~18 min per
+   condition on 2 cores). The Asterisk prompts of Debian's asterisk-core-sounds-en-wav are added as
+   ordinary speech for the events head's `none` (`ordinary.py`; `--ordinary-speech none` to skip).
 2. Speaker-grouped 6-fold cross-validation: every speaker sits in exactly one test fold; a model trained
    on the other folds (all three conditions: augmentation) scores its clips in each condition.
 3. Temperature calibration on the out-of-fold logits; a final model on all speakers is written with
@@ -23,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import dataset, labels as L
+from . import dataset, labels as L, ordinary
 from .heads import Head, save, softmax
 
 FOLDS = 6
@@ -45,6 +47,7 @@ class Config:
     max_class_weight: float = 10.0
     balance_corpora: bool = True  # each corpus weighs the same (TESS: 2,800 clips from two speakers)
     layers: tuple[int, ...] = (2, 3, 4)  # Whisper base hidden states pooled (0 = embedding, 6 = output)
+    first_class_weight: float = 1.0  # x the balanced weight of class 0 (events: `none`, ordinary speech)
     seed: int = 0
 
 
@@ -53,7 +56,7 @@ CONFIGS = {
     "emotion": Config(hidden=256, epochs=30, dropout=0.5),
     "gender": Config(hidden=256, epochs=25),
     "age": Config(hidden=256, epochs=25),
-    "events": Config(hidden=256, epochs=25),
+    "events": Config(hidden=256, epochs=25, first_class_weight=4.0),
 }
 
 
@@ -119,6 +122,7 @@ def fit(x: np.ndarray, frames: list[np.ndarray] | None, y: np.ndarray, n_classes
     counts = np.bincount(y, minlength=n_classes).astype(np.float64)
     w = np.where(counts > 0, counts.sum() / np.maximum(counts, 1) / n_classes, 0.0)
     w = np.minimum(w, cfg.max_class_weight * np.median(w[w > 0]))
+    w[0] *= cfg.first_class_weight
     sw = np.ones(len(y))
     if cfg.balance_corpora and groups is not None:
         names, inv, counts_g = np.unique(groups, return_inverse=True, return_counts=True)
@@ -255,6 +259,23 @@ def load_features(manifest, root, conditions, log=sys.stderr) -> dict[str, dict]
     return feats
 
 
+def _ordinary_manifest(folder: str) -> Path | None:
+    if folder == "none":
+        return None
+    clips = ordinary.training_prompts(Path(folder))
+    if not clips:
+        print(f"[ordinary speech] none found in {folder}; events `none` is learnt from the manifest only",
+              file=sys.stderr)
+        return None
+    key = hashlib.sha1("\n".join(map(str, clips)).encode()).hexdigest()[:10]
+    return ordinary.write_manifest(dataset.cache_dir() / f"ordinary-speech-{key}.csv", Path(folder))
+
+
+def _merged(a: dict, b: dict) -> dict:
+    return {"pooled": np.concatenate([a["pooled"], b["pooled"]]), "prosody": np.concatenate([a["prosody"], b["prosody"]]),
+            "frame_list": a["frame_list"] + b["frame_list"], "paths": np.concatenate([a["paths"], b["paths"]])}
+
+
 def task_inputs(feats: dict, cond: str, idx: np.ndarray, layers):
     f = feats[cond]
     x = np.concatenate([f["pooled"][idx][:, list(layers)].reshape(len(idx), -1), f["prosody"][idx]], axis=1)
@@ -320,7 +341,10 @@ def score(task: str, prob: np.ndarray, y: np.ndarray, clips) -> dict:
         block(lab & (y > 0), list(range(1, len(names))), "deeply_16")
         is_ev = prob.argmax(1) > 0
         res["detection"] = {"event_recall": round(float(is_ev[lab & (y > 0)].mean()), 4),
-                            "speech_false_event_rate": round(float(is_ev[lab & (y == 0)].mean()), 4)}
+                            "speech_false_event_rate": round(float(is_ev[lab & (y == 0)].mean()), 4),
+                            "false_event_rate_by_corpus": {
+                                corpus: round(float(is_ev[lab & (y == 0) & (ds == corpus)].mean()), 4)
+                                for corpus in sorted(set(ds[lab & (y == 0)]))}}
     else:
         block(lab, list(range(len(names))), "all")
         for corpus in sorted(set(ds[lab])):
@@ -342,10 +366,20 @@ def main(argv=None) -> int:
     p.add_argument("--exclude-speakers", default="", help="comma-separated speaker ids to leave out of training "
                    "(heads for a held-out evaluation on those speakers)")
     p.add_argument("--config", action="append", default=[], help="override, e.g. emotion.hidden=0")
+    p.add_argument("--ordinary-speech", default=str(ordinary.ASTERISK_SOUNDS),
+                   help="folder of Asterisk-style prompts added as ordinary speech (events `none`); 'none' to skip")
     a = p.parse_args(argv)
     clips = dataset.read_manifest(a.manifest)
     conds = tuple(a.conditions.split(","))
-    feats = load_features(a.manifest, a.root, sorted(set(conds) | ({"clean"} if a.no_cv else set(CONDITIONS))))
+    needed = sorted(set(conds) | ({"clean"} if a.no_cv else set(CONDITIONS)))
+    feats = load_features(a.manifest, a.root, needed)
+    extra = _ordinary_manifest(a.ordinary_speech)
+    if extra is not None:
+        clips += dataset.read_manifest(extra)
+        more = load_features(extra, a.ordinary_speech, needed)
+        feats = {c: _merged(feats[c], more[c]) for c in needed}
+        print(f"[ordinary speech] {len(more[needed[0]]['paths'])} prompts from {a.ordinary_speech} as events `none`",
+              file=sys.stderr)
     ys = targets(clips)
     excluded = {x.strip() for x in a.exclude_speakers.split(",") if x.strip()}
     if excluded:

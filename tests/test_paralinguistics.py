@@ -285,14 +285,52 @@ def test_a_user_can_retrain_on_their_own_folder(tmp_path, monkeypatch):
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}  # the feature cache stays out of the real one
     out = tmp_path / "heads"
     run = subprocess.run([sys.executable, "-m", "paralinguistics.train", "--manifest", str(manifest), "--root", "/",
-                          "--out", str(out), "--no-cv", "--conditions", "clean", "--tasks", "emotion,gender,age,events"],
+                          "--out", str(out), "--no-cv", "--conditions", "clean", "--tasks", "emotion,gender,age,events",
+                          "--ordinary-speech", "none"],
                          env=env, cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-2000:]
     unknown = subprocess.run([sys.executable, "-m", "paralinguistics.train", "--manifest", str(manifest), "--root", "/",
-                              "--out", str(tmp_path / "none"), "--no-cv", "--exclude-speakers", "nobody"],
+                              "--out", str(tmp_path / "none"), "--no-cv", "--exclude-speakers", "nobody",
+                              "--ordinary-speech", "none"],
                              env=env, cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=600)
     assert unknown.returncode == 2 and "nobody" in unknown.stderr
     mine = VoiceAnalyser(device="cpu", models_dir=out)
     assert set(mine.heads) == {"emotion", "gender"}  # age and events had nothing to learn from
     p = mine.analyse(load(men[0]))
     assert not p.unknown and p.events == [] and p.age_group.label == "unknown"
+
+
+def test_ordinary_speech_for_training_leaves_the_benchmarks_prompts_out(tmp_path):
+    from paralinguistics import ordinary
+    from paralinguistics.dataset import read_manifest
+
+    held = ordinary.held_out_prompts()
+    if not held:
+        pytest.skip("Debian asterisk-core-sounds-en-wav is not installed")
+    train = ordinary.training_prompts()
+    assert len(held) == ordinary.HELD_OUT_PROMPTS and not set(held) & set(train)
+    assert all(p.parent.name not in ordinary.SKIP_FOLDERS for p in train)
+    clips = read_manifest(ordinary.write_manifest(tmp_path / "o.csv"))
+    assert len(clips) == len(train) and {(c.task, c.label, c.gender) for c in clips} == {("vocal_event", "none", "")}
+    assert (ordinary.ASTERISK_SOUNDS / clips[0].path).exists()
+    assert ordinary.write_manifest(tmp_path / "x.csv", root=tmp_path / "absent") is None
+
+
+def test_a_head_keeps_the_layers_it_reads(tmp_path):
+    from paralinguistics.features import pool_layers
+    from paralinguistics.heads import Head, load, save
+
+    rng = np.random.default_rng(0)
+    dim = 2 * 2 * 8 + 13
+    head = Head(task="emotion", labels=("a", "b"), layers=(2, 4), params={
+        "mean": np.zeros(dim, np.float32), "scale": np.ones(dim, np.float32),
+        "w2": rng.standard_normal((dim, 2)).astype(np.float32), "b2": np.zeros(2, np.float32)})
+    save({"emotion": head}, tmp_path, {})
+    back = load(tmp_path)[0]["emotion"]
+    assert back.layers == (2, 4)
+    hidden = rng.standard_normal((7, 30, 8)).astype(np.float32)
+    pooled = pool_layers(hidden, back.layers)
+    assert pooled.shape == (32,) and np.allclose(pooled[:8], hidden[2].mean(0))
+    assert np.allclose(back.predict(pooled, np.zeros(13)), head.predict(pooled, np.zeros(13)), atol=1e-2)
+    with pytest.raises(ValueError, match="layers, frames, dim"):
+        pool_layers(hidden[0], back.layers)
