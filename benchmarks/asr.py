@@ -77,6 +77,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timed passes per clip and way (median kept)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--compute-type", default="auto")
+    parser.add_argument("--encoder", default="torch", choices=("torch", "ctranslate2"),
+                        help="the trimmed way's encoder: torch (every layer, the server's) or CTranslate2's")
     parser.add_argument("--short-words", action="store_true", help="also time one-word prompts (loop guard)")
     parser.add_argument("--json", dest="json_out", help="write the results here")
     parser.add_argument("--report", help="write a Markdown report here")
@@ -93,7 +95,7 @@ def _bench_model(name: str, clips: list[Clip], args) -> dict:
     from asr.whisper import WhisperRecognizer
     from server.models import resolve
 
-    rec = WhisperRecognizer(resolve(name), threads=args.threads, compute_type=args.compute_type)
+    rec = WhisperRecognizer(resolve(name), threads=args.threads, compute_type=args.compute_type, encoder=args.encoder)
 
     def padded(audio: np.ndarray) -> str:
         segments, _ = rec.model.transcribe(audio, language="en", beam_size=1, without_timestamps=True,
@@ -154,7 +156,8 @@ def run(args) -> dict:
     if not sets["librivox"]:
         raise SystemExit("benchmarks.asr needs Debian's pocketsphinx-testdata (LibriVox clips)")
     results = {"suite": "asr", "machine": {"cpus": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 2)},
-               "settings": {"threads": args.threads, "compute_type": args.compute_type, "repeats": args.repeats,
+               "settings": {"threads": args.threads, "compute_type": args.compute_type, "encoder": args.encoder,
+                            "repeats": args.repeats,
                             "beam_size": 1, "headroom_s": 3.0},
                "sets": {}}
     results["vad"] = _bench_vad(sets["librivox"])
@@ -174,7 +177,8 @@ def run(args) -> dict:
 def report(results: dict) -> str:
     s = results["settings"]
     lines = ["# ASR: trimmed encoder window vs 30 s pad", "",
-             f"Greedy decoding, {s['threads']} threads, compute type `{s['compute_type']}`, median of "
+             f"Greedy decoding, {s['threads']} threads, compute type `{s['compute_type']}`, trimmed-window "
+             f"encoder {s.get('encoder', 'ctranslate2')}, median of "
              f"{s['repeats']} run(s) per clip; load average {results['machine']['load_avg_1m']} before, "
              f"{results['machine']['load_avg_1m_after']} after, on {results['machine']['cpus']} CPUs.", ""]
     vad = results["vad"]

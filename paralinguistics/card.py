@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 PLOTS = [("emotion", "ravdess"), ("emotion", "emodb"), ("emotion", "tess"), ("events", "deeply_16"),
-         ("gender", "all"), ("age", "all")]
+         ("gender", "all"), ("gender", "speech"), ("age", "all")]
 
 
 def plot_confusion(block: dict, title: str, path: Path) -> None:

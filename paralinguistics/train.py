@@ -48,13 +48,16 @@ class Config:
     balance_corpora: bool = True  # each corpus weighs the same (TESS: 2,800 clips from two speakers)
     layers: tuple[int, ...] = (2, 3, 4)  # Whisper base hidden states pooled (0 = embedding, 6 = output)
     first_class_weight: float = 1.0  # x the balanced weight of class 0 (events: `none`, ordinary speech)
+    skip_corpora: tuple[str, ...] = ()  # corpora this head never trains on (it is still scored on them)
     seed: int = 0
 
 
 # task -> config; chosen by the cross-validation runs recorded in the model card
 CONFIGS = {
     "emotion": Config(hidden=256, epochs=30, dropout=0.5),
-    "gender": Config(hidden=256, epochs=25),
+    # nonverbal sounds say little about the voice's gender and pulled RAVDESS down; layers 4-5 carry the
+    # speaker better than 2-4 (clean-only CV, RAVDESS 0.968 -> 0.990, EmoDB 0.963 -> 0.901)
+    "gender": Config(hidden=256, epochs=25, layers=(4, 5), skip_corpora=("deeply_nonverbal",)),
     "age": Config(hidden=256, epochs=25),
     "events": Config(hidden=256, epochs=25, first_class_weight=4.0),
 }
@@ -305,6 +308,7 @@ def cross_validate(task: str, cfg: Config, feats, y: np.ndarray, fold: np.ndarra
 
 def _fit_on(feats, conditions, idx, y, corpus, n_classes, cfg):
     """Fit one head on clips `idx`, stacked once per recording condition (clean, telephone, ...)."""
+    idx = idx[~np.isin(corpus[idx], list(cfg.skip_corpora))]
     xs, fs = [], []
     for c in conditions:
         x, fr = task_inputs(feats, c, idx, cfg.layers)
@@ -347,6 +351,9 @@ def score(task: str, prob: np.ndarray, y: np.ndarray, clips) -> dict:
                                 for corpus in sorted(set(ds[lab & (y == 0)]))}}
     else:
         block(lab, list(range(len(names))), "all")
+        speech = np.array([c.task == "emotion" for c in clips])  # the emotional-speech corpora, pooled
+        if task == "gender":
+            block(lab & speech, list(range(len(names))), "speech")
         for corpus in sorted(set(ds[lab])):
             block(lab & (ds == corpus), list(range(len(names))), corpus)
     return res
@@ -397,7 +404,7 @@ def main(argv=None) -> int:
         if isinstance(cur, bool):
             val = val.lower() in ("1", "true")
         elif isinstance(cur, tuple):
-            val = tuple(int(v) for v in val.split("+"))  # layers: emotion.layers=2+3+4
+            val = tuple(v if field == "skip_corpora" else int(v) for v in val.split("+"))  # emotion.layers=2+3+4
         else:
             val = type(cur)(val)
         setattr(CONFIGS[task], field, val)
