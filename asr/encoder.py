@@ -47,17 +47,23 @@ def log_mel(model, audio: np.ndarray, *, headroom_s: float = HEADROOM_S) -> tupl
     return features[:, :frames], frames
 
 
-def encode(model, audio: np.ndarray, *, headroom_s: float = HEADROOM_S, want_states: bool = True) -> Encoded:
-    """Encode one utterance with a window of its length plus headroom. `model` is a faster_whisper.WhisperModel."""
+def encode(model, audio: np.ndarray, *, headroom_s: float = HEADROOM_S, want_states: bool = True,
+           depth: int | None = None) -> Encoded:
+    """Encode one utterance with a window of its length plus headroom. `model` is a faster_whisper.WhisperModel
+    or an asr.whisper_encoder.TorchWhisperEncoder; with the latter, `depth` stops after that many layers
+    (`hidden` then ends at that layer and `output` is None: there is nothing to decode)."""
     import ctranslate2
 
     from asr.whisper_encoder import TorchWhisperEncoder
 
     features, frames = log_mel(model, audio, headroom_s=headroom_s)
     if isinstance(model, TorchWhisperEncoder):
-        hidden = model.hidden_states(features)
-        output = ctranslate2.StorageView.from_array(np.ascontiguousarray(hidden[-1:]))
+        hidden = model.hidden_states(features, depth=depth)
+        full = depth is None or depth == model.layers
+        output = ctranslate2.StorageView.from_array(np.ascontiguousarray(hidden[-1:])) if full else None
     else:
+        if depth is not None:
+            raise ValueError("depth needs the torch encoder (asr.whisper_encoder); CTranslate2 gives its output only")
         output = model.model.encode(ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None])),
                                     to_cpu=True)
         hidden = np.asarray(output).astype(np.float32) if want_states else np.empty((1, 0, 0), np.float32)

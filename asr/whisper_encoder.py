@@ -110,8 +110,12 @@ class TorchWhisperEncoder:
 
         return F.linear(x, self.w[name + "/weight"], self.w[name + "/bias"])
 
-    def hidden_states(self, mel: np.ndarray) -> np.ndarray:
-        """mel: (n_mels, frames) log-mel features, frames even and at most 3000."""
+    def hidden_states(self, mel: np.ndarray, *, depth: int | None = None) -> np.ndarray:
+        """mel: (n_mels, frames) log-mel features, frames even and at most 3000. `depth`: run only the first
+        `depth` layers and return (depth + 1, frames, dim), for a reader of the middle layers only."""
+        depth = self.layers if depth is None else depth
+        if not 0 <= depth <= self.layers:
+            raise ValueError(f"depth must be between 0 and {self.layers}, got {depth}")
         import torch
         import torch.nn.functional as F
 
@@ -124,7 +128,7 @@ class TorchWhisperEncoder:
             x = x.transpose(1, 2) + w["encoder/position_encodings/encodings"][: x.shape[2]]
             hidden = [x]
             batch, frames, dim = x.shape
-            for i in range(self.layers):
+            for i in range(depth):
                 p = f"encoder/layer_{i}"
                 q, k, v = self._linear(self._norm(x, p + "/self_attention/layer_norm"),
                                        p + "/self_attention/linear_0").split(dim, -1)
@@ -135,5 +139,6 @@ class TorchWhisperEncoder:
                                  p + "/ffn/linear_1")
                 x = x + h
                 hidden.append(x)
-            hidden[-1] = self._norm(x, "encoder/layer_norm")
+            if depth == self.layers:
+                hidden[-1] = self._norm(x, "encoder/layer_norm")
             return torch.cat(hidden).float().cpu().numpy()

@@ -101,6 +101,7 @@ class VoiceAnalyser:
             self._whisper_spec = None
         self._cpu_threads = cpu_threads
         self._load_lock = threading.Lock()
+        self._depth = _deepest_layer(self.heads.values())
 
     # -- the shared encoder, only loaded when a turn arrives without usable states
     def _encoder(self):
@@ -117,10 +118,11 @@ class VoiceAnalyser:
             return self._whisper
 
     def encoder_states(self, audio16k: np.ndarray) -> np.ndarray:
-        """Every hidden state of a trimmed Whisper base encoder pass over the audio: (7, frames, 512)."""
+        """The hidden states the heads read, from a trimmed Whisper base encoder pass over the audio:
+        (depth + 1, frames, 512), the pass stopping at the deepest layer a head pools (7 rows for all)."""
         from asr.encoder import encode
 
-        enc = encode(self._encoder(), audio16k)
+        enc = encode(self._encoder(), audio16k, depth=self._depth)
         return enc.hidden[:, : enc.audio_frames]
 
     def new_baseline(self) -> SpeakerBaseline:
@@ -142,6 +144,8 @@ class VoiceAnalyser:
             return VoiceProfile(reason=f"no speech found ({style.speech_s:.2f} s of sound)", warnings=warnings,
                                 timings_ms={**timings, "total": _ms(t0)})
         states = None if encoder_states is None else np.asarray(encoder_states, dtype=np.float32)
+        if states is not None and states.ndim == 3 and states.shape[0] == 1:
+            states = None  # the encoder's output only (CTranslate2's encoder): the heads read middle layers
         if states is not None and (states.ndim != 3 or states.shape[0] != HIDDEN_STATES
                                    or states.shape[2] != STATE_DIM or states.shape[1] == 0):
             warnings.append(f"encoder states of shape {states.shape} are not Whisper base's every layer "
@@ -153,7 +157,7 @@ class VoiceAnalyser:
             timings["encoder"] = _ms(t)
         t = time.perf_counter()
         pooled: dict[tuple, np.ndarray] = {}
-        frames = halve(states[-1])
+        frames = halve(states[-1]) if any(h.attention for h in self.heads.values()) else None
         probs = {}
         for name, h in self.heads.items():
             if h.layers not in pooled:
@@ -208,6 +212,14 @@ def describe_style(s, baseline: SpeakerBaseline | None = None, transcript: str |
 
 def whispering(s) -> bool:
     return bool(s.speech_s > 0 and s.steady_voiced_ratio <= WHISPER_MAX_VOICED)
+
+
+def _deepest_layer(heads) -> int | None:
+    """How many encoder layers the heads need run; None for all (a head reads the output or attends to it)."""
+    layers = [i for h in heads for i in h.layers]
+    if not layers or any(h.attention for h in heads) or min(layers) < 0 or max(layers) >= HIDDEN_STATES - 1:
+        return None
+    return max(layers)
 
 
 def _is_base_encoder(model) -> bool:

@@ -194,8 +194,21 @@ def test_reuses_the_asr_encoder_states(analyser, male):
     assert np.abs(a - b).max() < 1e-4
 
 
-@pytest.mark.parametrize("shape", [(5, 100, 384), (1, 100, 512), (100, 512)],
-                         ids=["tiny.en layers", "last layer only", "2-D"])
+def test_the_own_pass_runs_only_the_layers_the_heads_read(analyser):
+    deepest = max(i for h in analyser.heads.values() for i in h.layers)
+    states = analyser.encoder_states(condition(load(MALE_CLIP))[0])
+    assert states.shape[0] == deepest + 1 < 7
+
+
+def test_output_only_states_are_reencoded_quietly(analyser, male):
+    """What a CTranslate2-encoder recogniser hands over: its output only, which the heads do not read."""
+    states = np.random.default_rng(0).standard_normal((1, 100, 512)).astype(np.float32)
+    p = analyser.analyse(load(MALE_CLIP), encoder_states=states)
+    assert "encoder" in p.timings_ms and not p.warnings
+    assert p.emotion.distribution == male.emotion.distribution
+
+
+@pytest.mark.parametrize("shape", [(5, 100, 384), (100, 512)], ids=["tiny.en layers", "2-D"])
 def test_states_the_heads_cannot_read_are_reencoded(analyser, male, shape):
     states = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
     p = analyser.analyse(load(MALE_CLIP), encoder_states=states)

@@ -38,6 +38,19 @@ def test_reads_every_layer_of_whisper_base(base_folder):
     assert all(_agreement(hidden[i], hidden[i + 1]) < 0.999 for i in range(6))  # each layer changes something
 
 
+def test_a_shallow_pass_stops_at_the_layer_asked_for(base_folder):
+    enc = TorchWhisperEncoder.from_folder(base_folder, device="cpu")
+    mel = np.random.default_rng(1).standard_normal((80, 300)).astype(np.float32)
+    full = enc.hidden_states(mel)
+    shallow = enc.hidden_states(mel, depth=4)
+    assert shallow.shape == (5, 150, 512)
+    np.testing.assert_allclose(shallow, full[:5], rtol=1e-4, atol=1e-4)
+    audio = np.random.default_rng(2).standard_normal(16000).astype(np.float32) * 0.1
+    assert encode(enc, audio, depth=4).output is None  # middle layers are nothing to decode
+    with pytest.raises(ValueError, match="depth"):
+        enc.hidden_states(mel, depth=7)
+
+
 @pytest.mark.skipif(not CLIPS, reason="Debian pocketsphinx-testdata is not installed")
 def test_last_layer_matches_ctranslate2_and_the_decoder_reads_it(base_folder):
     from faster_whisper import WhisperModel
