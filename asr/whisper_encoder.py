@@ -56,7 +56,8 @@ def read_ctranslate2(path: str | Path) -> dict[str, np.ndarray]:
     return out
 
 
-def _device(device: str) -> str:
+def resolve_device(device: str) -> str:
+    """'auto' | 'cpu' | 'cuda' -> the torch device to run on."""
     import torch
 
     if device not in ("auto", "cpu", "cuda"):
@@ -75,7 +76,7 @@ class TorchWhisperEncoder:
 
         from faster_whisper.feature_extractor import FeatureExtractor
 
-        self.device = _device(device)
+        self.device = resolve_device(device)
         dtype = torch.float16 if self.device == "cuda" else torch.float32
         self.w = {}
         for k, v in variables.items():

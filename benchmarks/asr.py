@@ -20,11 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks import data
 from benchmarks.metrics import wer
 from benchmarks.report import percentiles
 
-LIBRIVOX = "/usr/share/pocketsphinx/test/data/librivox"
-ASTERISK = "/usr/share/asterisk/sounds/en"
+LIBRIVOX = str(data.LIBRIVOX)
+ASTERISK = str(data.ASTERISK_SOUNDS)
 SHORT_WORDS = ["hello", "goodbye", "for", "is", "with", "your", "minutes", "seconds", "sorry", "number",
                "digits/0", "digits/1", "digits/2", "digits/3", "digits/4", "digits/5", "digits/6", "digits/7",
                "digits/8", "digits/9"]

@@ -73,25 +73,14 @@ class VoiceProfile:
         }
 
 
-def _device(device: str) -> str:
-    if device not in ("auto", "cpu", "cuda"):
-        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
-    if device != "auto":
-        return device
-    try:
-        import ctranslate2
-
-        return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
-    except Exception:  # noqa: BLE001
-        return "cpu"
-
-
 class VoiceAnalyser:
     """Emotion, gender, age group, vocal events and speaking style of one turn. Thread-safe."""
 
     def __init__(self, *, whisper_model=None, device: str = "auto", models_dir: str | Path | None = None,
                  cpu_threads: int = 0):
-        self.device = _device(device)
+        from asr.whisper_encoder import resolve_device
+
+        self.device = resolve_device(device)  # the encoder pass is the only thing here a GPU would speed up
         self.heads, self.meta = load(models_dir or MODELS_DIR)
         # a name/path, or an already loaded asr.whisper_encoder.TorchWhisperEncoder (the recogniser's, if it is
         # Whisper base's)

@@ -10,12 +10,13 @@ import soundfile as sf
 
 from asr.whisper import Cancelled, ModelUnavailable, WhisperRecognizer
 from benchmarks.asr import librivox
+from benchmarks.data import ASTERISK_SOUNDS
 from benchmarks.metrics import normalise, wer
 from server.models import ModelMissing, resolve
 
 CLIPS = librivox()
 needs_clips = pytest.mark.skipif(not CLIPS, reason="Debian pocketsphinx-testdata is not installed")
-ASTERISK = "/usr/share/asterisk/sounds/en"
+ASTERISK = str(ASTERISK_SOUNDS)
 
 
 def _model(name: str) -> str:

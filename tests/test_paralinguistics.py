@@ -12,12 +12,12 @@ import pytest
 import soundfile as sf
 import soxr
 
+from benchmarks.data import ASTERISK_SOUNDS, LIBRIVOX
 from paralinguistics.analyser import VoiceAnalyser
 from paralinguistics.audio import condition
 
-LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
 MALE_CLIP = LIBRIVOX / "sense_and_sensibility_01_austen_64kb-0880.wav"  # a man reading
-ASTERISK = Path("/usr/share/asterisk/sounds/en")  # one woman's phone prompts, 8 kHz
+ASTERISK = ASTERISK_SOUNDS  # one woman's phone prompts, 8 kHz
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "paralinguistics"
 
 pytestmark = pytest.mark.slow
@@ -347,3 +347,8 @@ def test_a_head_keeps_the_layers_it_reads(tmp_path):
     assert np.allclose(back.predict(pooled, np.zeros(13)), head.predict(pooled, np.zeros(13)), atol=1e-2)
     with pytest.raises(ValueError, match="layers, frames, dim"):
         pool_layers(hidden[0], back.layers)
+
+
+def test_an_unknown_device_is_refused_up_front():
+    with pytest.raises(ValueError, match="device"):
+        VoiceAnalyser(device="tpu")
