@@ -324,11 +324,14 @@ def score(task: str, prob: np.ndarray, y: np.ndarray, clips) -> dict:
     ds = np.array([c.dataset for c in clips])
     res: dict = {}
 
-    def block(mask, allowed, key):
+    def block(mask, allowed, key, restrict=True):
+        """restrict: choose only among the classes this subset has (a corpus's own emotion set); gender and
+        age are not restricted, or a one-class corpus (TESS: two women) would score 1.0 whatever the head says."""
         if mask.sum() == 0:
             return
         yy = y[mask]
-        allowed = [a for a in allowed if (yy == a).any()]
+        if restrict:
+            allowed = [a for a in allowed if (yy == a).any()]
         pred = restricted_argmax(prob[mask], allowed)
         res[key] = {"balanced_accuracy": round(balanced_accuracy(yy, pred), 4), "n": int(mask.sum()),
                     "recall": recall_per_class(yy, pred, names),
@@ -350,12 +353,13 @@ def score(task: str, prob: np.ndarray, y: np.ndarray, clips) -> dict:
                                 corpus: round(float(is_ev[lab & (y == 0) & (ds == corpus)].mean()), 4)
                                 for corpus in sorted(set(ds[lab & (y == 0)]))}}
     else:
-        block(lab, list(range(len(names))), "all")
+        every = list(range(len(names)))
+        block(lab, every, "all", restrict=False)
         speech = np.array([c.task == "emotion" for c in clips])  # the emotional-speech corpora, pooled
         if task == "gender":
-            block(lab & speech, list(range(len(names))), "speech")
+            block(lab & speech, every, "speech", restrict=False)
         for corpus in sorted(set(ds[lab])):
-            block(lab & (ds == corpus), list(range(len(names))), corpus)
+            block(lab & (ds == corpus), every, corpus, restrict=False)
     return res
 
 

@@ -352,3 +352,19 @@ def test_a_head_keeps_the_layers_it_reads(tmp_path):
 def test_an_unknown_device_is_refused_up_front():
     with pytest.raises(ValueError, match="device"):
         VoiceAnalyser(device="tpu")
+
+
+def test_gender_is_scored_on_every_class_even_for_a_one_gender_corpus():
+    """TESS has two women: a head calling a third of them male must not score 1.0 there."""
+    from paralinguistics.dataset import Clip
+    from paralinguistics.train import score
+
+    fields = {f: "" for f in Clip.__dataclass_fields__}
+    clips = [Clip(**{**fields, "path": f"{i}.wav", "dataset": "tess" if i < 6 else "ravdess", "task": "emotion",
+                     "speaker": "s", "gender": "F" if i < 9 else "M", "age": None}) for i in range(12)]
+    y = np.array([0] * 9 + [1] * 3)
+    prob = np.array([[0.9, 0.1]] * 4 + [[0.2, 0.8]] * 2 + [[0.9, 0.1]] * 3 + [[0.1, 0.9]] * 3)
+    s = score("gender", prob, y, clips)
+    assert s["tess"]["balanced_accuracy"] == pytest.approx(4 / 6, abs=1e-3)
+    assert s["tess"]["recall"] == {"female": pytest.approx(0.667, abs=1e-3)}
+    assert s["ravdess"]["balanced_accuracy"] == 1.0
