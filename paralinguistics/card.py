@@ -58,6 +58,11 @@ def results_markdown(metrics: dict) -> str:
         lines.append(f"### {task}")
         lines.append(f"config `{json.dumps(m['config'])}`; temperature {m['temperature']}; expected calibration "
                      f"error on clean clips {m['ece_clean']['before']} before, {m['ece_clean']['after']} after.")
+        if "offsets" in m:
+            o = m["offsets"]
+            without = ", ".join(f"{k} {v:.3f}" for k, v in o["balanced_accuracy_without"]["clean"].items())
+            lines.append(f"Logit offsets {o['fitted']} (a prior correction fitted on the out-of-fold logits; the "
+                         f"figures above apply offsets fitted on the other folds only). Without them (clean): {without}.")
         lines.append("")
         for block, b in m["clean"].items():
             if block == "detection":

@@ -368,3 +368,21 @@ def test_gender_is_scored_on_every_class_even_for_a_one_gender_corpus():
     assert s["tess"]["balanced_accuracy"] == pytest.approx(4 / 6, abs=1e-3)
     assert s["tess"]["recall"] == {"female": pytest.approx(0.667, abs=1e-3)}
     assert s["ravdess"]["balanced_accuracy"] == 1.0
+
+
+def test_offsets_correct_a_head_that_leans_to_one_class_and_are_scored_out_of_fold():
+    from paralinguistics.train import corpus_balanced_accuracy, cross_fitted_offsets, fit_offsets
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 600)
+    logits = np.stack([np.zeros(600), (2 * y - 1) * 1.0 + 1.5 + rng.normal(0, 0.5, 600)], 1)  # leans to class 1
+    corpus = np.array(["a", "b"] * 300)
+    fold = np.arange(600) % 6
+    before = corpus_balanced_accuracy(logits.argmax(1), y, corpus)
+    off = fit_offsets(logits, y, corpus)
+    assert off[0] == 0 and -2.5 < off[1] < -0.5
+    crossed = cross_fitted_offsets({"clean": logits}, y, corpus, fold)["clean"]
+    assert corpus_balanced_accuracy(crossed.argmax(1), y, corpus) > before + 0.2
+    rest = fold != 0  # fold 0's offsets come from the other folds alone
+    np.testing.assert_allclose(crossed[fold == 0] - logits[fold == 0],
+                               np.broadcast_to(fit_offsets(logits[rest], y[rest], corpus[rest]), (100, 2)))
