@@ -40,7 +40,7 @@ EMOALIGN_TARGETS = {"warm": {"happy", "calm"}, "gentle": {"calm", "sad"}, "calm"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backends", default="piper,espeak", help="comma-separated: piper, espeak, coqui")
     parser.add_argument("--quick", action="store_true", help="fewer repeats and sentences (under two minutes)")
-    parser.add_argument("--threads", type=int, default=1, help="onnxruntime threads for Piper")
+    parser.add_argument("--threads", type=int, default=1, help="threads for Piper (onnxruntime) and the Whisper check")
     parser.add_argument("--no-wer", action="store_true", help="skip the Whisper intelligibility check")
     parser.add_argument("--json", default=None, help="write the results here")
     parser.add_argument("--report-dir", default=None,
@@ -137,13 +137,13 @@ def _words(text: str) -> list[str]:
     return re.sub(r"[^a-z' ]", " ", text.lower().replace("let's", "let us")).split()
 
 
-def measure_wer(audio: dict, sentences: list[str], sample_rate: int) -> dict:
+def measure_wer(audio: dict, sentences: list[str], sample_rate: int, threads: int = 1) -> dict:
     from faster_whisper import WhisperModel
 
     from server.audio import resample
     from server.models import resolve
 
-    model = WhisperModel(resolve("whisper-base"), device="cpu", compute_type="int8", cpu_threads=2)
+    model = WhisperModel(resolve("whisper-base"), device="cpu", compute_type="int8", cpu_threads=threads)
     out = {}
     for emotion, clips in audio.items():
         errors = []
@@ -156,14 +156,14 @@ def measure_wer(audio: dict, sentences: list[str], sample_rate: int) -> dict:
             "within_3_points": all(v - neutral <= 3.0 for v in out.values())}
 
 
-def measure_emoalign(audio: dict, sample_rate: int) -> dict:
+def measure_emoalign(audio: dict, sample_rate: int, threads: int = 1) -> dict:
     try:
         from paralinguistics.analyser import VoiceAnalyser
     except Exception as exc:
         return {"status": "not available", "reason": f"{type(exc).__name__}: {exc}"}
     from server.audio import resample
 
-    analyser = VoiceAnalyser()
+    analyser = VoiceAnalyser(cpu_threads=threads)
 
     def heard(clip: np.ndarray) -> dict:
         emotion = analyser.analyse(resample(clip, sample_rate, 16000)).to_dict().get("emotion") or {}
@@ -212,8 +212,9 @@ def run(args: argparse.Namespace) -> dict:
         entry["prosody"], audio = measure_prosody(voice, sentences)
         quick_skip = args.quick and backend != "piper"
         entry["intelligibility"] = ({"status": "skipped"} if args.no_wer or quick_skip
-                                    else measure_wer(audio, sentences, voice.sample_rate))
-        entry["emoalign"] = measure_emoalign(audio, voice.sample_rate) if backend == "piper" else {"status": "skipped"}
+                                    else measure_wer(audio, sentences, voice.sample_rate, args.threads))
+        entry["emoalign"] = (measure_emoalign(audio, voice.sample_rate, args.threads) if backend == "piper"
+                             else {"status": "skipped"})
         results["backends"][backend] = entry
     results["load_average_at_end"] = round(os.getloadavg()[0], 2)
     args.report_dir = args.report_dir or str(Path(os.environ.get("WARMLINE_BENCH_DIR", "bench-results")) / "tts")
