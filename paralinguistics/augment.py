@@ -47,4 +47,6 @@ CONDITIONS = {
     "clean": lambda x, rng: x,
     "tel": lambda x, rng: telephone(x),
     "noise10": lambda x, rng: add_noise(x, 10.0, rng),
+    "speed0.9": lambda x, rng: speed(x, 0.9),  # training copies only, never a test condition
+    "speed1.1": lambda x, rng: speed(x, 1.1),
 }

@@ -386,3 +386,12 @@ def test_offsets_correct_a_head_that_leans_to_one_class_and_are_scored_out_of_fo
     rest = fold != 0  # fold 0's offsets come from the other folds alone
     np.testing.assert_allclose(crossed[fold == 0] - logits[fold == 0],
                                np.broadcast_to(fit_offsets(logits[rest], y[rest], corpus[rest]), (100, 2)))
+
+
+def test_speed_copies_teach_only_the_training_clips_of_the_corpora_asked_for():
+    from paralinguistics.train import speed_rows
+
+    corpus = np.array(["deeply_nonverbal"] * 4 + ["ravdess"] * 2)
+    index = np.array([0, 1, 2, 3, 4, 5])  # copy i is of clip i
+    train = np.array([0, 2, 3, 4])  # clip 1 is in the test fold
+    assert speed_rows(index, train, corpus, ("deeply_nonverbal",)).tolist() == [0, 2, 3]
