@@ -1,7 +1,7 @@
 """Train the paralinguistic heads on a labelled manifest, evaluate them on speakers they never heard.
 
     python -m paralinguistics.train --manifest ../shared/data/paralinguistics/manifest.csv \
-        --root ../shared/data/paralinguistics [--out paralinguistics/models] [--quick]
+        --root ../shared/data/paralinguistics [--out paralinguistics/models] [--tasks gender,events]
 
 1. Cache Whisper base encoder states (every layer, mean+std pooled) + prosody per clip under three
    conditions: clean, telephone (8 kHz mu-law) and pink noise at 10 dB SNR (`dataset.py`; ~18 min per
@@ -328,6 +328,9 @@ def _speed_copies(manifest, root, clips: list[dataset.Clip], corpora: list[str],
         reader = csv.DictReader(f)
         rows = [r for r in reader if r.get("dataset") in corpora]
         fields = reader.fieldnames
+    if not rows:
+        print(f"[speed copies] the manifest has no clips of {', '.join(corpora)}; none made", file=log)
+        return {}
     key = hashlib.sha1(str(Path(manifest).resolve()).encode()).hexdigest()[:10]
     sub = dataset.cache_dir() / f"{Path(manifest).stem}-{key}-speed-{'+'.join(corpora)}.csv"
     with open(sub, "w", newline="") as f:
