@@ -338,7 +338,7 @@ def _speed_copies(manifest, root, clips: list[dataset.Clip], corpora: list[str],
         w = csv.DictWriter(f, fieldnames=fields)
         w.writeheader()
         w.writerows(rows)
-    position = {c.path: i for i, c in enumerate(clips)}
+    position = {c.path: i for i, c in enumerate(clips) if c.dataset in corpora}
     out = load_features(sub, root, SPEED_CONDITIONS, log=log)
     for f in out.values():
         f["index"] = np.array([position[str(p)] for p in f["paths"]])
