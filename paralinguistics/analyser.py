@@ -55,6 +55,7 @@ class VoiceProfile:
     valence: float = 0.0
     arousal: float = 0.0
     gender: Prediction = field(default_factory=lambda: Prediction("unknown", 0.0))
+    gender_turns: int = 1  # how many of the speaker's turns the gender was read over (with a baseline)
     age_group: Prediction = field(default_factory=lambda: Prediction("unknown", 0.0))
     events: list[Prediction] = field(default_factory=list)
     style: dict = field(default_factory=dict)
@@ -66,7 +67,7 @@ class VoiceProfile:
     def to_dict(self) -> dict:
         return {
             "emotion": self.emotion.to_dict(), "valence": round(self.valence, 3), "arousal": round(self.arousal, 3),
-            "gender": self.gender.to_dict(), "age_group": self.age_group.to_dict(),
+            "gender": {**self.gender.to_dict(), "turns": self.gender_turns}, "age_group": self.age_group.to_dict(),
             "events": [e.to_dict() for e in self.events], "style": self.style, "unknown": self.unknown,
             "reason": self.reason, "warnings": self.warnings,
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
@@ -154,6 +155,9 @@ class VoiceAnalyser:
             probs[name] = h.predict(pooled[h.layers], pros, frames)
         timings["heads"] = _ms(t)
         profile = VoiceProfile(unknown=False, warnings=warnings)
+        if baseline is not None and "gender" in probs:  # a voice's gender is read over the whole conversation
+            pooled_gender, profile.gender_turns = baseline.gender_over_turns(probs["gender"])
+            probs["gender"] = np.array(pooled_gender)
         self._fill(profile, probs)
         profile.style = describe_style(style, baseline, transcript)
         timings["total"] = _ms(t0)

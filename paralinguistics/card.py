@@ -46,7 +46,7 @@ def results_markdown(metrics: dict) -> str:
     lines = ["| task | test set | clean | telephone (8 kHz mu-law) | pink noise 10 dB SNR |", "|---|---|---|---|---|"]
     for task, m in metrics["tasks"].items():
         for block in m.get("clean", {}):
-            if block == "detection":
+            if block in ("detection", "conversation"):
                 continue
             row = [f"{m[c][block]['balanced_accuracy']:.3f}" if block in m.get(c, {}) else "-"
                    for c in ("clean", "tel", "noise10")]
@@ -65,6 +65,11 @@ def results_markdown(metrics: dict) -> str:
                          f"figures above apply offsets fitted on the other folds only). Without them (clean): {without}.")
         lines.append("")
         for block, b in m["clean"].items():
+            if block == "conversation":
+                lines.append("- read over a conversation (random clips of one held-out speaker, speech corpora, "
+                             "balanced by class; clean): " + ", ".join(f"after {k.replace('_', ' ').replace('1 turns', '1 turn')} {v:.3f}"
+                                                                        for k, v in b.items()))
+                continue
             if block == "detection":
                 d = b
                 lines.append(f"- event detection (clean): {d['event_recall']:.3f} of vocal-event clips get an event; "

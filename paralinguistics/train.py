@@ -233,6 +233,21 @@ def confusion(y, pred, n) -> np.ndarray:
     return m
 
 
+def conversation_accuracy(prob: np.ndarray, y: np.ndarray, speaker: np.ndarray, turns: int,
+                          draws: int = 200, seed: int = 0) -> float:
+    """Balanced accuracy of the label read over `turns` random clips of one speaker (mean log-probability,
+    as `SpeakerBaseline.gender_over_turns` does in a session), every speaker drawn `draws` times."""
+    rng = np.random.default_rng(seed)
+    logp = np.log(prob + 1e-9)
+    hits: dict[int, list[bool]] = {}
+    for s in np.unique(speaker):
+        idx = np.flatnonzero(speaker == s)
+        for _ in range(draws):
+            pick = rng.choice(idx, size=min(turns, len(idx)), replace=False)
+            hits.setdefault(int(y[idx[0]]), []).append(bool(logp[pick].mean(0).argmax() == y[idx[0]]))
+    return float(np.mean([np.mean(h) for h in hits.values()]))
+
+
 def restricted_argmax(prob: np.ndarray, allowed: list[int]) -> np.ndarray:
     return np.array(allowed)[np.argmax(prob[:, allowed], axis=1)]
 
@@ -444,6 +459,10 @@ def score(task: str, prob: np.ndarray, y: np.ndarray, clips) -> dict:
         speech = np.array([c.task == "emotion" for c in clips])  # the emotional-speech corpora, pooled
         if task == "gender":
             block(lab & speech, every, "speech", restrict=False)
+            spk = np.array([f"{c.dataset}/{c.speaker}" for c in clips])
+            m = lab & speech
+            res["conversation"] = {f"{n}_turns": round(conversation_accuracy(prob[m], y[m], spk[m], n), 4)
+                                   for n in (1, 3, 5, 10)}
         for corpus in sorted(set(ds[lab])):
             block(lab & (ds == corpus), every, corpus, restrict=False)
     return res
@@ -526,7 +545,7 @@ def main(argv=None) -> int:
             if cfg.fit_offsets:
                 offsets = fit_offsets(scaled["clean"][lab], y[lab], corpus[lab])
                 m["offsets"] = {"fitted": [round(float(o), 3) for o in offsets], "balanced_accuracy_without": {
-                    c: {k: r["balanced_accuracy"] for k, r in score(task, softmax(v), y, clips).items()}
+                    c: {k: r["balanced_accuracy"] for k, r in score(task, softmax(v), y, clips).items() if "balanced_accuracy" in r}
                     for c, v in scaled.items()}}
                 scaled = cross_fitted_offsets(scaled, y, corpus, fold)
                 second = fit_temperature(scaled["clean"][lab], y[lab])  # the offsets change the spread

@@ -395,3 +395,30 @@ def test_speed_copies_teach_only_the_training_clips_of_the_corpora_asked_for():
     index = np.array([0, 1, 2, 3, 4, 5])  # copy i is of clip i
     train = np.array([0, 2, 3, 4])  # clip 1 is in the test fold
     assert speed_rows(index, train, corpus, ("deeply_nonverbal",)).tolist() == [0, 2, 3]
+
+
+def test_gender_is_read_over_the_conversation(analyser):
+    """One unsure turn of a clear voice: with the earlier turns it is no longer unsure."""
+    b = analyser.new_baseline()
+    first, second = b.gender_over_turns([0.9, 0.1]), b.gender_over_turns([0.4, 0.6])
+    assert first == ([pytest.approx(0.9), pytest.approx(0.1)], 1)
+    assert second[1] == 2 and second[0][0] > 0.6  # the mean log-probability still says female
+    men = sorted(LIBRIVOX.glob("*.wav"))[:3]
+    if not men:
+        pytest.skip("pocketsphinx-testdata is not installed")
+    b = analyser.new_baseline()
+    turns = [analyser.analyse(load(p), baseline=b) for p in men]
+    assert [t.to_dict()["gender"]["turns"] for t in turns] == [1, 2, 3]
+    assert turns[-1].gender.label == "male"
+    assert analyser.analyse(load(men[0])).to_dict()["gender"]["turns"] == 1  # no baseline: this turn alone
+
+
+def test_conversation_accuracy_reads_a_speaker_over_several_clips():
+    from paralinguistics.train import conversation_accuracy
+
+    y = np.array([0] * 5 + [1] * 5)
+    speaker = np.array(["a"] * 5 + ["b"] * 5)
+    prob = np.array([[0.4, 0.6]] + [[0.9, 0.1]] * 4 + [[0.1, 0.9]] * 5)  # one of a's clips sounds male
+    one = conversation_accuracy(prob, y, speaker, 1)
+    assert 0.85 < one < 0.95  # a: 4/5 right, b: all right
+    assert conversation_accuracy(prob, y, speaker, 5) == 1.0
