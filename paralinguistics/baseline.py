@@ -5,6 +5,9 @@ import math
 import threading
 from dataclasses import dataclass, field
 
+import numpy as np
+
+from .heads import softmax
 from .prosody import Style
 
 MIN_TURNS = 3  # fewer turns than this (or less speech than MIN_SPEECH_S) say nothing relative
@@ -29,7 +32,7 @@ class SpeakerBaseline:
     """Running means of the speaker's style over the conversation (thread-safe)."""
     turns: int = 0
     speech_s: float = 0.0
-    _gender_log: list[float] | None = None  # summed log-probabilities of the gender head over the turns
+    _gender_log: np.ndarray | None = None  # summed log-probabilities of the gender head over the turns
     _gender_turns: int = 0
     _sums: dict[str, float] = field(default_factory=dict)
     _counts: dict[str, int] = field(default_factory=dict)
@@ -63,15 +66,12 @@ class SpeakerBaseline:
         """This turn's gender probabilities folded into the conversation's: the mean log-probability over every
         turn so far, renormalised. One voice is heard a turn at a time, and the head's errors are whole voices
         it is unsure of, so more turns help (cross-validated: 0.963 after one turn, 0.988 after five)."""
-        logp = [math.log(max(float(p), 1e-9)) for p in probs]
+        logp = np.log(np.maximum(np.asarray(probs, dtype=np.float64), 1e-9))
         with self._lock:
-            self._gender_log = logp if self._gender_log is None else [a + b for a, b in zip(self._gender_log, logp)]
+            self._gender_log = logp if self._gender_log is None else self._gender_log + logp
             self._gender_turns += 1
-            mean = [v / self._gender_turns for v in self._gender_log]
-            turns = self._gender_turns
-        top = max(mean)
-        e = [math.exp(v - top) for v in mean]
-        return [v / sum(e) for v in e], turns
+            mean, turns = self._gender_log / self._gender_turns, self._gender_turns
+        return softmax(mean).tolist(), turns
 
     def _compare(self, values: dict[str, float]) -> dict:
         out: dict = {"turns": self.turns}

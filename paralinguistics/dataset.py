@@ -62,9 +62,13 @@ def cache_dir() -> Path:
     return base
 
 
+def manifest_key(manifest: str | Path) -> str:
+    """A short name for a manifest, from its resolved path: what its cached files are named by."""
+    return f"{Path(manifest).stem}-{hashlib.sha1(str(Path(manifest).resolve()).encode()).hexdigest()[:10]}"
+
+
 def cache_path(manifest: str | Path, condition: str) -> Path:
-    key = hashlib.sha1(str(Path(manifest).resolve()).encode()).hexdigest()[:10]
-    return cache_dir() / f"{Path(manifest).stem}-{key}-{condition}-layers.npz"  # every hidden state
+    return cache_dir() / f"{manifest_key(manifest)}-{condition}-layers.npz"  # every hidden state
 
 
 def extract(manifest: str | Path, root: str | Path, condition: str, whisper, *, save_every: int = 400,

@@ -347,8 +347,7 @@ def _speed_copies(manifest, root, clips: list[dataset.Clip], corpora: list[str],
     if not rows:
         print(f"[speed copies] the manifest has no clips of {', '.join(corpora)}; none made", file=log)
         return {}
-    key = hashlib.sha1(str(Path(manifest).resolve()).encode()).hexdigest()[:10]
-    sub = dataset.cache_dir() / f"{Path(manifest).stem}-{key}-speed-{'+'.join(corpora)}.csv"
+    sub = dataset.cache_dir() / f"{dataset.manifest_key(manifest)}-speed-{'+'.join(corpora)}.csv"
     with open(sub, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=fields)
         w.writeheader()
@@ -522,10 +521,8 @@ def main(argv=None) -> int:
     speed_corpora = sorted({c for t in a.tasks.split(",") for c in CONFIGS[t].speed_corpora})
     if speed_corpora and not a.no_speed_copies:
         feats["speed"] = _speed_copies(a.manifest, a.root, clips, speed_corpora)
-        metrics_speed = speed_corpora
-    else:
-        metrics_speed = []
-    metrics: dict = {"folds": FOLDS, "train_conditions": list(conds), "speed_copies_of": metrics_speed, "tasks": {}}
+    metrics: dict = {"folds": FOLDS, "train_conditions": list(conds),
+                     "speed_copies_of": speed_corpora if feats.get("speed") else [], "tasks": {}}
     heads: dict[str, Head] = {}
     for task in a.tasks.split(","):
         cfg = CONFIGS[task]
