@@ -198,6 +198,8 @@ def time_turns(analyser, clips: list[Path], progress=None) -> dict:
         ms["analysis_with_shared_states"].append(p.timings_ms["total"])
         ms["heads"].append(p.timings_ms["heads"])
         ms["prosody"].append(p.timings_ms["prosody"])
+        if "speaker" in p.timings_ms:
+            ms["speaker_embedding"].append(p.timings_ms["speaker"])
         ms["analysis_with_own_encoder_pass"].append(analyser.analyse(audio).timings_ms["total"])
         ms["turn_seconds"].append(len(audio) / 16000)
     return {k: percentiles(v, digits=2) for k, v in ms.items()}

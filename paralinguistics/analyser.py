@@ -6,8 +6,9 @@
 
 When the recogniser already ran Whisper base on the turn with its torch encoder, its hidden states
 (7, frames, 512: the input embedding and each of the six layers) are reused and the analysis costs only
-the prosody DSP and the heads; otherwise (no states, the last layer only, or another model's shape such
-as tiny.en's) the analyser runs its own trimmed Whisper base encoder pass.
+the prosody DSP, the speaker embedding the gender head reads (`speaker.py`) and the heads; otherwise (no
+states, the last layer only, or another model's shape such as tiny.en's) the analyser runs its own
+trimmed Whisper base encoder pass.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from . import labels as L
 from .audio import condition
 from .baseline import SpeakerBaseline
 from .features import halve, pool_layers, signal_features
-from .heads import load
+from .heads import ensemble_predict, load
 from .prosody import text_syllables
 
 MODELS_DIR = Path(__file__).parent / "models"
@@ -92,6 +93,23 @@ class VoiceAnalyser:
         self._cpu_threads = cpu_threads
         self._load_lock = threading.Lock()
         self._depth = _deepest_layer(self.heads.values())
+        self._voice = None  # speaker.VoiceEncoder, loaded on the first turn a head needs it
+        self._voice_error: str | None = None
+
+    def _speaker_embedding(self, audio: np.ndarray, warnings: list[str]) -> np.ndarray | None:
+        """The turn's speaker embedding, or None (with a warning) when the speaker encoder cannot load."""
+        with self._load_lock:
+            if self._voice is None and self._voice_error is None:
+                try:
+                    from .speaker import VoiceEncoder
+
+                    self._voice = VoiceEncoder(device=self.device)
+                except Exception as e:  # a missing package must cost the gender head, not the analysis
+                    self._voice_error = f"speaker encoder unavailable ({e}); heads that read it are skipped"
+        if self._voice is None:
+            warnings.append(self._voice_error)
+            return None
+        return self._voice.embed(audio)
 
     # -- the shared encoder, only loaded when a turn arrives without usable states
     def _encoder(self):
@@ -145,14 +163,22 @@ class VoiceAnalyser:
         if states is None:
             states = self.encoder_states(audio)
             timings["encoder"] = _ms(t)
+        speaker = None
+        if any(h.speaker for h in self.heads.values()):
+            t = time.perf_counter()
+            speaker = self._speaker_embedding(audio, warnings)
+            timings["speaker"] = _ms(t)
         t = time.perf_counter()
         pooled: dict[tuple, np.ndarray] = {}
         frames = halve(states[-1]) if any(h.attention for h in self.heads.values()) else None
-        probs = {}
-        for name, h in self.heads.items():
+        logits: dict[str, list[np.ndarray]] = {}
+        for h in self.heads.values():
+            if h.speaker and speaker is None:
+                continue
             if h.layers not in pooled:
                 pooled[h.layers] = pool_layers(states, h.layers)
-            probs[name] = h.predict(pooled[h.layers], pros, frames)
+            logits.setdefault(h.task, []).append(h.logits(pooled[h.layers], pros, frames, speaker))
+        probs = ensemble_predict(logits)
         timings["heads"] = _ms(t)
         profile = VoiceProfile(unknown=False, warnings=warnings)
         if baseline is not None and "gender" in probs:  # a voice's gender is read over the whole conversation
@@ -183,7 +209,7 @@ class VoiceAnalyser:
             p.age_group = Prediction(L.AGE_GROUPS[i] if conf >= AGE_MIN_CONFIDENCE else "unknown", conf,
                                      dict(zip(L.AGE_GROUPS, map(float, a))))
         if "events" in probs:
-            names = self.heads["events"].labels
+            names = next(h.labels for h in self.heads.values() if h.task == "events")
             ev = probs["events"]
             p.events = sorted((Prediction(n, float(c)) for n, c in zip(names, ev)
                                if n != L.NO_EVENT and c >= EVENT_MIN_CONFIDENCE), key=lambda e: -e.confidence)

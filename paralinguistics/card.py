@@ -46,7 +46,7 @@ def results_markdown(metrics: dict) -> str:
     lines = ["| task | test set | clean | telephone (8 kHz mu-law) | pink noise 10 dB SNR |", "|---|---|---|---|---|"]
     for task, m in metrics["tasks"].items():
         for block in m.get("clean", {}):
-            if block in ("detection", "conversation"):
+            if block in ("detection", "conversation", "speakers"):
                 continue
             row = [f"{m[c][block]['balanced_accuracy']:.3f}" if block in m.get(c, {}) else "-"
                    for c in ("clean", "tel", "noise10")]
@@ -63,8 +63,17 @@ def results_markdown(metrics: dict) -> str:
             without = ", ".join(f"{k} {v:.3f}" for k, v in o["balanced_accuracy_without"]["clean"].items())
             lines.append(f"Logit offsets {o['fitted']} (a prior correction fitted on the out-of-fold logits; the "
                          f"figures above apply offsets fitted on the other folds only). Without them (clean): {without}.")
+        for k, member in enumerate(m.get("members", [])):
+            figures = ", ".join(f"{n} {v:.3f}" for n, v in member["clean"].items())
+            lines.append(f"Member {k} of the ensemble alone (clean, temperature {member['temperature']}): {figures}.")
         lines.append("")
         for block, b in m["clean"].items():
+            if block == "speakers":
+                row = " / ".join(f"{m[c][block]['mean']:.3f}" for c in ("clean", "tel", "noise10") if block in m.get(c, {}))
+                worst = ", ".join(f"{k} {v:.2f}" for k, v in b["below"].items()) or "none"
+                lines.append(f"- per held-out speaker (speech corpora, {b['n']} speakers), mean share of clips right, "
+                             f"clean / telephone / noise: {row}; speakers under 0.9 (clean): {worst}")
+                continue
             if block == "conversation":
                 lines.append("- read over a conversation (random clips of one held-out speaker, speech corpora, "
                              "balanced by class; clean): " + ", ".join(f"after {k.replace('_', ' ').replace('1 turns', '1 turn')} {v:.3f}"

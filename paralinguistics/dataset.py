@@ -108,6 +108,39 @@ def extract(manifest: str | Path, root: str | Path, condition: str, whisper, *, 
     return dict(np.load(out, allow_pickle=False))
 
 
+def speaker_cache_path(manifest: str | Path, condition: str) -> Path:
+    return cache_dir() / f"{manifest_key(manifest)}-{condition}-speaker.npz"
+
+
+def extract_speaker(manifest: str | Path, root: str | Path, condition: str, encoder=None, *,
+                    log=sys.stderr) -> np.ndarray:
+    """Speaker embeddings (clips, 256) of every clip under `condition` (`speaker.VoiceEncoder`); cached.
+    ~30 ms per clip on one thread."""
+    clips = read_manifest(manifest)
+    out = speaker_cache_path(manifest, condition)
+    if out.exists():
+        z = np.load(out, allow_pickle=False)
+        if list(z["paths"]) == [c.path for c in clips]:
+            return z["embeddings"]
+    if encoder is None:
+        from .speaker import VoiceEncoder
+
+        encoder = VoiceEncoder()
+    rng = np.random.default_rng(1234)  # the noise condition draws as `extract` does
+    t0 = time.time()
+    rows = []
+    for i, clip in enumerate(clips):
+        x = augment.CONDITIONS[condition](load_audio(Path(root) / clip.path), rng)
+        rows.append(encoder.embed(x))
+        if (i + 1) % 1000 == 0 or i + 1 == len(clips):
+            print(f"[{condition} speaker] {i + 1}/{len(clips)} clips, {time.time() - t0:.0f} s", file=log, flush=True)
+    emb = np.stack(rows).astype(np.float32)
+    tmp = out.with_suffix(".tmp.npz")
+    np.savez(tmp, embeddings=emb, paths=np.array([c.path for c in clips]))
+    os.replace(tmp, out)
+    return emb
+
+
 def _save(out: Path, d: dict, *, complete: bool) -> None:
     lengths = [len(f) for f in d["frames"]]
     tmp = out.with_suffix(".tmp.npz")

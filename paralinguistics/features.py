@@ -19,7 +19,7 @@ def pool_layers(hidden: np.ndarray, layers) -> np.ndarray:
     h = np.asarray(hidden, dtype=np.float32)
     if h.ndim != 3:
         raise ValueError(f"hidden states must be (layers, frames, dim), got shape {h.shape}")
-    return np.concatenate([pool(h[i]) for i in layers])
+    return np.concatenate([pool(h[i]) for i in layers]) if len(layers) else np.zeros(0, np.float32)
 
 
 def halve(states: np.ndarray) -> np.ndarray:

@@ -2,7 +2,9 @@
 
 A head is: standardise -> [attention pooling over frames] -> optional hidden layer -> logits / T. Its
 input is the mean+std of the encoder hidden states it names (`layers`: indices into (layers + 1, frames,
-dim), 0 the input embedding, -1 the output) followed by the prosodic features.
+dim), 0 the input embedding, -1 the output) followed by the prosodic features and, for a head with
+`speaker` set, the turn's speaker embedding (`speaker.py`).
+Heads that share a task are an ensemble: their logits are averaged (`ensemble_predict`).
 Weights live in one npz (float16 matrices) with a JSON description beside it.
 """
 from __future__ import annotations
@@ -32,10 +34,14 @@ class Head:
     temperature: float = 1.0
     attention: bool = False
     layers: tuple[int, ...] = (-1,)
+    speaker: bool = False
 
-    def logits(self, pooled: np.ndarray, prosody: np.ndarray, frames: np.ndarray | None = None) -> np.ndarray:
+    def logits(self, pooled: np.ndarray, prosody: np.ndarray, frames: np.ndarray | None = None,
+               speaker: np.ndarray | None = None) -> np.ndarray:
         p = self.params
-        x = np.concatenate([pooled, prosody]).astype(np.float32)
+        if self.speaker and speaker is None:
+            raise ValueError(f"head {self.task!r} needs the speaker embedding")
+        x = np.concatenate([pooled, prosody] + ([speaker] if self.speaker else [])).astype(np.float32)
         x = (x - p["mean"]) / p["scale"]
         if self.attention:
             if frames is None or len(frames) == 0:
@@ -47,8 +53,13 @@ class Head:
             x = _gelu(x @ p["w1"] + p["b1"])
         return (x @ p["w2"] + p["b2"]) / self.temperature
 
-    def predict(self, pooled, prosody, frames=None) -> np.ndarray:
-        return softmax(self.logits(pooled, prosody, frames))
+    def predict(self, pooled, prosody, frames=None, speaker=None) -> np.ndarray:
+        return softmax(self.logits(pooled, prosody, frames, speaker))
+
+
+def ensemble_predict(logits: dict[str, list[np.ndarray]]) -> dict[str, np.ndarray]:
+    """task -> its members' logits  =>  task -> the distribution of their mean."""
+    return {task: softmax(np.mean(zs, axis=0)) for task, zs in logits.items()}
 
 
 def save(heads: dict[str, Head], folder: str | Path, meta: dict) -> None:
@@ -59,8 +70,8 @@ def save(heads: dict[str, Head], folder: str | Path, meta: dict) -> None:
     for name, h in heads.items():
         for k, v in h.params.items():
             arrays[f"{name}.{k}"] = v.astype(np.float16 if v.ndim == 2 else np.float32)
-        desc["heads"][name] = {"labels": list(h.labels), "temperature": h.temperature, "attention": h.attention,
-                                "layers": list(h.layers)}
+        desc["heads"][name] = {"task": h.task, "labels": list(h.labels), "temperature": h.temperature, "attention": h.attention,
+                                "layers": list(h.layers), "speaker": h.speaker}
     np.savez_compressed(folder / "heads.npz", **arrays)
     (folder / "heads.json").write_text(json.dumps(desc, indent=1) + "\n")
 
@@ -72,6 +83,7 @@ def load(folder: str | Path) -> tuple[dict[str, Head], dict]:
     heads = {}
     for name, d in desc["heads"].items():
         params = {k.split(".", 1)[1]: z[k].astype(np.float32) for k in z.files if k.split(".", 1)[0] == name}
-        heads[name] = Head(task=name, labels=tuple(d["labels"]), params=params, temperature=float(d["temperature"]),
-                           attention=bool(d["attention"]), layers=tuple(d.get("layers", (-1,))))
+        heads[name] = Head(task=d.get("task", name), labels=tuple(d["labels"]), params=params, temperature=float(d["temperature"]),
+                           attention=bool(d["attention"]), layers=tuple(d.get("layers", (-1,))),
+                           speaker=bool(d.get("speaker", False)))
     return heads, desc["meta"]

@@ -64,7 +64,7 @@ def test_models_command_lists_the_catalog():
     out = subprocess.run([sys.executable, "-m", "server.cli", "models", "--list"], capture_output=True, text=True,
                          timeout=60, cwd=models.Path(__file__).resolve().parent.parent)
     assert out.returncode == 0, out.stderr
-    for name in ("silero-vad", "whisper-base", "qwen2.5-0.5b", "piper-joe"):
+    for name in ("silero-vad", "whisper-base", "qwen2.5-0.5b", "piper-joe", "resemblyzer"):
         assert name in out.stdout
     assert "model cache:" in out.stdout
 

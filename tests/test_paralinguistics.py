@@ -308,9 +308,11 @@ def test_a_user_can_retrain_on_their_own_folder(tmp_path, monkeypatch):
                              env=env, cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=600)
     assert unknown.returncode == 2 and "nobody" in unknown.stderr
     mine = VoiceAnalyser(device="cpu", models_dir=out)
-    assert set(mine.heads) == {"emotion", "gender"}  # age and events had nothing to learn from
+    assert {h.task for h in mine.heads.values()} == {"emotion", "gender"}  # age and events had nothing to learn from
+    assert sorted(h.speaker for h in mine.heads.values() if h.task == "gender") == [False, True]  # the ensemble
     p = mine.analyse(load(men[0]))
     assert not p.unknown and p.events == [] and p.age_group.label == "unknown"
+    assert "speaker" in p.timings_ms and not p.warnings
 
 
 def test_ordinary_speech_for_training_leaves_the_benchmarks_prompts_out(tmp_path):
@@ -422,3 +424,38 @@ def test_conversation_accuracy_reads_a_speaker_over_several_clips():
     one = conversation_accuracy(prob, y, speaker, 1)
     assert 0.85 < one < 0.95  # a: 4/5 right, b: all right
     assert conversation_accuracy(prob, y, speaker, 5) == 1.0
+
+
+def test_a_task_whose_heads_are_an_ensemble_averages_their_logits(tmp_path):
+    from paralinguistics.heads import Head, ensemble_predict, load, save, softmax
+
+    rng = np.random.default_rng(1)
+    dim = 2 * 8 + 13
+
+    def head(speaker: bool) -> Head:
+        d = dim + (256 if speaker else 0)
+        return Head(task="gender", labels=("female", "male"), layers=(3,), speaker=speaker, params={
+            "mean": np.zeros(d, np.float32), "scale": np.ones(d, np.float32),
+            "w2": rng.standard_normal((d, 2)).astype(np.float32), "b2": np.zeros(2, np.float32)})
+
+    save({"gender": head(False), "gender-1": head(True)}, tmp_path, {})
+    back, _ = load(tmp_path)
+    assert {n: (h.task, h.speaker) for n, h in back.items()} == {"gender": ("gender", False), "gender-1": ("gender", True)}
+    pooled, pros, emb = rng.standard_normal(16), rng.standard_normal(13), rng.standard_normal(256)
+    with pytest.raises(ValueError, match="speaker embedding"):
+        back["gender-1"].logits(pooled, pros)
+    z = [h.logits(pooled, pros, None, emb) for h in back.values()]
+    assert np.allclose(ensemble_predict({"gender": z})["gender"], softmax((z[0] + z[1]) / 2))
+
+
+def test_without_the_speaker_encoder_gender_comes_from_the_other_member(male, monkeypatch):
+    """A speaker encoder that cannot load costs its member of the gender ensemble, with a warning; the rest stands."""
+    from paralinguistics import speaker
+
+    monkeypatch.setattr(speaker, "weights_path", lambda: Path("/nonexistent/pretrained.pt"))
+    broken = VoiceAnalyser(device="cpu")
+    assert any(h.speaker for h in broken.heads.values()), "the shipped gender ensemble reads the speaker embedding"
+    p = broken.analyse(load(need(MALE_CLIP)))
+    assert any("speaker encoder unavailable" in w for w in p.warnings)
+    assert p.gender.label == "male" and p.emotion.label != "unknown"
+    assert "speaker" in male.timings_ms and not male.warnings
