@@ -109,7 +109,9 @@ def extract(manifest: str | Path, root: str | Path, condition: str, whisper, *, 
 
 
 def speaker_cache_path(manifest: str | Path, condition: str) -> Path:
-    return cache_dir() / f"{manifest_key(manifest)}-{condition}-speaker.npz"
+    from .speaker import METHOD
+
+    return cache_dir() / f"{manifest_key(manifest)}-{condition}-speaker-{METHOD}.npz"
 
 
 def extract_speaker(manifest: str | Path, root: str | Path, condition: str, encoder=None, *,
