@@ -22,7 +22,7 @@ import numpy as np
 from . import labels as L
 from .audio import condition
 from .baseline import SpeakerBaseline
-from .features import halve, pool_layers, signal_features
+from .features import frame_stats, halve, pool_layers, signal_features
 from .heads import ensemble_predict, load
 from .prosody import text_syllables
 
@@ -170,14 +170,15 @@ class VoiceAnalyser:
             timings["speaker"] = _ms(t)
         t = time.perf_counter()
         pooled: dict[tuple, np.ndarray] = {}
-        frames = halve(states[-1]) if any(h.attention for h in self.heads.values()) else None
+        frames = halve(states[-1]) if any(h.attention or h.frame_stats for h in self.heads.values()) else None
+        stats = frame_stats(frames) if any(h.frame_stats for h in self.heads.values()) else None
         logits: dict[str, list[np.ndarray]] = {}
         for h in self.heads.values():
             if h.speaker and speaker is None:
                 continue
             if h.layers not in pooled:
                 pooled[h.layers] = pool_layers(states, h.layers)
-            logits.setdefault(h.task, []).append(h.logits(pooled[h.layers], pros, frames, speaker))
+            logits.setdefault(h.task, []).append(h.logits(pooled[h.layers], pros, frames, speaker, stats))
         probs = ensemble_predict(logits)
         timings["heads"] = _ms(t)
         profile = VoiceProfile(unknown=False, warnings=warnings)
@@ -234,9 +235,11 @@ def whispering(s) -> bool:
 
 
 def _deepest_layer(heads) -> int | None:
-    """How many encoder layers the heads need run; None for all (a head reads the output or attends to it)."""
+    """How many encoder layers the heads need run; None for all (a head reads the output layer: pooled, attended
+    to or through its frame statistics)."""
     layers = [i for h in heads for i in h.layers]
-    if not layers or any(h.attention for h in heads) or min(layers) < 0 or max(layers) >= HIDDEN_STATES - 1:
+    if (not layers or any(h.attention or h.frame_stats for h in heads) or min(layers) < 0
+            or max(layers) >= HIDDEN_STATES - 1):
         return None
     return max(layers)
 

@@ -31,6 +31,15 @@ def halve(states: np.ndarray) -> np.ndarray:
     return s[:n].reshape(-1, 2, s.shape[1]).mean(1)
 
 
+def frame_stats(frames: np.ndarray) -> np.ndarray:
+    """Maximum and 90th percentile over the halved output-layer frames, (2 * dim,): a short event (a click, a
+    sneeze) stands out in them where the mean over the whole turn washes it away."""
+    f = np.asarray(frames, dtype=np.float32)
+    if f.ndim != 2 or len(f) == 0:
+        raise ValueError(f"frames must be (frames, dim) with frames > 0, got shape {f.shape}")
+    return np.concatenate([f.max(0), np.percentile(f, 90, axis=0)]).astype(np.float32)
+
+
 def signal_features(audio16k: np.ndarray) -> tuple[prosody.Style, np.ndarray]:
     t = prosody.track(audio16k)
     s = prosody.style(t)

@@ -2,8 +2,9 @@
 
 A head is: standardise -> [attention pooling over frames] -> optional hidden layer -> logits / T. Its
 input is the mean+std of the encoder hidden states it names (`layers`: indices into (layers + 1, frames,
-dim), 0 the input embedding, -1 the output) followed by the prosodic features and, for a head with
-`speaker` set, the turn's speaker embedding (`speaker.py`).
+dim), 0 the input embedding, -1 the output) followed by the prosodic features, for a head with `speaker`
+set the turn's speaker embedding (`speaker.py`), and for one with `frame_stats` set the maximum and 90th
+percentile over the output layer's frames (`features.frame_stats`).
 Heads that share a task are an ensemble: their logits are averaged (`ensemble_predict`).
 Weights live in one npz (float16 matrices) with a JSON description beside it.
 """
@@ -35,13 +36,22 @@ class Head:
     attention: bool = False
     layers: tuple[int, ...] = (-1,)
     speaker: bool = False
+    frame_stats: bool = False
 
     def logits(self, pooled: np.ndarray, prosody: np.ndarray, frames: np.ndarray | None = None,
-               speaker: np.ndarray | None = None) -> np.ndarray:
+               speaker: np.ndarray | None = None, stats: np.ndarray | None = None) -> np.ndarray:
+        """`stats`: `features.frame_stats(frames)`, when the caller has it already."""
         p = self.params
         if self.speaker and speaker is None:
             raise ValueError(f"head {self.task!r} needs the speaker embedding")
-        x = np.concatenate([pooled, prosody] + ([speaker] if self.speaker else [])).astype(np.float32)
+        if self.frame_stats and stats is None:
+            if frames is None or len(frames) == 0:
+                raise ValueError(f"head {self.task!r} needs encoder frames")
+            from .features import frame_stats
+
+            stats = frame_stats(frames)
+        x = np.concatenate([pooled, prosody] + ([speaker] if self.speaker else [])
+                           + ([stats] if self.frame_stats else [])).astype(np.float32)
         x = (x - p["mean"]) / p["scale"]
         if self.attention:
             if frames is None or len(frames) == 0:
@@ -71,7 +81,7 @@ def save(heads: dict[str, Head], folder: str | Path, meta: dict) -> None:
         for k, v in h.params.items():
             arrays[f"{name}.{k}"] = v.astype(np.float16 if v.ndim == 2 else np.float32)
         desc["heads"][name] = {"task": h.task, "labels": list(h.labels), "temperature": h.temperature, "attention": h.attention,
-                                "layers": list(h.layers), "speaker": h.speaker}
+                                "layers": list(h.layers), "speaker": h.speaker, "frame_stats": h.frame_stats}
     np.savez_compressed(folder / "heads.npz", **arrays)
     (folder / "heads.json").write_text(json.dumps(desc, indent=1) + "\n")
 
@@ -85,5 +95,5 @@ def load(folder: str | Path) -> tuple[dict[str, Head], dict]:
         params = {k.split(".", 1)[1]: z[k].astype(np.float32) for k in z.files if k.split(".", 1)[0] == name}
         heads[name] = Head(task=d.get("task", name), labels=tuple(d["labels"]), params=params, temperature=float(d["temperature"]),
                            attention=bool(d["attention"]), layers=tuple(d.get("layers", (-1,))),
-                           speaker=bool(d.get("speaker", False)))
+                           speaker=bool(d.get("speaker", False)), frame_stats=bool(d.get("frame_stats", False)))
     return heads, desc["meta"]

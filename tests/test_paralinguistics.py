@@ -195,9 +195,30 @@ def test_reuses_the_asr_encoder_states(analyser, male):
 
 
 def test_the_own_pass_runs_only_the_layers_the_heads_read(analyser):
+    from paralinguistics.analyser import _deepest_layer
+    from paralinguistics.heads import Head
+
+    def head(**kw) -> Head:
+        return Head(task="t", labels=(), params={}, **kw)
+
+    assert _deepest_layer([head(layers=(2, 3, 4)), head(layers=(), speaker=True)]) == 4
+    assert _deepest_layer([head(layers=(2, 3)), head(layers=(2,), frame_stats=True)]) is None  # reads the output
+    reads_output = any(h.frame_stats or h.attention for h in analyser.heads.values())
     deepest = max(i for h in analyser.heads.values() for i in h.layers)
     states = analyser.encoder_states(condition(load(MALE_CLIP))[0])
-    assert states.shape[0] == deepest + 1 < 7
+    assert states.shape[0] == (7 if reads_output else deepest + 1)
+
+
+def test_frame_statistics_keep_a_short_event_the_mean_loses():
+    from paralinguistics.features import frame_stats, pool
+
+    frames = np.zeros((100, 4), np.float32)
+    frames[50, 1] = 5.0  # one frame of a click
+    stats = frame_stats(frames)
+    assert stats.shape == (8,) and stats[1] == 5.0 and stats[5] == 0.0  # max sees it; the 90th percentile not
+    assert pool(frames)[1] == pytest.approx(0.05)
+    with pytest.raises(ValueError, match="frames"):
+        frame_stats(np.zeros((0, 4)))
 
 
 def test_output_only_states_are_reencoded_quietly(analyser, male):
