@@ -86,7 +86,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     print(f"{'model':16} {'kind':6} {'state':10} description")
     for row in models.status():
         state = "ready" if row["assembled"] else ("installed" if row["installed"] else "missing")
-        print(f"{row['name']:16} {row['kind']:6} {state:10} {row['description']} [{row['license']}]")
+        print(f"{row['name']:16} {row['kind']:7} {state:10} {row['description']} [{row['license']}]")
     print(f"model cache: {models.warmline_home() / 'models'}")
     return 1 if failed else 0
 
