@@ -8,10 +8,13 @@
    condition on 2 cores). The Asterisk prompts of Debian's asterisk-core-sounds-en-wav are added as
    ordinary speech for the events head's `none` (`ordinary.py`; `--ordinary-speech none` to skip). A head
    whose config names `speed_corpora` also trains on copies of those corpora's clips at speed 0.9 and 1.1
-   (extracted once, ~1 s per clip per speed; `--no-speed-copies` to skip); they are never tested on.
+   (extracted once, ~1 s per clip per speed; `--no-speed-copies` to skip); they are never tested on. A head
+   that reads the speaker embedding (`speaker.py`) gets it cached per condition too (~30 ms per clip).
 2. Speaker-grouped 6-fold cross-validation: every speaker sits in exactly one test fold; a model trained
    on the other folds (all three conditions: augmentation) scores its clips in each condition.
-3. Temperature calibration on the out-of-fold logits (and, where a config asks, per-class logit offsets
+3. A task of several members (`Config.ensemble`) is cross-validated member by member; each member's logits
+   are scaled by its own temperature and averaged.
+4. Temperature calibration on the (averaged) out-of-fold logits (and, where a config asks, per-class logit offsets
    scored cross-fitted); a final model on all speakers is written with
    `heads.npz`, `heads.json`, `MODEL_CARD.md`, `metrics.json` and confusion-matrix PNGs.
 A user retrains on their own folder with the same command (manifest columns: see dataset.py).
@@ -77,14 +80,15 @@ CONFIGS = {
     # layers 4-5 without the nonverbal clips scored RAVDESS higher in CV (0.984 vs 0.969) but called a
     # LibriVox man female or unsure on 2 of 5 clips; layers 2-4 on every corpus: 5 of 5 male at >= 0.92.
     # A second member reads the speaker embedding instead of the Whisper states: per held-out speaker,
-    # clean, 0.964 -> 0.982 mean accuracy (the Whisper states alone misjudge two EmoDB speakers and RAVDESS
+    # clean, 0.964 -> 0.978 mean accuracy (the Whisper states alone misjudge two EmoDB speakers and RAVDESS
     # actor 10; the embedding alone TESS's older woman); the two inputs in one network scored lower
     "gender": Config(hidden=256, epochs=25, fit_offsets=True, ensemble=({"layers": (), "speaker_embedding": True},)),
     # offsets: without them the head called 89% of held-out RAVDESS/EmoDB adults child, teen or elderly
     "age": Config(hidden=256, epochs=25, fit_offsets=True),
     # speed copies of Deeply: CV 0.853 -> 0.859, false events on speech 1.9% -> 1.3% (within the noise of 565 clips)
     # three seeds: 0.859 / 0.869 / 0.870 alone, 0.867 averaged. Frame statistics (max, 90th percentile of the
-    # output layer's frames; short clicks and sneezes): 0.859 -> 0.881 for seed 0 (log-mel statistics: +0.01)
+    # output layer's frames; short clicks and sneezes): 0.859 -> 0.881 for seed 0, 0.879 for the three
+    # (log-mel statistics instead: +0.01)
     "events": Config(hidden=256, epochs=25, first_class_weight=4.0, speed_corpora=("deeply_nonverbal",),
                      frame_stats=True, ensemble=({"seed": 1}, {"seed": 2})),
 }
