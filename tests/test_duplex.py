@@ -55,7 +55,7 @@ def test_a_one_second_pause_mid_sentence_does_not_take_the_turn(ws_url, speech):
 
 def test_agents_own_voice_coming_back_does_not_interrupt_it(ws_url, speech):
     r = asyncio.run(echo_scenario(ws_url, speech[1], gain=0.5, delay_ms=150))
-    assert r["echo_seconds"] > 1.0  # the echo really was played back into the microphone
+    assert r["echo_seconds"] > 1.0, r  # the echo really was played back into the microphone
     assert r["status"] == "completed" and not r["self_interrupted"], r
 
 
@@ -63,7 +63,9 @@ def test_agent_says_mm_hm_in_a_long_story_pause_but_never_over_the_user(ws_url, 
     # two sentences run together without a pause (~10 s of talk), cut after a word that cannot end one
     story = np.concatenate([trim_silence(speech[2]), trim_silence(speech[0])])
     first, second, _ = split_mid_sentence(story, after_s=5.0)
-    r = asyncio.run(pause_scenario(ws_url, first, second, 1.1))
+    # 1.4 s: recognising the 8 s first part takes 0.8-1.2 s on a 2-core box, and the backchannel waits for those
+    # words; an incomplete sentence needs 1.6 s of silence to end the turn, so the pause still is one
+    r = asyncio.run(pause_scenario(ws_url, first, second, 1.4))
     assert r["backchannels_in_pause"] == 1, r
     assert r["backchannels_elsewhere"] == 0 and not r["took_turn"], r
 
