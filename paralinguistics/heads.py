@@ -41,7 +41,6 @@ class Head:
     def logits(self, pooled: np.ndarray, prosody: np.ndarray, frames: np.ndarray | None = None,
                speaker: np.ndarray | None = None, stats: np.ndarray | None = None) -> np.ndarray:
         """`stats`: `features.frame_stats(frames)`, when the caller has it already."""
-        p = self.params
         if self.speaker and speaker is None:
             raise ValueError(f"head {self.task!r} needs the speaker embedding")
         if self.frame_stats and stats is None:
@@ -51,8 +50,13 @@ class Head:
 
             stats = frame_stats(frames)
         x = np.concatenate([pooled, prosody] + ([speaker] if self.speaker else [])
-                           + ([stats] if self.frame_stats else [])).astype(np.float32)
-        x = (x - p["mean"]) / p["scale"]
+                           + ([stats] if self.frame_stats else []))
+        return self.logits_of(x, frames)
+
+    def logits_of(self, x: np.ndarray, frames: np.ndarray | None = None) -> np.ndarray:
+        """Logits of an input row already laid out as `logits` lays it out (what training stacks)."""
+        p = self.params
+        x = (np.asarray(x, np.float32) - p["mean"]) / p["scale"]
         if self.attention:
             if frames is None or len(frames) == 0:
                 raise ValueError(f"head {self.task!r} needs encoder frames")

@@ -40,7 +40,6 @@ CONDITIONS = ("clean", "tel", "noise10")
 TRAIN_CONDITIONS = ("clean", "tel", "noise10")
 SPEED_CONDITIONS = ("speed0.9", "speed1.1")  # extra training copies of the corpora a head's `speed_corpora` names
 MODELS_DIR = Path(__file__).parent / "models"
-FRAME_STATS_DIM = 2 * 512  # max and 90th percentile of Whisper base's output layer
 
 
 @dataclass
@@ -235,18 +234,8 @@ def fit(x: np.ndarray, frames: list[np.ndarray] | None, y: np.ndarray, n_classes
 
 
 def head_logits(head: Head, x: np.ndarray, frames: list[np.ndarray] | None) -> np.ndarray:
-    """Logits of rows laid out as `task_inputs` makes them: pooled states, prosody, [speaker embedding],
-    [frame statistics]."""
-    from .prosody import FEATURE_NAMES
-    from .speaker import DIM
-
-    n_stats = FRAME_STATS_DIM if head.frame_stats else 0
-    end_speaker = x.shape[1] - n_stats
-    end_prosody = end_speaker - (DIM if head.speaker else 0)
-    cut = end_prosody - len(FEATURE_NAMES)
-    return np.stack([head.logits(x[i, :cut], x[i, cut:end_prosody], frames[i] if frames is not None else None,
-                                 x[i, end_prosody:end_speaker] if head.speaker else None,
-                                 x[i, end_speaker:] if head.frame_stats else None) for i in range(len(x))])
+    """Logits of rows laid out as `task_inputs` makes them (the layout `Head.logits` builds)."""
+    return np.stack([head.logits_of(x[i], frames[i] if frames is not None else None) for i in range(len(x))])
 
 
 # ---------------------------------------------------------------------------- metrics
@@ -352,7 +341,7 @@ def ece(prob: np.ndarray, y: np.ndarray, bins: int = 10) -> float:
 # ---------------------------------------------------------------------------- evaluation protocol
 def load_features(manifest, root, conditions, log=sys.stderr, *, speaker: bool = False) -> dict[str, dict]:
     """Per condition, the cached encoder features of every clip; with `speaker`, their speaker embeddings too."""
-    model = voice = None
+    model = None
     feats = {}
     for c in conditions:
         path = dataset.cache_path(manifest, c)
@@ -362,11 +351,7 @@ def load_features(manifest, root, conditions, log=sys.stderr, *, speaker: bool =
         off = feats[c]["offsets"]
         feats[c]["frame_list"] = [feats[c]["frames"][off[i]:off[i + 1]] for i in range(len(off) - 1)]
         if speaker:
-            if voice is None and not dataset.speaker_cache_path(manifest, c).exists():
-                from .speaker import VoiceEncoder
-
-                voice = VoiceEncoder()
-            feats[c]["speaker"] = dataset.extract_speaker(manifest, root, c, voice, log=log)
+            feats[c]["speaker"] = dataset.extract_speaker(manifest, root, c, log=log)
     return feats
 
 
@@ -414,7 +399,8 @@ def _merged(a: dict, b: dict) -> dict:
 
 
 def task_inputs(feats: dict, cond: str, idx: np.ndarray, cfg: Config):
-    """A head's input rows: its layers' pooled states, the prosody, and the speaker embedding if it reads one."""
+    """A head's input rows: its layers' pooled states, the prosody, and the speaker embedding and frame
+    statistics if it reads them (the order `Head.logits` concatenates them in)."""
     f = feats[cond]
     parts = [f["pooled"][idx][:, list(cfg.layers)].reshape(len(idx), -1), f["prosody"][idx]]
     if cfg.speaker_embedding:
@@ -635,7 +621,8 @@ def main(argv=None) -> int:
                        "asr.encoder.encode(headroom_s=3.0)",
             "hidden_states": 7,
             "features": "mean+std over audio frames of each head's encoder hidden states (1024 each) "
-                        "+ 13 prosodic features [+ the 256-d speaker embedding, heads with speaker: true]; "
+                        "+ 13 prosodic features [+ the 256-d speaker embedding, heads with speaker: true] "
+                        "[+ max and 90th percentile over the output layer's frames, heads with frame_stats: true]; "
                         "heads sharing a task are an ensemble whose logits are averaged",
             "speaker_encoder": "Resemblyzer 0.1.4 pretrained.pt (paralinguistics.speaker)",
             "prosody_features": __import__("paralinguistics.prosody", fromlist=["x"]).FEATURE_NAMES,

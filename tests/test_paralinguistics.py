@@ -467,6 +467,10 @@ def test_a_task_whose_heads_are_an_ensemble_averages_their_logits(tmp_path):
         back["gender-1"].logits(pooled, pros)
     z = [h.logits(pooled, pros, None, emb) for h in back.values()]
     assert np.allclose(ensemble_predict({"gender": z})["gender"], softmax((z[0] + z[1]) / 2))
+    from paralinguistics.train import head_logits  # training's rows are laid out the way `logits` lays them out
+
+    row = np.concatenate([pooled, pros, emb])[None]
+    assert np.allclose(head_logits(back["gender-1"], row, None)[0], z[1])
 
 
 def test_without_the_speaker_encoder_gender_comes_from_the_other_member(male, monkeypatch):
