@@ -63,6 +63,13 @@ def results_markdown(metrics: dict) -> str:
             without = ", ".join(f"{k} {v:.3f}" for k, v in o["balanced_accuracy_without"]["clean"].items())
             lines.append(f"Logit offsets {o['fitted']} (a prior correction fitted on the out-of-fold logits; the "
                          f"figures above apply offsets fitted on the other folds only). Without them (clean): {without}.")
+        if "fusion" in m:
+            f = m["fusion"]
+            mean = ", ".join(f"{k} {v:.3f}" for k, v in f["balanced_accuracy_mean_fusion"]["clean"].items())
+            lines.append(f"Stacked fusion: the members' logits weighted {f['weights']} plus class biases {f['bias']} "
+                         "(a logistic regression on their out-of-fold logits, every corpus weighing the same; the "
+                         f"figures above stack with weights fitted on the other folds only). Their plain mean instead "
+                         f"(clean): {mean}.")
         for k, member in enumerate(m.get("members", [])):
             figures = ", ".join(f"{n} {v:.3f}" for n, v in member["clean"].items())
             lines.append(f"Member {k} of the ensemble alone (clean, temperature {member['temperature']}): {figures}.")

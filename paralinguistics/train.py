@@ -13,7 +13,8 @@
 2. Speaker-grouped 6-fold cross-validation: every speaker sits in exactly one test fold; a model trained
    on the other folds (all three conditions: augmentation) scores its clips in each condition.
 3. A task of several members (`Config.ensemble`) is cross-validated member by member; each member's logits
-   are scaled by its own temperature and averaged.
+   are scaled by its own temperature and averaged, or (`fusion="stacked"`) weighted by a logistic regression
+   on the out-of-fold logits, itself scored on the folds it was not fitted on and folded into the members.
 4. Temperature calibration on the (averaged) out-of-fold logits (and, where a config asks, per-class logit offsets
    scored cross-fitted); a final model on all speakers is written with
    `heads.npz`, `heads.json`, `MODEL_CARD.md`, `metrics.json` and confusion-matrix PNGs.
@@ -64,6 +65,10 @@ class Config:
     speaker_embedding: bool = False  # also read the clip's speaker embedding (speaker.py, Resemblyzer)
     frame_stats: bool = False  # also read the max and 90th percentile over the output layer's frames
     seed: int = 0
+    # how the members' logits become the task's: "mean" (each scaled by its own temperature, averaged, then
+    # calibrated) or "stacked" (a weight per member and a bias per class, fitted by a logistic regression on
+    # their out-of-fold logits in which every corpus weighs the same; `fit_stack`)
+    fusion: str = "mean"
     # further members of the task's ensemble, each these overrides of this config; every member is fitted and
     # calibrated alike and the task's logits are the mean of theirs
     ensemble: tuple[dict, ...] = ()
@@ -81,7 +86,12 @@ CONFIGS = {
     # A second member reads the speaker embedding instead of the Whisper states: per held-out speaker,
     # clean, 0.964 -> 0.978 mean accuracy (the Whisper states alone misjudge two EmoDB speakers and RAVDESS
     # actor 10; the embedding alone TESS's older woman); the two inputs in one network scored lower
-    "gender": Config(hidden=256, epochs=25, fit_offsets=True, ensemble=({"layers": (), "speaker_embedding": True},)),
+    # Stacked fusion instead of mean + temperature + offsets (same members): per held-out speaker 0.978 / 0.963 /
+    # 0.969 -> 0.986 / 0.972 / 0.982 (clean / telephone / noise), the speech corpora pooled 0.948 -> 0.961.
+    # Weighing every speaker the same in the stack scored 0.986 / 0.976 / 0.981 but, ruled by Deeply's 338
+    # speakers of nonverbal sounds, left 12% of speech clips under 0.7 confidence (ECE on speech 0.13 vs 0.01).
+    # A third member on prosody alone, or log F0 in the stack, did not help
+    "gender": Config(hidden=256, epochs=25, fusion="stacked", ensemble=({"layers": (), "speaker_embedding": True},)),
     # offsets: without them the head called 89% of held-out RAVDESS/EmoDB adults child, teen or elderly
     "age": Config(hidden=256, epochs=25, fit_offsets=True),
     # speed copies of Deeply: CV 0.853 -> 0.859, false events on speech 1.9% -> 1.3% (within the noise of 565 clips)
@@ -325,6 +335,65 @@ def cross_fitted_offsets(logits: dict[str, np.ndarray], y: np.ndarray, corpus: n
         for c in out:
             out[c][lab & (fold == k)] += off
     return out
+
+
+def fit_stack(logits: list[np.ndarray], y: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Member weights w (>= 0) and class biases b (b[0] = 0) that make sum_k w_k * logits_k + b the most
+    likely labels (cross-entropy, every group, e.g. corpus, weighing the same): (w, b)."""
+    import torch
+
+    z = torch.tensor(np.stack(logits, -1), dtype=torch.float32)  # (rows, classes, members)
+    yt = torch.tensor(y, dtype=torch.long)
+    _, inv, counts = np.unique(groups, return_inverse=True, return_counts=True)
+    sw = torch.tensor(1.0 / counts[inv] / np.mean(1.0 / counts[inv]), dtype=torch.float32)
+    raw = torch.zeros(z.shape[-1], requires_grad=True)  # softplus(0) ~ 0.69: near the plain mean
+    bias = torch.zeros(z.shape[1] - 1, requires_grad=True)
+    opt = torch.optim.LBFGS([raw, bias], max_iter=300, line_search_fn="strong_wolfe")
+
+    def fused():
+        return z @ torch.nn.functional.softplus(raw) + torch.cat([torch.zeros(1), bias])
+
+    def closure():
+        opt.zero_grad()
+        loss = (torch.nn.functional.cross_entropy(fused(), yt, reduction="none") * sw).mean()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    w = torch.nn.functional.softplus(raw).detach().numpy().astype(np.float32)
+    return w, np.concatenate([[0.0], bias.detach().numpy()]).astype(np.float32)
+
+
+def stacked(logits: list[np.ndarray], w: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.tensordot(np.stack(logits, -1), w, axes=([-1], [0])) + b
+
+
+def cross_fitted_stack(per: list[dict[str, np.ndarray]], y: np.ndarray, groups: np.ndarray,
+                       fold: np.ndarray) -> dict[str, np.ndarray]:
+    """Each condition's stacked logits, the stack for fold k fitted on the other folds' out-of-fold logits
+    (every condition's) only, so it is scored on speakers it was not fitted on."""
+    conds = list(per[0])
+    out = {c: np.zeros_like(per[0][c]) for c in conds}
+    lab = y >= 0
+    for k in np.unique(fold[lab]):
+        rows = lab & (fold != k)
+        w, b = fit_stack([np.concatenate([o[c][rows] for c in conds]) for o in per],
+                         np.tile(y[rows], len(conds)), np.tile(groups[rows], len(conds)))
+        te = lab & (fold == k)
+        for c in conds:
+            out[c][te] = stacked([o[c][te] for o in per], w, b)
+    return out
+
+
+def fold_stack_into(heads: list[Head], w: np.ndarray, b: np.ndarray) -> None:
+    """Set the members' temperatures and output biases so that the mean of their logits (what
+    `heads.ensemble_predict` takes) is the stack sum_k w_k * raw_k + b. Every member carries the whole bias b,
+    so one left alone (the speaker encoder missing) still has the stack's prior correction."""
+    k = len(heads)
+    for h, wk in zip(heads, w):
+        wk = max(float(wk), 1e-6)
+        h.temperature = 1.0 / (k * wk)
+        h.params["b2"] = h.params["b2"] + b / (k * wk)
 
 
 def ece(prob: np.ndarray, y: np.ndarray, bins: int = 10) -> float:
@@ -573,6 +642,8 @@ def main(argv=None) -> int:
         if len(np.unique(y[y >= 0])) < 2:
             print(f"[{task}] skipped: the manifest gives fewer than two of its classes", file=sys.stderr)
             continue
+        if cfg.fusion == "stacked" and cfg.fit_offsets:
+            p.error(f"{task}: a stacked fusion fits its own class biases; it takes no fit_offsets")
         print(f"[{task}] {int((y >= 0).sum())} labelled clips, config {cfg}", file=sys.stderr, flush=True)
         temperature = 1.0
         team = members(cfg)
@@ -590,6 +661,17 @@ def main(argv=None) -> int:
                     k: r["balanced_accuracy"] for k, r in score(task, softmax(o["clean"] / t), y, clips).items()
                     if "balanced_accuracy" in r}} for o, t in zip(per, member_t)]
             scaled = {c: oof[c] / temperature for c in test_conds}
+            if cfg.fusion == "stacked":
+                m["fusion"] = {"balanced_accuracy_mean_fusion": {
+                    c: {k: r["balanced_accuracy"] for k, r in score(task, softmax(v), y, clips).items() if "balanced_accuracy" in r}
+                    for c, v in scaled.items()}}
+                both = np.concatenate
+                stack = fit_stack([both([o[c][lab] for c in test_conds]) for o in per],
+                                  np.tile(y[lab], len(test_conds)), np.tile(corpus[lab], len(test_conds)))
+                m["fusion"].update(weights=[round(float(v), 4) for v in stack[0]], bias=[round(float(v), 4) for v in stack[1]])
+                scaled = cross_fitted_stack([{c: o[c] for c in test_conds} for o in per], y, corpus, fold)
+                temperature = 1.0
+                m["temperature"] = 1.0
             if cfg.fit_offsets:
                 offsets = fit_offsets(scaled["clean"][lab], y[lab], corpus[lab])
                 m["offsets"] = {"fitted": [round(float(o), 3) for o in offsets], "balanced_accuracy_without": {
@@ -610,12 +692,16 @@ def main(argv=None) -> int:
             print(json.dumps({c: {k: v.get("balanced_accuracy", v) for k, v in m[c].items()} for c in test_conds}),
                   file=sys.stderr, flush=True)
         has = np.flatnonzero(y >= 0)
+        fitted = []
         for k, (mc, t_k) in enumerate(zip(team, member_t)):
             head = _fit_on(feats, conds, has, y, corpus, len(TASK_LABELS[task]), mc)
             head.task, head.labels, head.temperature = task, TASK_LABELS[task], t_k * temperature
             if cfg.fit_offsets and not a.no_cv:  # mean_k(logits_k / T_k) / T1 + offsets, all / T2, folded in
                 head.params["b2"] = head.params["b2"] + offsets_raw * t_k
             heads[task if k == 0 else f"{task}-{k}"] = head
+            fitted.append(head)
+        if cfg.fusion == "stacked" and not a.no_cv:
+            fold_stack_into(fitted, *stack)
     out = Path(a.out)
     meta = {"encoder": "whisper-base (its CTranslate2 weights run in torch: asr.whisper_encoder), "
                        "asr.encoder.encode(headroom_s=3.0)",

@@ -484,3 +484,62 @@ def test_without_the_speaker_encoder_gender_comes_from_the_other_member(male, mo
     assert any("speaker encoder unavailable" in w for w in p.warnings)
     assert p.gender.label == "male" and p.emotion.label != "unknown"
     assert "speaker" in male.timings_ms and not male.warnings
+
+
+def test_a_stacked_fusion_trusts_the_informative_member_and_folds_into_the_heads():
+    """The stack learns a large weight for a member that knows the labels and a small one for noise; folded
+    into the heads' temperatures and biases, their plain mean (what the analyser takes) is the stack."""
+    from paralinguistics.heads import Head, ensemble_predict, softmax
+    from paralinguistics.train import cross_fitted_stack, fit_stack, fold_stack_into, stacked
+
+    rng = np.random.default_rng(0)
+    n = 600
+    y = rng.integers(0, 2, n)
+    good = np.stack([np.zeros(n), 2.0 * (y - 0.5) + rng.normal(0, 0.5, n) + 1.0], 1)  # leans to class 1
+    noise = rng.normal(0, 2.0, (n, 2))
+    groups = np.array([f"s{i % 30}" for i in range(n)])
+    w, b = fit_stack([good, noise], y, groups)
+    assert w[0] > 5 * w[1] and b[0] == 0 and b[1] < -0.5  # the bias takes the lean back
+    fused = stacked([good, noise], w, b)
+    assert np.mean(fused.argmax(1) == y) > np.mean(good.argmax(1) == y)
+
+    fold = np.arange(n) % 6
+    crossed = cross_fitted_stack([{"clean": good}, {"clean": noise}], y, groups, fold)["clean"]
+    rest = fold != 0
+    w0, b0 = fit_stack([good[rest], noise[rest]], y[rest], groups[rest])
+    assert np.allclose(crossed[~rest], stacked([good[~rest], noise[~rest]], w0, b0), atol=1e-5)
+
+    heads = []
+    for member in (good, noise):  # heads whose raw logits are the members' (identity output layer on x)
+        heads.append(Head(task="gender", labels=("female", "male"), params={
+            "mean": np.zeros(2, np.float32), "scale": np.ones(2, np.float32),
+            "w2": np.eye(2, dtype=np.float32), "b2": np.zeros(2, np.float32)}))
+    fold_stack_into(heads, w, b)
+    z = {"gender": [np.stack([h.logits_of(r) for r in m[:20]]) for h, m in zip(heads, (good, noise))]}
+    assert np.allclose(ensemble_predict(z)["gender"], softmax(fused[:20]), atol=1e-5)
+
+
+def test_a_settled_gender_is_not_read_again_until_the_pitch_says_another_voice(analyser):
+    """Three clear turns of a man settle his gender: later turns skip the gender heads and their speaker
+    embedding; a turn an octave higher (another voice?) is read again and counted."""
+    from paralinguistics.baseline import GENDER_SETTLED_TURNS
+
+    clip = load(need(MALE_CLIP))
+    b = analyser.new_baseline()
+    turns = [analyser.analyse(clip, baseline=b) for _ in range(GENDER_SETTLED_TURNS + 1)]
+    assert [t.gender_settled for t in turns] == [False] * GENDER_SETTLED_TURNS + [True]
+    assert all("speaker" in t.timings_ms for t in turns[:-1]) and "speaker" not in turns[-1].timings_ms
+    assert turns[-1].gender.label == "male" and turns[-1].to_dict()["gender"]["turns"] == GENDER_SETTLED_TURNS
+    assert turns[-1].emotion.label != "unknown"  # the other heads still run
+    octave_up = soxr_pitch_up(clip)
+    again = analyser.analyse(octave_up, baseline=b)
+    assert not again.gender_settled and "speaker" in again.timings_ms
+    assert again.to_dict()["gender"]["turns"] == GENDER_SETTLED_TURNS + 1
+
+
+def soxr_pitch_up(x: np.ndarray) -> np.ndarray:
+    """An octave up, same length: resampled to half as many samples, repeated (pitch is what is checked)."""
+    import soxr
+
+    half = soxr.resample(x, 32000, 16000).astype(np.float32)
+    return np.concatenate([half, half])[: len(x)]
