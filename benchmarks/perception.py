@@ -12,7 +12,8 @@ Four parts, all on real recordings:
 - style: speaking rate, loudness, pitch and whispering on controlled changes of real recordings
   (benchmarks/style.py);
 - time: per-turn analysis on this CPU with the recogniser's encoder states handed over (what the server
-  does) and with the analyser's own encoder pass.
+  does) and with the analyser's own encoder pass, per clip and turn after turn of one speaker with the
+  conversation's baseline (where a settled gender is no longer read).
 """
 from __future__ import annotations
 
@@ -205,6 +206,48 @@ def time_turns(analyser, clips: list[Path], progress=None) -> dict:
     return {k: percentiles(v, digits=2) for k, v in ms.items()}
 
 
+def session_clips(quick: bool) -> dict[str, list[Path]]:
+    """Conversations to time: each speech-corpus speaker's clips in manifest order, a few per speaker."""
+    manifest = SHARED / "manifest.csv"
+    if not manifest.exists():
+        return {}
+    by_speaker: dict[str, list[Path]] = defaultdict(list)
+    with open(manifest) as f:
+        for r in csv.DictReader(f):
+            if r.get("task") == "emotion":
+                by_speaker[r["speaker"]].append(SHARED / r["path"])
+    n = 3 if quick else 10
+    chosen = sorted(by_speaker)[:: max(1, len(by_speaker) // n)][:n]
+    return {s: by_speaker[s][:: max(1, len(by_speaker[s]) // (5 if quick else 10))][: 5 if quick else 10]
+            for s in chosen}
+
+
+def time_sessions(analyser, sessions: dict[str, list[Path]], progress=None) -> dict:
+    """Per-turn analysis with the recogniser's states, turn after turn of one speaker with the conversation's
+    baseline, as a session runs it: once a voice's gender is settled its turns skip the gender heads and
+    the speaker embedding (`paralinguistics.baseline`)."""
+    from asr.encoder import encode
+    from paralinguistics.dataset import load_audio
+
+    ms: dict[str, list[float]] = defaultdict(list)
+    settled = []
+    for paths in sessions.values():
+        baseline = analyser.new_baseline()
+        for path in paths:
+            audio = load_audio(path)
+            enc = encode(analyser._encoder(), audio)
+            p = analyser.analyse(audio, encoder_states=enc.hidden[:, : enc.audio_frames], baseline=baseline)
+            progress and progress.update(1)
+            if p.unknown:
+                continue
+            ms["analysis_in_session_with_shared_states"].append(p.timings_ms["total"])
+            settled.append(p.gender_settled)
+    out = {k: percentiles(v, digits=2) for k, v in ms.items()}
+    out["turns_with_gender_settled"] = round(float(np.mean(settled)), 3) if settled else None
+    out["sessions"] = len(sessions)
+    return out
+
+
 def ordinary_speech(quick: bool) -> dict[str, list[Path]]:
     """Speech with no vocal event in it: the LibriVox readers (never trained on) and the Asterisk prompts
     that training leaves out (the same voice's other prompts teach the events head `none`)."""
@@ -247,6 +290,7 @@ def run(args) -> dict:
     per_emotion = args.per_emotion or (2 if quick else 12)
     speakers = style.real_speakers(4 if quick else 8)
     timing = timing_clips(quick)
+    sessions = session_clips(quick)
     n_words = (2 if quick else len(list(LIBRIVOX.glob("*.wav")))) + len(emotional_scripts(SHARED, per_emotion))
     manifest_clips = 0
     if args.manifest:
@@ -255,6 +299,7 @@ def run(args) -> dict:
         manifest_clips = min(len(read_manifest(args.manifest)), 30 if quick else 10**9)
     plain = ordinary_speech(quick)
     bar = tqdm(total=n_words + sum(len(s.clips) for s in speakers) + len(timing) + manifest_clips
+               + sum(map(len, sessions.values()))
                + sum(map(len, plain.values())),
                desc="perception", unit="clip")
     analyser = VoiceAnalyser(device=args.device)
@@ -264,6 +309,7 @@ def run(args) -> dict:
               "style": style.evaluate(speakers, progress=bar),
               "voice_cross_validated": cv_figures(),
               "timing_ms": time_turns(analyser, timing, bar),
+              "session_timing_ms": time_sessions(analyser, sessions, bar),
               "events_in_ordinary_speech": events_in_ordinary_speech(analyser, plain, bar)}
     if args.manifest:
         result["voice_on_manifest"] = score_manifest(analyser, args.manifest, args.root or ".", args.condition,
@@ -324,6 +370,12 @@ def report(r: dict) -> str:
     md += ["", "## Time per turn (this CPU)", "",
            table(["", "p50 ms", "p95 ms"], [[k, v["p50"], v["p95"]] for k, v in t.items() if k != "turn_seconds"]),
            "", f"Turns: {t.get('turn_seconds', {}).get('n')} clips, median {t.get('turn_seconds', {}).get('p50')} s."]
+    se = r.get("session_timing_ms", {})
+    if se.get("analysis_in_session_with_shared_states"):
+        a = se["analysis_in_session_with_shared_states"]
+        md += ["", f"In a session ({se['sessions']} speakers, {a['n']} turns, each speaker's turns read with the "
+               f"conversation's baseline): p50 {a['p50']} ms, p95 {a['p95']} ms per turn; the gender was settled "
+               f"(gender heads and speaker embedding skipped) on {se['turns_with_gender_settled']:.0%} of the turns."]
     path = plot_path("perception")
     if path:
         _plot(r, path)

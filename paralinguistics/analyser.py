@@ -8,7 +8,8 @@ When the recogniser already ran Whisper base on the turn with its torch encoder,
 (7, frames, 512: the input embedding and each of the six layers) are reused and the analysis costs only
 the prosody DSP, the speaker embedding the gender head reads (`speaker.py`) and the heads; otherwise (no
 states, the last layer only, or another model's shape such as tiny.en's) the analyser runs its own
-trimmed Whisper base encoder pass.
+trimmed Whisper base encoder pass. With a conversation's baseline, gender is read over the turns and, once
+settled, no longer (nor its speaker embedding) unless a turn's pitch says it may be another voice.
 """
 from __future__ import annotations
 
@@ -57,6 +58,7 @@ class VoiceProfile:
     arousal: float = 0.0
     gender: Prediction = field(default_factory=lambda: Prediction("unknown", 0.0))
     gender_turns: int = 1  # how many of the speaker's turns the gender was read over (with a baseline)
+    gender_settled: bool = False  # not read on this turn: the conversation had settled it (baseline.py)
     age_group: Prediction = field(default_factory=lambda: Prediction("unknown", 0.0))
     events: list[Prediction] = field(default_factory=list)
     style: dict = field(default_factory=dict)
@@ -68,7 +70,8 @@ class VoiceProfile:
     def to_dict(self) -> dict:
         return {
             "emotion": self.emotion.to_dict(), "valence": round(self.valence, 3), "arousal": round(self.arousal, 3),
-            "gender": {**self.gender.to_dict(), "turns": self.gender_turns}, "age_group": self.age_group.to_dict(),
+            "gender": {**self.gender.to_dict(), "turns": self.gender_turns, "settled": self.gender_settled},
+            "age_group": self.age_group.to_dict(),
             "events": [e.to_dict() for e in self.events], "style": self.style, "unknown": self.unknown,
             "reason": self.reason, "warnings": self.warnings,
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
@@ -163,17 +166,19 @@ class VoiceAnalyser:
         if states is None:
             states = self.encoder_states(audio)
             timings["encoder"] = _ms(t)
+        settled = baseline.settled_gender(style) if baseline is not None else None
+        heads = [h for h in self.heads.values() if not (settled and h.task == "gender")]
         speaker = None
-        if any(h.speaker for h in self.heads.values()):
+        if any(h.speaker for h in heads):
             t = time.perf_counter()
             speaker = self._speaker_embedding(audio, warnings)
             timings["speaker"] = _ms(t)
         t = time.perf_counter()
         pooled: dict[tuple, np.ndarray] = {}
-        frames = halve(states[-1]) if any(h.attention or h.frame_stats for h in self.heads.values()) else None
-        stats = frame_stats(frames) if any(h.frame_stats for h in self.heads.values()) else None
+        frames = halve(states[-1]) if any(h.attention or h.frame_stats for h in heads) else None
+        stats = frame_stats(frames) if any(h.frame_stats for h in heads) else None
         logits: dict[str, list[np.ndarray]] = {}
-        for h in self.heads.values():
+        for h in heads:
             if h.speaker and speaker is None:
                 continue
             if h.layers not in pooled:
@@ -182,7 +187,10 @@ class VoiceAnalyser:
         probs = ensemble_predict(logits)
         timings["heads"] = _ms(t)
         profile = VoiceProfile(unknown=False, warnings=warnings)
-        if baseline is not None and "gender" in probs:  # a voice's gender is read over the whole conversation
+        if settled:
+            probs["gender"] = np.array(settled[0])
+            profile.gender_turns, profile.gender_settled = settled[1], True
+        elif baseline is not None and "gender" in probs:  # a voice's gender is read over the whole conversation
             pooled_gender, profile.gender_turns = baseline.gender_over_turns(probs["gender"])
             probs["gender"] = np.array(pooled_gender)
         self._fill(profile, probs)

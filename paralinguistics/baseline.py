@@ -12,6 +12,14 @@ from .prosody import Style
 
 MIN_TURNS = 3  # fewer turns than this (or less speech than MIN_SPEECH_S) say nothing relative
 MIN_SPEECH_S = 4.0
+# A voice's gender is settled once this many turns read together say it this surely (cross-validated on 28
+# held-out speakers, 200 draws of three turns each: 94% settle, and 0.9997 of those are right, the worst
+# speaker 0.992; at 0.9, 87% settle, all right, but real voices off the training corpora, such as the LibriVox
+# reader, are often read at 0.85-0.9). The analyser then stops reading it, which saves the speaker embedding,
+# most of a turn's analysis, unless a turn's pitch is far from the speaker's usual (another voice on the line?).
+GENDER_SETTLED_TURNS = 3
+GENDER_SETTLED_CONFIDENCE = 0.8
+GENDER_RECHECK_PITCH_ST = 6.0
 
 # (style field, how a turn is compared with the baseline, threshold, words for above / below)
 MEASURES = (
@@ -65,13 +73,27 @@ class SpeakerBaseline:
     def gender_over_turns(self, probs) -> tuple[list[float], int]:
         """This turn's gender probabilities folded into the conversation's: the mean log-probability over every
         turn so far, renormalised. One voice is heard a turn at a time, and the head's errors are whole voices
-        it is unsure of, so more turns help (cross-validated: 0.963 after one turn, 0.988 after five)."""
+        it is unsure of, so more turns help (`train.conversation_accuracy`)."""
         logp = np.log(np.maximum(np.asarray(probs, dtype=np.float64), 1e-9))
         with self._lock:
             self._gender_log = logp if self._gender_log is None else self._gender_log + logp
             self._gender_turns += 1
             mean, turns = self._gender_log / self._gender_turns, self._gender_turns
         return softmax(mean).tolist(), turns
+
+    def settled_gender(self, s: Style) -> tuple[list[float], int] | None:
+        """The conversation's gender and its turns, if it is settled and this turn (`s`) sounds like the same
+        voice; None when the gender should be read on this turn."""
+        with self._lock:
+            if self._gender_log is None or self._gender_turns < GENDER_SETTLED_TURNS:
+                return None
+            probs = softmax(self._gender_log / self._gender_turns)
+            if probs.max() < GENDER_SETTLED_CONFIDENCE:
+                return None
+            st, n = _pitch_st(s.pitch_hz), self._counts.get("pitch_st", 0)
+            if st is not None and n and abs(st - self._sums["pitch_st"] / n) >= GENDER_RECHECK_PITCH_ST:
+                return None
+            return probs.tolist(), self._gender_turns
 
     def _compare(self, values: dict[str, float]) -> dict:
         out: dict = {"turns": self.turns}

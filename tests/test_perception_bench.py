@@ -71,6 +71,10 @@ def test_perception_suite_quick(monkeypatch):
     assert "## Speaking style" in r["report_markdown"] and "## Words (ASR)" in r["report_markdown"]
     if perception.SHARED.exists():
         assert r["words"]["emotional_speech"] and r["voice_cross_validated"]["emotion"]["clean"]["ravdess"]
+        se = r["session_timing_ms"]
+        assert se["sessions"] == 3 and se["analysis_in_session_with_shared_states"]["n"] > 0
+        assert 0.0 <= se["turns_with_gender_settled"] < 1.0  # a session's first turns always read the gender
+        assert "In a session" in r["report_markdown"]
 
 
 def test_perception_scores_a_manifest(paralinguistics_data, tmp_path):
