@@ -543,3 +543,30 @@ def soxr_pitch_up(x: np.ndarray) -> np.ndarray:
 
     half = soxr.resample(x, 32000, 16000).astype(np.float32)
     return np.concatenate([half, half])[: len(x)]
+
+
+def test_only_a_pitch_move_toward_the_other_gender_reopens_a_settled_gender():
+    """A settled man who shouts (higher) may be someone else; one who speaks low and sad is still him. The
+    reverse for a woman. Below three turns or 0.8 nothing is settled."""
+    from paralinguistics.baseline import SpeakerBaseline
+    from paralinguistics.prosody import Style
+
+    def turn(hz):
+        return Style(speech_s=2.0, rate_syl_s=4.0, loudness_dbfs=-20.0, pitch_hz=hz, pitch_range_st=4.0,
+                     voiced_ratio=0.7, hf_ratio=0.1, tremor_st=0.3, jitter=0.01)
+
+    for probs, usual, toward_other, away in (([0.05, 0.95], 120.0, 200.0, 70.0), ([0.95, 0.05], 220.0, 130.0, 380.0)):
+        b = SpeakerBaseline()
+        for i in range(3):
+            assert b.settled_gender(turn(usual)) is None  # fewer than three turns read
+            b.gender_over_turns(probs)
+            b.compare_and_update(turn(usual))
+        settled = b.settled_gender(turn(usual))
+        assert settled is not None and settled[1] == 3 and np.argmax(settled[0]) == np.argmax(probs)
+        assert b.settled_gender(turn(away)) is not None
+        assert b.settled_gender(turn(toward_other)) is None
+    unsure = SpeakerBaseline()
+    for _ in range(3):
+        unsure.gender_over_turns([0.3, 0.7])
+        unsure.compare_and_update(turn(150.0))
+    assert unsure.settled_gender(turn(150.0)) is None
