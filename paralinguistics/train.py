@@ -665,8 +665,7 @@ def main(argv=None) -> int:
                 m["fusion"] = {"balanced_accuracy_mean_fusion": {
                     c: {k: r["balanced_accuracy"] for k, r in score(task, softmax(v), y, clips).items() if "balanced_accuracy" in r}
                     for c, v in scaled.items()}}
-                both = np.concatenate
-                stack = fit_stack([both([o[c][lab] for c in test_conds]) for o in per],
+                stack = fit_stack([np.concatenate([o[c][lab] for c in test_conds]) for o in per],
                                   np.tile(y[lab], len(test_conds)), np.tile(corpus[lab], len(test_conds)))
                 m["fusion"].update(weights=[round(float(v), 4) for v in stack[0]], bias=[round(float(v), 4) for v in stack[1]])
                 scaled = cross_fitted_stack([{c: o[c] for c in test_conds} for o in per], y, corpus, fold)
