@@ -148,12 +148,14 @@ async def echo_scenario(url: str, question: np.ndarray, *, gain: float = 0.5, de
         delay, tick = int(delay_ms * 16), 640
         deadline = time.monotonic() + 120
         n_seen, done, echoed = 0, None, 0
-        while time.monotonic() < deadline and done is None:
+        # until the reply is done and, like a browser, until what it sent has been played (and echoed) out:
+        # the reply's audio arrives faster than real time, so much of it is still queued at response.done
+        while time.monotonic() < deadline and (done is None or len(queued)):
             for _, e in caller.events[n_seen:]:
                 if e.get("type") == "response.output_audio.delta":
                     queued = np.concatenate([queued, resample(pcm16_to_float(base64.b64decode(e["delta"])),
                                                               caller.rate, 16000)])
-                elif e.get("type") == "response.done" and not is_backchannel(e):
+                elif e.get("type") == "response.done" and not is_backchannel(e) and done is None:
                     done = e
             n_seen = len(caller.events)
             out = np.zeros(tick, np.float32)  # like a browser: play what is queued, silence when it runs dry
