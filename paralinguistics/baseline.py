@@ -81,8 +81,10 @@ class SpeakerBaseline:
         with self._lock:
             self._gender_log = logp if self._gender_log is None else self._gender_log + logp
             self._gender_turns += 1
-            mean, turns = self._gender_log / self._gender_turns, self._gender_turns
-        return softmax(mean).tolist(), turns
+            return self._pooled_gender().tolist(), self._gender_turns
+
+    def _pooled_gender(self) -> np.ndarray:
+        return softmax(self._gender_log / self._gender_turns)
 
     def settled_gender(self, s: Style) -> tuple[list[float], int] | None:
         """The conversation's gender and its turns, if it is settled and this turn (`s`) sounds like the same
@@ -90,7 +92,7 @@ class SpeakerBaseline:
         with self._lock:
             if self._gender_log is None or self._gender_turns < GENDER_SETTLED_TURNS:
                 return None
-            probs = softmax(self._gender_log / self._gender_turns)
+            probs = self._pooled_gender()
             if probs.max() < GENDER_SETTLED_CONFIDENCE:
                 return None
             st, n = _pitch_st(s.pitch_hz), self._counts.get("pitch_st", 0)

@@ -152,6 +152,13 @@ def _standardiser(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean.astype(np.float32), scale.astype(np.float32)
 
 
+def group_weights(groups: np.ndarray) -> np.ndarray:
+    """A weight per row such that every group (corpus, speaker) weighs the same in total; mean 1."""
+    _, inv, counts = np.unique(groups, return_inverse=True, return_counts=True)
+    w = 1.0 / counts[inv]
+    return w / w.mean()
+
+
 def fit(x: np.ndarray, frames: list[np.ndarray] | None, y: np.ndarray, n_classes: int, cfg: Config,
         groups: np.ndarray | None = None) -> Head:
     import torch
@@ -166,11 +173,8 @@ def fit(x: np.ndarray, frames: list[np.ndarray] | None, y: np.ndarray, n_classes
     w = np.where(counts > 0, counts.sum() / np.maximum(counts, 1) / n_classes, 0.0)
     w = np.minimum(w, cfg.max_class_weight * np.median(w[w > 0]))
     w[0] *= cfg.first_class_weight
-    sw = np.ones(len(y))
-    if cfg.balance_corpora and groups is not None:
-        names, inv, counts_g = np.unique(groups, return_inverse=True, return_counts=True)
-        sw = (len(y) / len(names)) / counts_g[inv]
-    swt = torch.tensor(sw / sw.mean(), dtype=torch.float32)
+    sw = group_weights(groups) if cfg.balance_corpora and groups is not None else np.ones(len(y))
+    swt = torch.tensor(sw, dtype=torch.float32)
     in_dim = x.shape[1]
     fmean = fscale = None
     if cfg.attention:
@@ -344,8 +348,7 @@ def fit_stack(logits: list[np.ndarray], y: np.ndarray, groups: np.ndarray) -> tu
 
     z = torch.tensor(np.stack(logits, -1), dtype=torch.float32)  # (rows, classes, members)
     yt = torch.tensor(y, dtype=torch.long)
-    _, inv, counts = np.unique(groups, return_inverse=True, return_counts=True)
-    sw = torch.tensor(1.0 / counts[inv] / np.mean(1.0 / counts[inv]), dtype=torch.float32)
+    sw = torch.tensor(group_weights(groups), dtype=torch.float32)
     raw = torch.zeros(z.shape[-1], requires_grad=True)  # softplus(0) ~ 0.69: near the plain mean
     bias = torch.zeros(z.shape[1] - 1, requires_grad=True)
     opt = torch.optim.LBFGS([raw, bias], max_iter=300, line_search_fn="strong_wolfe")
