@@ -44,9 +44,12 @@ async def _ask_and_wait_for_audio(caller: Caller, question: np.ndarray, timeout:
     return delta, time.monotonic()
 
 
-async def pause_scenario(url: str, first: np.ndarray, second: np.ndarray, pause_s: float) -> dict:
-    """The user pauses `pause_s` mid-sentence. took_turn: the agent started a reply in the pause."""
-    async with Caller(url) as caller:
+async def pause_scenario(url: str, first: np.ndarray, second: np.ndarray, pause_s: float, *,
+                         silence_duration_ms: int | None = None) -> dict:
+    """The user pauses `pause_s` mid-sentence. took_turn: the agent started a reply in the pause.
+    `silence_duration_ms` asks the server for more patience (the session's turn_detection setting)."""
+    turn_detection = {"silence_duration_ms": silence_duration_ms} if silence_duration_ms else None
+    async with Caller(url, turn_detection=turn_detection) as caller:
         await caller.silence(0.4)
         await caller.stream(first)
         pause_start = time.monotonic()

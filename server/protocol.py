@@ -4,7 +4,7 @@ from __future__ import annotations
 import itertools
 import json
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from server.formats import AudioFormat, FormatError
 
@@ -114,7 +114,8 @@ class SessionSettings:
         kind = spec.get("type", "server_vad")
         if kind not in ("server_vad", "semantic_vad"):
             raise ProtocolError("invalid_event", f"unsupported turn_detection type {kind!r}")
-        td = TurnDetection(type=kind)
+        # unspecified fields keep their current values, as in OpenAI's session.update
+        td = replace(self.turn_detection, type=kind)
         try:
             td.threshold = float(spec.get("threshold", td.threshold))
             td.silence_duration_ms = int(spec.get("silence_duration_ms", td.silence_duration_ms))
@@ -123,8 +124,8 @@ class SessionSettings:
             raise ProtocolError("invalid_event", "turn_detection numbers must be numbers") from None
         if not (0.0 < td.threshold < 1.0) or not (100 <= td.silence_duration_ms <= 10000):
             raise ProtocolError("invalid_event", "threshold must be in (0, 1) and silence_duration_ms in [100, 10000]")
-        td.create_response = bool(spec.get("create_response", True))
-        td.interrupt_response = bool(spec.get("interrupt_response", True))
+        td.create_response = bool(spec.get("create_response", td.create_response))
+        td.interrupt_response = bool(spec.get("interrupt_response", td.interrupt_response))
         return td
 
     def to_dict(self) -> dict:

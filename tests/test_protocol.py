@@ -35,6 +35,14 @@ def test_session_update_ga_and_beta_shapes():
     assert s.to_dict()["audio"]["input"]["turn_detection"] is None
 
 
+def test_a_partial_turn_detection_update_keeps_the_other_fields():
+    s = SessionSettings()
+    s.update({"audio": {"input": {"turn_detection": {"threshold": 0.3, "create_response": False}}}})
+    s.update({"audio": {"input": {"turn_detection": {"silence_duration_ms": 2500}}}})
+    td = s.turn_detection
+    assert (td.threshold, td.silence_duration_ms, td.create_response) == (0.3, 2500, False)
+
+
 def test_session_update_is_all_or_nothing():
     s = SessionSettings()
     with pytest.raises(ProtocolError) as e:
