@@ -44,6 +44,17 @@ async def _ask_and_wait_for_audio(caller: Caller, question: np.ndarray, timeout:
     return delta, time.monotonic()
 
 
+async def _ask_until_talking_after(caller: Caller, question: np.ndarray, wait_s: float, tries: int = 3) -> int:
+    """Ask until the reply is still going `wait_s` after its first audio (a short reply is over before the
+    user's sound and leaves no overlap to judge); returns how many times it asked."""
+    for asked in range(1, tries + 1):
+        delta, _ = await _ask_and_wait_for_audio(caller, question)
+        await asyncio.sleep(wait_s)
+        if not any(e["response"]["id"] == delta["response_id"] for e in caller.of_type("response.done")):
+            return asked
+    raise RuntimeError(f"{tries} replies in a row ended within {wait_s} s of their first audio")
+
+
 async def pause_scenario(url: str, first: np.ndarray, second: np.ndarray, pause_s: float, *,
                          silence_duration_ms: int | None = None) -> dict:
     """The user pauses `pause_s` mid-sentence. took_turn: the agent started a reply in the pause.
@@ -77,8 +88,7 @@ async def pause_scenario(url: str, first: np.ndarray, second: np.ndarray, pause_
 async def backchannel_scenario(url: str, question: np.ndarray, sound: np.ndarray, label: str) -> dict:
     """While the agent talks, the user makes a short sound. stopped: the reply was cut."""
     async with Caller(url) as caller:
-        _, t_audio = await _ask_and_wait_for_audio(caller, question)
-        await asyncio.sleep(0.8)
+        asked = await _ask_until_talking_after(caller, question, 0.8)
         n = len(caller.events)
         await caller.stream(sound)
         keep = asyncio.create_task(caller.silence(40))
@@ -86,17 +96,16 @@ async def backchannel_scenario(url: str, question: np.ndarray, sound: np.ndarray
             done = await caller.wait_for_reply(timeout=120, after_index=n)
         finally:
             keep.cancel()
-        return {"label": label, "stopped": done["response"]["status"] != "completed",
+        return {"label": label, "stopped": done["response"]["status"] != "completed", "asked": asked,
                 "resumed": bool(caller.of_type("warmline.resumed")),
                 "paused": bool([e for _, e in caller.events[n:] if e.get("type") == "input_audio_buffer.speech_started"])}
 
 
 async def interruption_scenario(url: str, question: np.ndarray, interruption: np.ndarray) -> dict:
     async with Caller(url) as caller:
-        await _ask_and_wait_for_audio(caller, question)
         # Interrupt early: the server sends audio at most 300 ms ahead, so a reply shorter than the wait
         # plus that lead is already complete on the server's side and cannot be cut.
-        await asyncio.sleep(0.4)
+        await _ask_until_talking_after(caller, question, 0.4)
         n = len(caller.events)
         t0 = time.monotonic()
         onset = t0 + speech_onset_s(interruption)
