@@ -22,10 +22,8 @@ def load_clip(path: str | Path, rate: int = 16000) -> np.ndarray:
 
 class Caller:
     def __init__(self, url: str, *, rate: int = 24000, chunk_ms: int = 40, realtime: bool = True,
-                 session: dict | None = None, turn_detection: dict | None = None,
-                 headers: dict | None = None) -> None:
+                 session: dict | None = None, headers: dict | None = None) -> None:
         self.url, self.rate, self.chunk_ms, self.realtime = url, rate, chunk_ms, realtime
-        self.turn_detection = turn_detection
         self.session_extra = session or {}
         self.headers = headers or {}
         self.events: list[tuple[float, dict]] = []  # (monotonic seconds, event)
@@ -40,9 +38,10 @@ class Caller:
         await self.wait_for("session.created", timeout=10)
         audio = {"input": {"format": {"type": "audio/pcm", "rate": self.rate}},
                  "output": {"format": {"type": "audio/pcm", "rate": self.rate}}}
-        if self.turn_detection:
-            audio["input"]["turn_detection"] = {"type": "server_vad", **self.turn_detection}
-        await self.send({"type": "session.update", "session": {"type": "realtime", "audio": audio, **self.session_extra}})
+        extra = dict(self.session_extra)
+        for side, fields in (extra.pop("audio", None) or {}).items():  # e.g. input.turn_detection, beside the format
+            audio.setdefault(side, {}).update(fields)
+        await self.send({"type": "session.update", "session": {"type": "realtime", "audio": audio, **extra}})
         await self.wait_for("session.updated", timeout=10)
         return self
 

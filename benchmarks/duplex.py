@@ -59,8 +59,9 @@ async def pause_scenario(url: str, first: np.ndarray, second: np.ndarray, pause_
                          silence_duration_ms: int | None = None) -> dict:
     """The user pauses `pause_s` mid-sentence. took_turn: the agent started a reply in the pause.
     `silence_duration_ms` asks the server for more patience (the session's turn_detection setting)."""
-    turn_detection = {"silence_duration_ms": silence_duration_ms} if silence_duration_ms else None
-    async with Caller(url, turn_detection=turn_detection) as caller:
+    patience = {"type": "server_vad", "silence_duration_ms": silence_duration_ms}
+    session = {"audio": {"input": {"turn_detection": patience}}} if silence_duration_ms else None
+    async with Caller(url, session=session) as caller:
         await caller.silence(0.4)
         await caller.stream(first)
         pause_start = time.monotonic()

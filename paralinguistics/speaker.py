@@ -11,8 +11,8 @@ LSTM costs ~14 ms for one partial and ~28 ms for two or more, and the whole anal
 has ~30 ms. So a turn is embedded from its loudest 1.6 s (the most speech), which is one of Resemblyzer's
 partial embeddings. A 1.0 s window costs ~12 instead of ~18 ms but, cross-validated in gender's stack, trades
 one voice for another (per held-out speaker 0.986 -> 0.983: EmoDB's speaker 03 0.92 -> 0.84, TESS's older
-woman 0.84 -> 0.87), so the window stays Resemblyzer's. Run on a thread of its own beside the prosody it saves nothing on these two cores: both
-slow down together (30 ms one after the other, 31 ms side by side).
+woman 0.84 -> 0.87), so the window stays Resemblyzer's. Run on a thread of its own beside the prosody, it
+saves nothing on these two cores: both slow down together (30 ms one after the other, 31 ms side by side).
 """
 from __future__ import annotations
 
