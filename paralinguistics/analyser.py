@@ -178,13 +178,15 @@ class VoiceAnalyser:
         frames = halve(states[-1]) if any(h.attention or h.frame_stats for h in heads) else None
         stats = frame_stats(frames) if any(h.frame_stats for h in heads) else None
         logits: dict[str, list[np.ndarray]] = {}
+        kind_only: dict[str, list[bool]] = {}
         for h in heads:
             if h.speaker and speaker is None:
                 continue
             if h.layers not in pooled:
                 pooled[h.layers] = pool_layers(states, h.layers)
             logits.setdefault(h.task, []).append(h.logits(pooled[h.layers], pros, frames, speaker, stats))
-        probs = ensemble_predict(logits)
+            kind_only.setdefault(h.task, []).append(h.kind_only)
+        probs = ensemble_predict(logits, kind_only)
         timings["heads"] = _ms(t)
         profile = VoiceProfile(unknown=False, warnings=warnings)
         if settled:

@@ -72,7 +72,9 @@ def results_markdown(metrics: dict) -> str:
                          f"(clean): {mean}.")
         for k, member in enumerate(m.get("members", [])):
             figures = ", ".join(f"{n} {v:.3f}" for n, v in member["clean"].items())
-            lines.append(f"Member {k} of the ensemble alone (clean, temperature {member['temperature']}): {figures}.")
+            role = " (kind only: it ranks classes 1.., leaving class 0, events' `none`, to the others)" \
+                if member.get("kind_only") else ""
+            lines.append(f"Member {k} of the ensemble alone{role} (clean, temperature {member['temperature']}): {figures}.")
         lines.append("")
         for block, b in m["clean"].items():
             if block == "speakers":

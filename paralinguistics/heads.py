@@ -5,7 +5,9 @@ input is the mean+std of the encoder hidden states it names (`layers`: indices i
 dim), 0 the input embedding, -1 the output) followed by the prosodic features, for a head with `speaker`
 set the turn's speaker embedding (`speaker.py`), and for one with `frame_stats` set the maximum and 90th
 percentile over the output layer's frames (`features.frame_stats`).
-Heads that share a task are an ensemble: their logits are averaged (`ensemble_predict`).
+Heads that share a task are an ensemble: their logits are averaged (`ensemble_predict`). A member marked
+`kind_only` says which of classes 1.. it is, never whether it is class 0 (events: which sound, not whether
+there is one): class 0's probability comes from the other members alone (`fuse`).
 Weights live in one npz (float16 matrices) with a JSON description beside it.
 """
 from __future__ import annotations
@@ -37,6 +39,7 @@ class Head:
     layers: tuple[int, ...] = (-1,)
     speaker: bool = False
     frame_stats: bool = False
+    kind_only: bool = False
 
     def logits(self, pooled: np.ndarray, prosody: np.ndarray, frames: np.ndarray | None = None,
                speaker: np.ndarray | None = None, stats: np.ndarray | None = None) -> np.ndarray:
@@ -71,9 +74,23 @@ class Head:
         return softmax(self.logits(pooled, prosody, frames, speaker))
 
 
-def ensemble_predict(logits: dict[str, list[np.ndarray]]) -> dict[str, np.ndarray]:
-    """task -> its members' logits  =>  task -> the distribution of their mean."""
-    return {task: softmax(np.mean(zs, axis=0)) for task, zs in logits.items()}
+def fuse(logits: list[np.ndarray], kind_only: list[bool] | None = None) -> np.ndarray:
+    """Members' logits (each (..., classes)) -> the task's distribution: softmax of their mean, except that
+    when some members are `kind_only`, class 0 gets the probability the others give it and the rest is shared
+    among classes 1.. as the mean of every member says."""
+    flags = list(kind_only) if kind_only is not None else [False] * len(logits)
+    whether = [z for z, k in zip(logits, flags) if not k]
+    p = softmax(np.mean(whether or logits, axis=0))
+    if not any(flags) or not whether:
+        return p
+    which = softmax(np.mean(logits, axis=0)[..., 1:])
+    return np.concatenate([p[..., :1], (1 - p[..., :1]) * which], axis=-1)
+
+
+def ensemble_predict(logits: dict[str, list[np.ndarray]],
+                     kind_only: dict[str, list[bool]] | None = None) -> dict[str, np.ndarray]:
+    """task -> its members' logits (and which of them are kind_only)  =>  task -> its distribution (`fuse`)."""
+    return {task: fuse(zs, (kind_only or {}).get(task)) for task, zs in logits.items()}
 
 
 def save(heads: dict[str, Head], folder: str | Path, meta: dict) -> None:
@@ -85,7 +102,8 @@ def save(heads: dict[str, Head], folder: str | Path, meta: dict) -> None:
         for k, v in h.params.items():
             arrays[f"{name}.{k}"] = v.astype(np.float16 if v.ndim == 2 else np.float32)
         desc["heads"][name] = {"task": h.task, "labels": list(h.labels), "temperature": h.temperature, "attention": h.attention,
-                                "layers": list(h.layers), "speaker": h.speaker, "frame_stats": h.frame_stats}
+                                "layers": list(h.layers), "speaker": h.speaker, "frame_stats": h.frame_stats,
+                                "kind_only": h.kind_only}
     np.savez_compressed(folder / "heads.npz", **arrays)
     (folder / "heads.json").write_text(json.dumps(desc, indent=1) + "\n")
 
@@ -99,5 +117,6 @@ def load(folder: str | Path) -> tuple[dict[str, Head], dict]:
         params = {k.split(".", 1)[1]: z[k].astype(np.float32) for k in z.files if k.split(".", 1)[0] == name}
         heads[name] = Head(task=d.get("task", name), labels=tuple(d["labels"]), params=params, temperature=float(d["temperature"]),
                            attention=bool(d["attention"]), layers=tuple(d.get("layers", (-1,))),
-                           speaker=bool(d.get("speaker", False)), frame_stats=bool(d.get("frame_stats", False)))
+                           speaker=bool(d.get("speaker", False)), frame_stats=bool(d.get("frame_stats", False)),
+                           kind_only=bool(d.get("kind_only", False)))
     return heads, desc["meta"]

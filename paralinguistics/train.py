@@ -15,6 +15,7 @@
 3. A task of several members (`Config.ensemble`) is cross-validated member by member; each member's logits
    are scaled by its own temperature and averaged, or (`fusion="stacked"`) weighted by a logistic regression
    on the out-of-fold logits, itself scored on the folds it was not fitted on and folded into the members.
+   A `kind_only` member only helps rank classes 1.. (which event): class 0 (`none`) is the others' (`heads.fuse`).
 4. Temperature calibration on the (averaged) out-of-fold logits (and, where a config asks, per-class logit offsets
    scored cross-fitted); a final model on all speakers is written with
    `heads.npz`, `heads.json`, `MODEL_CARD.md`, `metrics.json` and confusion-matrix PNGs.
@@ -34,7 +35,7 @@ import numpy as np
 
 from . import dataset, labels as L, ordinary
 from .features import frame_stats
-from .heads import Head, save, softmax
+from .heads import Head, fuse, save, softmax
 
 FOLDS = 6
 CONDITIONS = ("clean", "tel", "noise10")
@@ -64,6 +65,9 @@ class Config:
     fit_offsets: bool = False
     speaker_embedding: bool = False  # also read the clip's speaker embedding (speaker.py, Resemblyzer)
     frame_stats: bool = False  # also read the max and 90th percentile over the output layer's frames
+    # this member only says which of classes 1.. a clip is (events: which sound), not whether it is class 0:
+    # its class-0 logit is left out of the fused distribution (`heads.fuse`)
+    kind_only: bool = False
     seed: int = 0
     # how the members' logits become the task's: "mean" (each scaled by its own temperature, averaged, then
     # calibrated) or "stacked" (a weight per member and a bias per class, fitted by a logistic regression on
@@ -101,8 +105,12 @@ CONFIGS = {
     # a fourth member on the embedding, prosody and frame statistics only (0.858 alone): +0.004, within noise.
     # Linear members (hidden=0): 0.890 / 0.884 / 0.881 for seeds 0-2, 0.890 together, but they call 22-28% of
     # the held-out Asterisk prompts an event (speech false events 2.4-3.0% vs 1.0%; `none` weighed 8x: still 22%)
+    # Kind-only linear members beside the MLPs: the linear heads rank the events better (0.890 alone vs 0.880
+    # for seed 0) but call a quarter of the Asterisk prompts an event; kind_only lets them say which event and
+    # leaves whether there is one to the MLPs. Trained on the events alone instead: 0.868.
     "events": Config(hidden=256, epochs=25, first_class_weight=4.0, speed_corpora=("deeply_nonverbal",),
-                     frame_stats=True, ensemble=({"seed": 1}, {"seed": 2})),
+                     frame_stats=True, ensemble=({"seed": 1}, {"seed": 2}, *(
+                         {"hidden": 0, "kind_only": True, "seed": s} for s in (0, 1, 2)))),
 }
 
 
@@ -247,7 +255,7 @@ def fit(x: np.ndarray, frames: list[np.ndarray] | None, y: np.ndarray, n_classes
         p.update(fmean=fmean, fscale=fscale, att_w1=net.att1.weight.detach().numpy().T.copy(),
                  att_b1=net.att1.bias.detach().numpy().copy(), att_w2=net.att2.weight.detach().numpy().T.copy())
     return Head(task="", labels=(), params=p, attention=cfg.attention, layers=tuple(cfg.layers),
-                speaker=cfg.speaker_embedding, frame_stats=cfg.frame_stats)
+                speaker=cfg.speaker_embedding, frame_stats=cfg.frame_stats, kind_only=cfg.kind_only)
 
 
 def head_logits(head: Head, x: np.ndarray, frames: list[np.ndarray] | None) -> np.ndarray:
@@ -598,6 +606,8 @@ def main(argv=None) -> int:
     p.add_argument("--exclude-speakers", default="", help="comma-separated speaker ids to leave out of training "
                    "(heads for a held-out evaluation on those speakers)")
     p.add_argument("--config", action="append", default=[], help="override, e.g. emotion.hidden=0")
+    p.add_argument("--save-oof", default="", metavar="DIR",
+                   help="also write each task's out-of-fold logits, member by member, to DIR/TASK.npz")
     p.add_argument("--no-speed-copies", action="store_true",
                    help="skip the speed-perturbed training copies that a head's speed_corpora asks for")
     p.add_argument("--ordinary-speech", default=str(ordinary.ASTERISK_SOUNDS),
@@ -650,22 +660,31 @@ def main(argv=None) -> int:
             continue
         if cfg.fusion == "stacked" and cfg.fit_offsets:
             p.error(f"{task}: a stacked fusion fits its own class biases; it takes no fit_offsets")
+        team = members(cfg)
+        kind_only = [mc.kind_only for mc in team]
+        if any(kind_only) and (cfg.fusion == "stacked" or cfg.fit_offsets or all(kind_only)):
+            p.error(f"{task}: kind_only members need a plain (mean) fusion and at least one member that is not")
         print(f"[{task}] {int((y >= 0).sum())} labelled clips, config {cfg}", file=sys.stderr, flush=True)
         temperature = 1.0
-        team = members(cfg)
         member_t = [1.0] * len(team)  # each member's own temperature: they are averaged on one scale
         if not a.no_cv:
             test_conds = [c for c in CONDITIONS if c in feats]
             lab = y >= 0
             per = [cross_validate(task, mc, feats, y, fold, corpus, conds, test_conds) for mc in team]
             member_t = [fit_temperature(o["clean"][lab], y[lab]) for o in per]
-            oof = {c: np.mean([o[c] / t for o, t in zip(per, member_t)], axis=0) for c in test_conds}
+            if a.save_oof:
+                Path(a.save_oof).mkdir(parents=True, exist_ok=True)
+                np.savez(Path(a.save_oof) / f"{task}.npz", y=y, fold=fold, corpus=corpus, temperatures=member_t,
+                         kind_only=kind_only, **{f"{c}_{k}": o[c] for k, o in enumerate(per) for c in test_conds})
+            # the task's own logits (what its temperature calibrates): the members that say whether it is class 0
+            oof = {c: np.mean([o[c] / t for o, t, k in zip(per, member_t, kind_only) if not k], axis=0)
+                   for c in test_conds}
             temperature = fit_temperature(oof["clean"][lab], y[lab])
             m = {"config": cfg.__dict__, "temperature": round(temperature, 3)}
             if len(team) > 1:
-                m["members"] = [{"temperature": round(t, 3), "clean": {
+                m["members"] = [{"temperature": round(t, 3), "kind_only": k_only, "clean": {
                     k: r["balanced_accuracy"] for k, r in score(task, softmax(o["clean"] / t), y, clips).items()
-                    if "balanced_accuracy" in r}} for o, t in zip(per, member_t)]
+                    if "balanced_accuracy" in r}} for o, t, k_only in zip(per, member_t, kind_only)]
             scaled = {c: oof[c] / temperature for c in test_conds}
             if cfg.fusion == "stacked":
                 m["fusion"] = {"balanced_accuracy_mean_fusion": {
@@ -688,11 +707,15 @@ def main(argv=None) -> int:
                 offsets_raw = offsets * temperature  # in the head's own logit units
                 temperature *= second
                 m["temperature"] = round(temperature, 3)
+            if any(kind_only):  # what the analyser computes from the heads as written below
+                prob = {c: fuse([o[c] / (t * temperature) for o, t in zip(per, member_t)], kind_only)
+                        for c in test_conds}
+            else:
+                prob = {c: softmax(v) for c, v in scaled.items()}
             raw = softmax(oof["clean"][lab])
-            cal = softmax(scaled["clean"][lab])
-            m["ece_clean"] = {"before": round(ece(raw, y[lab]), 4), "after": round(ece(cal, y[lab]), 4)}
+            m["ece_clean"] = {"before": round(ece(raw, y[lab]), 4), "after": round(ece(prob["clean"][lab], y[lab]), 4)}
             for c in test_conds:
-                m[c] = score(task, softmax(scaled[c]), y, clips)
+                m[c] = score(task, prob[c], y, clips)
             metrics["tasks"][task] = m
             print(json.dumps({c: {k: v.get("balanced_accuracy", v) for k, v in m[c].items()} for c in test_conds}),
                   file=sys.stderr, flush=True)
@@ -714,7 +737,7 @@ def main(argv=None) -> int:
             "features": "mean+std over audio frames of each head's encoder hidden states (1024 each) "
                         "+ 13 prosodic features [+ the 256-d speaker embedding, heads with speaker: true] "
                         "[+ max and 90th percentile over the output layer's frames, heads with frame_stats: true]; "
-                        "heads sharing a task are an ensemble whose logits are averaged",
+                        "heads sharing a task are an ensemble whose logits are averaged (kind_only members: heads.fuse)",
             "speaker_encoder": "Resemblyzer 0.1.4 pretrained.pt (paralinguistics.speaker)",
             "prosody_features": __import__("paralinguistics.prosody", fromlist=["x"]).FEATURE_NAMES,
             "trained_on": str(a.manifest), "clips": len(clips), "license": "non-commercial (training data licenses)"}

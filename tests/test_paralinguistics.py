@@ -473,6 +473,26 @@ def test_a_task_whose_heads_are_an_ensemble_averages_their_logits(tmp_path):
     assert np.allclose(head_logits(back["gender-1"], row, None)[0], z[1])
 
 
+def test_a_kind_only_member_says_which_event_but_not_whether(tmp_path):
+    from paralinguistics.heads import Head, fuse, load, save, softmax
+
+    detector = np.array([[4.0, 1.0, 0.0], [-2.0, 0.0, 1.0]])  # sure there is no event; sure there is one
+    kinds = np.array([[9.0, -5.0, 5.0], [9.0, 3.0, -3.0]])  # its class-0 logit (9) must not count
+    p = fuse([detector, kinds], [False, True])
+    assert np.allclose(p[:, 0], softmax(detector)[:, 0])  # whether: the detector's alone
+    which = softmax(((detector + kinds) / 2)[:, 1:])  # which: every member's mean
+    assert np.allclose(p[:, 1:], (1 - p[:, :1]) * which) and np.allclose(p.sum(1), 1)
+    assert p[1, 1] > p[1, 2]  # the kinds member turned the detector's choice of event around
+    assert np.allclose(fuse([detector, kinds]), softmax((detector + kinds) / 2))  # no flags: a plain mean
+    assert np.allclose(fuse([kinds], [True]), softmax(kinds))  # no detector left: the members as they are
+    d = 29
+    head = Head(task="events", labels=("none", "a", "b"), layers=(3,), kind_only=True, params={
+        "mean": np.zeros(d, np.float32), "scale": np.ones(d, np.float32),
+        "w2": np.ones((d, 3), np.float32), "b2": np.zeros(3, np.float32)})
+    save({"events-1": head}, tmp_path, {})
+    assert load(tmp_path)[0]["events-1"].kind_only
+
+
 def test_without_the_speaker_encoder_gender_comes_from_the_other_member(male, monkeypatch):
     """A speaker encoder that cannot load costs its member of the gender ensemble, with a warning; the rest stands."""
     from paralinguistics import speaker
