@@ -87,6 +87,16 @@ class Conversation:
     def last_user(self) -> Turn | None:
         return next((t for t in reversed(self.turns) if t.role == "user"), None)
 
+    def unanswered_user_turns(self) -> list[Turn]:
+        """The user's turns since the agent last spoke: more than one when a reply never started because the
+        user went on at once."""
+        turns = []
+        for t in reversed(self.turns):
+            if t.role != "user":
+                break
+            turns.append(t)
+        return turns[::-1]
+
     @property
     def stage(self) -> str:
         return self.stages.stage

@@ -14,7 +14,7 @@ from .base import ChatModel
 from .conversation import Conversation, Turn
 from .format import GRAMMARS, HEADER_GRAMMARS, MODES, ReplyParser
 from .prompts import crisis_guidance, system_prompt, turn_note
-from .safety import Concern, SafetyPolicy, forbidden, off_script
+from .safety import Concern, SafetyPolicy, forbidden, gravity, off_script
 from .speech_text import spoken
 from .tone import CRISIS_TONES, fallback_need, fallback_tone, tone_for_voice
 from .tracking import STAGE_GUIDANCE
@@ -220,7 +220,14 @@ class DialogueEngine:
     # -- assessment ---------------------------------------------------------------------------------
 
     def _concern(self, conv: Conversation, user: Turn) -> Concern:
-        concern = self.safety.detect(user.text, user.voice)
+        # Every user turn not yet assessed since the agent last spoke, not only the last: when the user goes
+        # on at once, a turn's own reply never starts, and a crisis said in it must still be heard.
+        pending = [t for t in conv.unanswered_user_turns() if "safety" not in t.meta] or [user]
+        found = []
+        for t in pending:
+            found.append(self.safety.detect(t.text, t.voice))
+            t.meta["safety"] = found[-1].severity or "none"
+        concern = max(reversed(found), key=gravity)  # the gravest; among equals the latest
         recent = conv.concern[-3:]
         if concern.severity == "low" and any(c.category for c in recent):
             concern = Concern(concern.category, "medium", concern.reason + "; repeated across turns",

@@ -115,6 +115,11 @@ class Concern:
 _RANK = {s: i for i, s in enumerate(SEVERITIES)}
 
 
+def gravity(concern: Concern) -> int:
+    """Orders concerns: none (-1) < low < medium < high."""
+    return _RANK.get(concern.severity, -1)
+
+
 def detect(text: str, voice: VoiceCues | None = None) -> Concern:
     """The gravest concern in one user turn, with voice distress raising its severity by one step."""
     best: tuple[int, Rule, str] | None = None

@@ -230,16 +230,20 @@ class Response:
         s.on_transcript(self)
         await self.emit({"type": "conversation.item.input_audio_transcription.completed", "item_id": self.user_item,
                          "content_index": 0, "transcript": self.transcript})
-        if p.analyser is not None and self.transcript:
-            profile = await p.workers["paralinguistics"].run(
-                p.analyser.analyse, self.audio, encoder_states=transcript.encoder_states, baseline=s.baseline,
-                transcript=self.transcript)
-            self.voice = profile.to_dict()
-            s.last_voice = self.voice
-            self.timeline.mark("analysis")
-            await self.emit({"type": "warmline.paralinguistics", "item_id": self.user_item, "result": self.voice})
-        if self.transcript:
-            self.conversation.add_user(self.transcript, voice=self.voice, item_id=self.user_item)
+        try:
+            if p.analyser is not None and self.transcript:
+                profile = await p.workers["paralinguistics"].run(
+                    p.analyser.analyse, self.audio, encoder_states=transcript.encoder_states, baseline=s.baseline,
+                    transcript=self.transcript)
+                self.voice = profile.to_dict()
+                s.last_voice = self.voice
+                self.timeline.mark("analysis")
+                await self.emit({"type": "warmline.paralinguistics", "item_id": self.user_item, "result": self.voice})
+        finally:
+            # recognised words stay in the history even if the user speaks again before the reply starts: the
+            # next reply then hears them too (and the safety check with it)
+            if self.transcript:
+                self.conversation.add_user(self.transcript, voice=self.voice, item_id=self.user_item)
 
     async def _open(self) -> None:
         self._created = True

@@ -116,6 +116,23 @@ def test_repeated_low_signals_escalate():
     assert esc and esc[0].severity == "medium" and "repeated" in esc[0].reason
 
 
+def test_a_crisis_in_a_turn_that_got_no_reply_is_still_assessed():
+    """The user went on at once, so the first turn's own reply never started: the next reply hears it."""
+    model = ScriptedModel("comfort|gentle\nI'm here with you.")
+    engine = DialogueEngine(model)
+    conv = Conversation()
+    conv.add_user("I want to kill myself tonight.")
+    conv.add_user("and the peeled Maggie.")  # the rest, misheard
+    esc = [p for p in engine.respond(conv) if isinstance(p, Escalation)]
+    assert esc and esc[0].category == "suicide"
+    conv.add_assistant("I'm here with you.")
+    conv.add_user("Thank you for listening.")
+    assert not any(isinstance(p, Escalation) for p in engine.respond(conv))  # answered turns are not re-read
+    conv.add_user("I still want to die.")  # no reply in between again: only the new turn is new
+    esc = [p for p in engine.respond(conv) if isinstance(p, Escalation)]
+    assert esc and esc[0].category == "suicide"
+
+
 def test_ordinary_sadness_gets_no_escalation_event():
     conv = Conversation()
     conv.add_user("My dog died this morning and I can't stop crying.", voice="crying")
