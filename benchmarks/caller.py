@@ -95,24 +95,39 @@ class Caller:
         return next((t for t, e in self.events if e.get("type") == kind and t >= after), None)
 
     async def wait_for(self, kind: str, *, timeout: float = 60, after_index: int = 0, where=None) -> dict:
+        return await self.wait_for_any(lambda e: e.get("type") == kind and (where is None or where(e)),
+                                       timeout=timeout, after_index=after_index, name=kind)
+
+    async def wait_for_any(self, match, *, timeout: float = 60, after_index: int = 0, name: str = "matching event") -> dict:
         deadline = time.monotonic() + timeout
         seen = after_index
         while True:
             for _, event in self.events[seen:]:
-                if event.get("type") == kind and (where is None or where(event)):
+                if match(event):
                     return event
             seen = len(self.events)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 kinds = [e.get("type") for _, e in self.events[-15:]]
-                raise TimeoutError(f"no {kind} within {timeout} s; last events: {kinds}")
+                raise TimeoutError(f"no {name} within {timeout} s; last events: {kinds}")
             self._new_event.clear()
             try:
                 await asyncio.wait_for(self._new_event.wait(), timeout=min(remaining, 1.0))
             except asyncio.TimeoutError:
                 pass
             if self._reader and self._reader.done() and len(self.events) == seen:
-                raise ConnectionError(f"connection closed before {kind}")
+                raise ConnectionError(f"connection closed before {name}")
+
+    async def retrieve(self, item_id: str, *, timeout: float = 10) -> dict:
+        """Ask for the server's history entry of an item: the conversation.item.retrieved event, or the error."""
+        n = len(self.events)
+        await self.send({"type": "conversation.item.retrieve", "item_id": item_id})
+
+        def answer(e: dict) -> bool:
+            return (e.get("type") == "conversation.item.retrieved" and e["item"]["id"] == item_id
+                    or e.get("type") == "error" and item_id in e["error"]["message"])
+
+        return await self.wait_for_any(answer, timeout=timeout, after_index=n, name=f"answer about {item_id}")
 
     async def wait_for_reply(self, *, timeout: float = 120, after_index: int = 0) -> dict:
         """The next response.done of a real reply: backchannels ("mm-hm") are responses of their own

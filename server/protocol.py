@@ -11,7 +11,7 @@ from server.formats import AudioFormat, FormatError
 CLIENT_EVENTS = {
     "session.update", "input_audio_buffer.append", "input_audio_buffer.commit", "input_audio_buffer.clear",
     "conversation.item.create", "conversation.item.truncate", "conversation.item.delete",
-    "response.create", "response.cancel", "warmline.playback",
+    "conversation.item.retrieve", "response.create", "response.cancel", "warmline.playback",
 }
 
 # Event names of the beta Realtime API, for clients that ask for them with `OpenAI-Beta: realtime=v1`.

@@ -144,6 +144,8 @@ class Session:
                 await self._create_item(event.get("item"))
             elif kind == "conversation.item.truncate":
                 await self._truncate(event)
+            elif kind == "conversation.item.retrieve":
+                await self._retrieve_item(event.get("item_id"))
             elif kind == "conversation.item.delete":
                 raise ProtocolError("invalid_event", "conversation.item.delete is not supported")
             elif kind == "response.create":
@@ -183,6 +185,17 @@ class Session:
             self.conversation.add_assistant(text, item_id=item_id)
         await self.send({"type": "conversation.item.added", "previous_item_id": None,
                          "item": {**item, "id": item_id, "status": "completed"}})
+
+    async def _retrieve_item(self, item_id: object) -> None:
+        try:
+            turn = self.conversation.find(item_id)
+        except KeyError:
+            raise ProtocolError("unknown_item", f"no item {item_id!r} in this conversation") from None
+        part = "input_audio" if turn.role == "user" else "output_audio"
+        await self.send({"type": "conversation.item.retrieved", "item": {
+            "id": turn.item_id, "object": "realtime.item", "type": "message", "role": turn.role,
+            "status": "incomplete" if turn.interrupted else "completed",
+            "content": [{"type": part, "transcript": turn.text}]}})
 
     async def _truncate(self, event: dict) -> None:
         item_id, played = event.get("item_id"), event.get("audio_end_ms")
