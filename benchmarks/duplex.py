@@ -118,7 +118,9 @@ async def interruption_scenario(url: str, question: np.ndarray, interruption: np
         keep = asyncio.create_task(caller.silence(30))
         try:
             second = await caller.wait_for_reply_audio(timeout=120, after_index=n,
-                                                 where=lambda e: e["response_id"] != first_done["response"]["id"])
+                                                       where=lambda e: e["response_id"] != first_done["response"]["id"])
+            # what the server's history kept of the interrupted reply (the next reply's model reads this)
+            kept = await caller.retrieve(first_done["response"]["output"][0]["id"]) if first_done["response"]["output"] else {}
         finally:
             keep.cancel()
         t_second = next(t for t, e in caller.events if e is second)
@@ -127,11 +129,13 @@ async def interruption_scenario(url: str, question: np.ndarray, interruption: np
         full_text = "".join(e["delta"] for e in caller.of_type("response.output_audio_transcript.delta")
                             if e["response_id"] == first_done["response"]["id"])
         heard = first_done["response"]["output"][0]["content"][0]["transcript"] if first_done["response"]["output"] else ""
+        history = kept["item"]["content"][0]["transcript"] if kept.get("type") == "conversation.item.retrieved" else ""
         return {"stop_ms": round((t_started - onset) * 1000, 1),
                 "audio_flow_stop_ms": round(((max(old_deltas) if old_deltas else t0) - onset) * 1000, 1),
                 "response_ms": round((t_second - speech_end) * 1000, 1),
                 "first_status": first_done["response"]["status"],
-                "history_cut": len(heard.split()) < len(full_text.split()), "heard_words": len(heard.split()),
+                "history_cut": len(history.split()) < len(full_text.split()), "heard_words": len(heard.split()),
+                "history_words": len(history.split()), "history_matches_heard": history == heard,
                 "generated_words": len(full_text.split())}
 
 
@@ -283,7 +287,8 @@ async def _suite(url: str, mat: Material, quick: bool, rng: random.Random) -> di
                          "stop_ms": percentiles([r["stop_ms"] for r in ok["interruption"]]),
                          "audio_flow_stop_ms": percentiles([r["audio_flow_stop_ms"] for r in ok["interruption"]]),
                          "response_ms": percentiles([r["response_ms"] for r in ok["interruption"]]),
-                         "history_cut_rate": _rate(ok["interruption"], "history_cut")},
+                         "history_cut_rate": _rate(ok["interruption"], "history_cut"),
+                         "history_as_heard_rate": _rate(ok["interruption"], "history_matches_heard")},
         "turn_taking": {"n": len(ok["turn_taking"]),
                         "latency_ms": percentiles([r["latency_ms"] for r in ok["turn_taking"]])},
         "echo": {"n": len(ok["echo"]), "self_interruption_rate": _rate(ok["echo"], "self_interrupted")},

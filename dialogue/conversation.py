@@ -1,6 +1,7 @@
 """One conversation's history with roles, plus what is tracked across its turns."""
 from __future__ import annotations
 
+import copy
 import itertools
 from dataclasses import dataclass, field
 
@@ -82,6 +83,16 @@ class Conversation:
             heard = " ".join(turn.text.split()[:len(heard.split())])
         turn.text, turn.interrupted = heard, True
         return turn
+
+    def catch_up(self, other: "Conversation", copied: int) -> None:
+        """This is a copy of `other` taken when it had `copied` turns, and has since grown on its own. Take in what
+        happened to `other` meanwhile: cuts to the turns both hold, and turns added there (placed before ours)."""
+        theirs = {t.item_id: t for t in other.turns}
+        for turn in self.turns[:copied]:
+            if (newer := theirs.get(turn.item_id)) is not None:
+                turn.text, turn.interrupted = newer.text, newer.interrupted
+        known = {t.item_id for t in self.turns}
+        self.turns[copied:copied] = [copy.deepcopy(t) for t in other.turns if t.item_id not in known]
 
     @property
     def last_user(self) -> Turn | None:

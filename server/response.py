@@ -95,8 +95,12 @@ class Response:
         self.transcript: str | None = None
         self.voice: dict | None = None
         self.reply_text, self.reply_emotion = "", "neutral"
-        # The reply works on its own copy of the history; the session adopts it when the turn is confirmed.
+        # A speculative reply works on its own copy of the history, which the session adopts when the turn is
+        # confirmed; any other reply is confirmed already.
         self.conversation = copy.deepcopy(session.conversation)
+        self._copied_turns = len(self.conversation.turns)
+        if not speculative:
+            session.conversation = self.conversation
         self._held: list[dict] | None = [] if speculative else None
         self._released = asyncio.Event()
         if not speculative:
@@ -132,6 +136,7 @@ class Response:
         if self._held is None:
             return
         held, self._held = self._held, None
+        self.conversation.catch_up(self.session.conversation, self._copied_turns)
         self.session.conversation = self.conversation
         for event in held:
             await self.session.send(event)
@@ -376,6 +381,11 @@ class Response:
             if heard:
                 self.conversation.add_assistant(heard, item_id=self.item_id, emotion=self.reply_emotion,
                                                 interrupted=True)
+        if self.session.conversation is not self.conversation:  # a later reply's history holds this one by now
+            try:
+                self.session.conversation.truncate(self.item_id, heard)
+            except KeyError:
+                pass
 
     async def _close(self) -> None:
         s = self.session

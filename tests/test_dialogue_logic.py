@@ -172,6 +172,23 @@ def test_truncate_with_differently_spaced_transcript_cuts_by_words():
     assert conv.find("a1").text == "I hear you. That"
 
 
+def test_a_held_copy_catches_up_with_cuts_and_turns_the_session_saw_meanwhile():
+    import copy
+    session = Conversation()
+    session.add_user("hi", item_id="u1")
+    session.add_assistant("Hello there. How are you feeling today?", item_id="a1")
+    held = copy.deepcopy(session)  # a reply starts on the user's next words before the turn is confirmed
+    copied = len(held.turns)
+    held.add_user("not great", item_id="u2")
+    held.add_assistant("I am sorry to hear that.", item_id="a2")
+    session.truncate("a1", "Hello there.")  # meanwhile the client says how much of a1 it played
+    session.add_user("typed aside", item_id="u_typed")
+    held.catch_up(session, copied)
+    assert [t.item_id for t in held.turns] == ["u1", "a1", "u_typed", "u2", "a2"]
+    assert held.find("a1").text == "Hello there." and held.find("a1").interrupted
+    assert held.find("a2").text == "I am sorry to hear that." and not held.find("a2").interrupted
+
+
 def test_history_window_starts_with_user():
     conv = Conversation(max_messages=3)
     for i in range(4):

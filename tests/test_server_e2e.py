@@ -76,6 +76,37 @@ def test_typed_turn_and_response_create(ws_url):
     assert caller.reply_audio_seconds() > 0.3
 
 
+def test_manual_turns_and_response_create_grow_the_history(ws_url, librivox):
+    """With turn_detection off the client commits its turns; what was said and answered stays in the history."""
+    speech, reference = clip_0880(librivox)
+
+    async def scenario():
+        async with Caller(ws_url, session={"audio": {"input": {"turn_detection": None}}}) as caller:
+            await caller.stream(speech)
+            await caller.send({"type": "input_audio_buffer.commit"})
+            spoken = await caller.wait_for("conversation.item.input_audio_transcription.completed", timeout=60)
+            first = await caller.wait_for_reply(timeout=120)
+            n = len(caller.events)
+            await caller.send({"type": "conversation.item.create", "item": {
+                "type": "message", "role": "user", "content": [{"type": "input_text", "text": "Thank you."}]}})
+            typed = await caller.wait_for("conversation.item.added", after_index=n)
+            await caller.send({"type": "response.create"})
+            second = await caller.wait_for_reply(timeout=120, after_index=n)
+            items = [spoken["item_id"], first["response"]["output"][0]["id"], typed["item"]["id"],
+                     second["response"]["output"][0]["id"]]
+            return spoken, first, second, [await caller.retrieve(i) for i in items], await caller.retrieve("item_nope")
+
+    spoken, first, second, got, unknown = run(scenario())
+    assert [e["type"] for e in got] == ["conversation.item.retrieved"] * 4, got
+    assert [e["item"]["role"] for e in got] == ["user", "assistant", "user", "assistant"]
+    said = [e["item"]["content"][0]["transcript"] for e in got]
+    assert said[0] == spoken["transcript"] and said[2] == "Thank you."
+    for heard, done in ((said[1], first), (said[3], second)):
+        assert done["response"]["status"] == "completed"
+        assert heard and heard == done["response"]["output"][0]["content"][0]["transcript"]
+    assert unknown["type"] == "error" and unknown["error"]["code"] == "unknown_item"
+
+
 def test_response_cancel_stops_the_reply(ws_url):
     async def scenario():
         async with Caller(ws_url) as caller:
