@@ -83,8 +83,11 @@ class PlaybackClock:
 
 class Response:
     def __init__(self, session: "Session", *, user_item: str | None, audio: np.ndarray | None,
-                 timeline: TurnTimeline, create: bool = True, speculative: bool = False) -> None:
+                 timeline: TurnTimeline, create: bool = True, speculative: bool = False,
+                 after: "Response | None" = None) -> None:
         self.session, self.user_item, self.audio, self.timeline, self.create = session, user_item, audio, timeline, create
+        self.after = after  # a committed turn still being heard: this reply answers it, so it waits for its words
+        self.heard = asyncio.Event()  # this turn's words (if any) are in the history
         self.id = new_id("resp")
         self.item_id = new_id("item")
         self.cancel_event = threading.Event()
@@ -96,11 +99,9 @@ class Response:
         self.voice: dict | None = None
         self.reply_text, self.reply_emotion = "", "neutral"
         # A speculative reply works on its own copy of the history, which the session adopts when the turn is
-        # confirmed; any other reply is confirmed already.
-        self.conversation = copy.deepcopy(session.conversation)
+        # confirmed; any other reply is confirmed already and works on the session's.
+        self.conversation = copy.deepcopy(session.conversation) if speculative else session.conversation
         self._copied_turns = len(self.conversation.turns)
-        if not speculative:
-            session.conversation = self.conversation
         self._held: list[dict] | None = [] if speculative else None
         self._released = asyncio.Event()
         if not speculative:
@@ -197,6 +198,9 @@ class Response:
     async def _run(self) -> None:
         s = self.session
         try:
+            if self.after is not None:
+                await self.after.heard.wait()
+                self.after = None  # let it go: a long chain of commits must not hold every turn's audio
             if self.audio is not None:
                 await self._hear()
                 if not self.transcript:
@@ -220,6 +224,7 @@ class Response:
             await self.emit(error_event("model_failed", f"this turn failed and was dropped: {exc}"))
         finally:
             self.finished = True
+            self.heard.set()
             self.cancel_event.set()
             if self._created and self._held is None:
                 await self._close()
@@ -249,6 +254,7 @@ class Response:
             # next reply then hears them too (and the safety check with it)
             if self.transcript:
                 self.conversation.add_user(self.transcript, voice=self.voice, item_id=self.user_item)
+            self.heard.set()
 
     async def _open(self) -> None:
         self._created = True

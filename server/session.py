@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
@@ -37,6 +38,7 @@ log = logging.getLogger("warmline.session")
 FRAME = 512  # Silero VAD frame at 16 kHz: 32 ms
 FRAME_MS = FRAME * 1000 / SAMPLE_RATE
 PRE_ROLL_MS = 400
+MANUAL_BUFFER_MS = 60_000
 ECHO_RECHECK_MS = 256
 PARTIAL_OVERLAP_MS = 480  # recognise an overlap this long even before it ends
 
@@ -86,6 +88,9 @@ class Session:
         self._audio_ms = 0.0  # position in the user's 16 kHz stream
         self._arrival = AudioArrival()
         self._preroll: list[np.ndarray] = []
+        # with turn detection off: the frames since the last commit or clear (a commit hears at most the last minute)
+        self._manual: deque[np.ndarray] = deque(maxlen=int(MANUAL_BUFFER_MS / FRAME_MS))
+        self._hearing: Response | None = None  # the last turn the client committed itself, not yet answered
         self._turn: UserTurn | None = None
         self._overlap: Overlap | None = None
         self._overlap_frames: list[np.ndarray] = []
@@ -138,6 +143,7 @@ class Session:
             elif kind == "input_audio_buffer.clear":
                 await self._drop_turn()
                 self._preroll = []
+                self._manual.clear()
                 self._segmenter = self._make_segmenter()
                 await self.send({"type": "input_audio_buffer.cleared"})
             elif kind == "conversation.item.create":
@@ -149,7 +155,10 @@ class Session:
             elif kind == "conversation.item.delete":
                 raise ProtocolError("invalid_event", "conversation.item.delete is not supported")
             elif kind == "response.create":
-                await self._start_response(user_item=None, timeline=TurnTimeline(self.clock), audio=None)
+                hearing, self._hearing = self._hearing, None  # the committed turn this reply answers, if any
+                await self._start_response(user_item=hearing.user_item if hearing else None,
+                                           timeline=hearing.timeline if hearing else TurnTimeline(self.clock),
+                                           audio=None, after=hearing)
             elif kind == "response.cancel":
                 if not self.response or self.response.finished:
                     raise ProtocolError("no_active_response", "there is no response in progress to cancel")
@@ -163,8 +172,10 @@ class Session:
             await self.error(exc.code, exc.message, exc.event_id or eid)
 
     async def _update_session(self, payload: object) -> None:
-        old_rate = self.settings.input_format.rate
+        old_rate, old_detection = self.settings.input_format.rate, self.settings.turn_detection.type
         self.settings.update(payload)
+        if self.settings.turn_detection.type != old_detection:
+            self._manual.clear()
         if self.settings.input_format.rate != old_rate:
             self._resampler = StreamResampler(self.settings.input_format.rate, SAMPLE_RATE)
         self._segmenter = self._make_segmenter()
@@ -247,6 +258,9 @@ class Session:
     async def _on_frame(self, frame: np.ndarray, prob: float, frame_wall: float) -> None:
         start_ms = self._audio_ms
         self._audio_ms += FRAME_MS
+        if self.settings.turn_detection.type is None:
+            self._manual.append(frame)
+            return
         if self._overlap is not None:
             self._overlap_frames.append(frame)
         elif self._turn is not None:
@@ -255,8 +269,6 @@ class Session:
             self._preroll.append(frame)
             if len(self._preroll) > PRE_ROLL_MS / FRAME_MS:
                 self._preroll.pop(0)
-        if self.settings.turn_detection.type is None:
-            return
         for ev in self._segmenter.update(prob, start_ms):
             if ev.kind == "speech_start":
                 await self._on_speech_start(ev.at_ms, frame_wall)
@@ -371,7 +383,11 @@ class Session:
             "content": [{"type": "input_audio", "transcript": None}]}})
 
     async def _commit_manual(self) -> None:
-        frames = (self._turn.frames if self._turn else self._preroll) + ([self._pending] if self._pending.size else [])
+        """The client ends the turn. With turn detection off (OpenAI's semantics) the buffer becomes a user item,
+        heard and analysed, and `response.create` asks for the reply; with it on, the turn is answered as usual."""
+        detecting = self.settings.turn_detection.type is not None
+        frames = ((self._turn.frames if self._turn else self._preroll) if detecting else list(self._manual)) + (
+            [self._pending] if self._pending.size else [])
         if not frames:
             raise ProtocolError("invalid_audio", "the input audio buffer is empty")
         audio = np.concatenate(frames)
@@ -379,10 +395,17 @@ class Session:
         timeline = self._turn.timeline if self._turn else TurnTimeline(self.clock)
         await self._drop_turn()
         self._preroll, self._pending = [], np.zeros(0, np.float32)
+        self._manual.clear()
         timeline.mark("speech_end")
         timeline.mark("endpoint")
         await self._announce_user_item(item_id)
-        await self._start_response(user_item=item_id, timeline=timeline, audio=audio)
+        if detecting:
+            await self._start_response(user_item=item_id, timeline=timeline, audio=audio)
+        else:
+            # heard in commit order: a turn committed while the last is still being heard waits for its words
+            self._hearing = Response(self, user_item=item_id, audio=audio, timeline=timeline, create=False,
+                                     after=self._hearing)
+            self._hearing.start()
 
     async def _drop_turn(self) -> None:
         if self._turn is not None:
@@ -394,11 +417,12 @@ class Session:
             await turn.speculative.cancel("user_continued")
             turn.speculative = None
 
-    async def _start_response(self, *, user_item: str | None, timeline: TurnTimeline, audio: np.ndarray | None) -> None:
+    async def _start_response(self, *, user_item: str | None, timeline: TurnTimeline, audio: np.ndarray | None,
+                              after: Response | None = None) -> None:
         if self.response and not self.response.finished:
             self.response.pause()
             await self.response.cancel("turn_detected")
-        response = Response(self, user_item=user_item, audio=audio, timeline=timeline)
+        response = Response(self, user_item=user_item, audio=audio, timeline=timeline, after=after)
         self._track(response)
         response.start()
 
@@ -539,8 +563,9 @@ class Session:
             self._overlap_task.cancel()
         if self._turn is not None:
             await self._drop_speculation(self._turn)
-        if self.response and not self.response.finished:
-            await self.response.cancel("client_disconnected")
+        for response in (self.response, self._hearing):
+            if response and not response.finished:
+                await response.cancel("client_disconnected")
 
 
 def _b64decode(text: str, limit: int) -> bytes:

@@ -83,9 +83,10 @@ def test_manual_turns_and_response_create_grow_the_history(ws_url, librivox):
     async def scenario():
         async with Caller(ws_url, session={"audio": {"input": {"turn_detection": None}}}) as caller:
             await caller.stream(speech)
-            await caller.send({"type": "input_audio_buffer.commit"})
-            spoken = await caller.wait_for("conversation.item.input_audio_transcription.completed", timeout=60)
+            await caller.send({"type": "input_audio_buffer.commit"})  # OpenAI's way: commit, then ask
+            await caller.send({"type": "response.create"})
             first = await caller.wait_for_reply(timeout=120)
+            spoken = await caller.wait_for("conversation.item.input_audio_transcription.completed")
             n = len(caller.events)
             await caller.send({"type": "conversation.item.create", "item": {
                 "type": "message", "role": "user", "content": [{"type": "input_text", "text": "Thank you."}]}})
@@ -101,6 +102,8 @@ def test_manual_turns_and_response_create_grow_the_history(ws_url, librivox):
     assert [e["item"]["role"] for e in got] == ["user", "assistant", "user", "assistant"]
     said = [e["item"]["content"][0]["transcript"] for e in got]
     assert said[0] == spoken["transcript"] and said[2] == "Thank you."
+    assert wer(reference, said[0]) <= 0.125, said[0]  # the whole buffer was heard, not its last moments
+    assert first["response"]["output"][0]["id"] != second["response"]["output"][0]["id"]
     for heard, done in ((said[1], first), (said[3], second)):
         assert done["response"]["status"] == "completed"
         assert heard and heard == done["response"]["output"][0]["content"][0]["transcript"]
