@@ -61,6 +61,10 @@ class Conversation:
 
     def add_assistant(self, text: str, item_id: str | None = None, emotion: str | None = None,
                       interrupted: bool = False) -> Turn:
+        cut = next((t for t in reversed(self.turns) if item_id and t.item_id == item_id and t.interrupted), None)
+        if cut is not None:  # the barge-in was recorded before the reply it cut (its model ran on a thread)
+            cut.emotion = cut.emotion or emotion
+            return cut
         turn = Turn("assistant", text.strip(), item_id or f"item_a{next(_ids)}", emotion=emotion,
                     interrupted=interrupted)
         self.turns.append(turn)

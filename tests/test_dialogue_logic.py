@@ -172,6 +172,15 @@ def test_truncate_with_differently_spaced_transcript_cuts_by_words():
     assert conv.find("a1").text == "I hear you. That"
 
 
+def test_a_reply_recorded_after_its_cut_keeps_only_the_heard_words():
+    conv = Conversation()
+    conv.add_user("hi", item_id="u1")
+    conv.add_assistant("Hello there.", item_id="a1", interrupted=True)  # the barge-in, before the model finished
+    late = conv.add_assistant("Hello there. How are you feeling today?", item_id="a1", emotion="warm")
+    assert [t.text for t in conv.turns] == ["hi", "Hello there."]
+    assert late is conv.find("a1") and late.interrupted and late.emotion == "warm"
+
+
 def test_a_held_copy_catches_up_with_cuts_and_turns_the_session_saw_meanwhile():
     import copy
     session = Conversation()
