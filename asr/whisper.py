@@ -110,8 +110,21 @@ class WhisperRecognizer:
         self._tokenizers: dict[str | None, object] = {}
 
     def transcribe(self, audio: np.ndarray, *, cancel: threading.Event | None = None) -> Transcript:
-        """Transcribe one utterance of 16 kHz float32 mono audio (at most 30 s are heard)."""
+        """Transcribe one utterance of 16 kHz float32 mono audio. Whisper hears 30 s at a time, so a longer turn
+        is cut at its quietest moments into pieces that fit a window with headroom, and their words joined;
+        the encoder states are the first piece's."""
         audio = _checked(audio)
+        pieces = split_long(audio, max(MAX_S - self.headroom_s, MAX_S / 2))
+        if len(pieces) == 1:
+            return self._transcribe_one(audio, cancel)
+        parts = []
+        for piece in pieces:
+            parts.append(self._transcribe_one(piece, cancel))
+        timings = {k: sum(p.timings.get(k, 0.0) for p in parts) for k in ("encode_s", "decode_s", "retry_s")}
+        return Transcript(text=" ".join(p.text for p in parts if p.text), language=parts[0].language,
+                          encoder_states=parts[0].encoder_states, timings={k: v for k, v in timings.items() if v})
+
+    def _transcribe_one(self, audio: np.ndarray, cancel: threading.Event | None) -> Transcript:
         if len(audio) < MIN_AUDIO_S * SAMPLE_RATE:
             return Transcript(text="", language=self.language)
         _check(cancel)
@@ -169,6 +182,22 @@ def _downloaded(model: str, download_root: str | None) -> str:
     from faster_whisper.utils import download_model
 
     return download_model(model, local_files_only=True, cache_dir=download_root)  # load_whisper fetched it
+
+
+def split_long(audio: np.ndarray, max_s: float, *, search_s: float = 5.0, frame_s: float = 0.1) -> list[np.ndarray]:
+    """Pieces of at most `max_s`, each cut at the quietest `frame_s` within the last `search_s` before its limit
+    (between words, as a rule, so no word is split across two windows)."""
+    limit, search, frame = int(max_s * SAMPLE_RATE), int(search_s * SAMPLE_RATE), int(frame_s * SAMPLE_RATE)
+    pieces, start = [], 0
+    while len(audio) - start > limit:
+        lo = start + limit - search
+        n = search // frame
+        energy = np.square(audio[lo:lo + n * frame]).reshape(n, frame).mean(1)
+        cut = lo + int(np.argmin(energy)) * frame + frame // 2
+        pieces.append(audio[start:cut])
+        start = cut
+    pieces.append(audio[start:])
+    return pieces
 
 
 def _max_new_tokens(duration_s: float) -> int:

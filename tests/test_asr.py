@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from asr.whisper import Cancelled, ModelUnavailable, WhisperRecognizer
+from asr.whisper import Cancelled, ModelUnavailable, WhisperRecognizer, split_long
 from benchmarks.asr import librivox
 from benchmarks.data import ASTERISK_SOUNDS
 from benchmarks.metrics import normalise, wer
@@ -53,6 +53,27 @@ def test_base_transcribes_librivox_within_wer(base, clip):
     assert wer(clip.text, result.text) <= 0.15, result.text
     assert result.language == "en"
     assert set(result.timings) >= {"encode_s", "decode_s"}
+
+
+@needs_clips
+def test_a_turn_longer_than_whispers_window_is_heard_to_the_end(base):
+    gap = np.zeros(4800, np.float32)
+    audio = np.concatenate([part for clip in CLIPS + CLIPS for part in (clip.audio, gap)])
+    assert len(audio) > 40 * 16000
+    text = base.transcribe(audio).text
+    assert wer(" ".join(c.text for c in CLIPS + CLIPS), text) <= 0.15, text
+    assert normalise(text)[-3:] == normalise(CLIPS[-1].text)[-3:], text  # heard to its last words
+
+
+def test_long_audio_is_cut_in_its_quiet_moments():
+    rng = np.random.default_rng(0)
+    audio = rng.normal(0, 0.1, 16000 * 70).astype(np.float32)
+    audio[16000 * 25:16000 * 25 + 3200] = 0  # a pause 25 s in, and one at 50 s
+    audio[16000 * 50:16000 * 50 + 3200] = 0
+    pieces = split_long(audio, 27.0)
+    assert [round(len(p) / 16000) for p in pieces] == [25, 25, 20]
+    assert np.array_equal(np.concatenate(pieces), audio)
+    assert len(split_long(audio[:16000 * 20], 27.0)) == 1
 
 
 @needs_clips
