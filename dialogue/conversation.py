@@ -107,9 +107,10 @@ class Conversation:
         user went on at once."""
         turns = []
         for t in reversed(self.turns):
-            if t.role != "user":
+            if t.role != "user" and t.text:  # a reply cut before its first word said nothing
                 break
-            turns.append(t)
+            if t.role == "user":
+                turns.append(t)
         return turns[::-1]
 
     @property

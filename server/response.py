@@ -383,10 +383,8 @@ class Response:
         heard = heard_text(self.clauses, self.played_ms())
         try:
             self.conversation.truncate(self.item_id, heard)
-        except KeyError:  # cancelled before the engine recorded the reply
-            if heard:
-                self.conversation.add_assistant(heard, item_id=self.item_id, emotion=self.reply_emotion,
-                                                interrupted=True)
+        except KeyError:  # cancelled before the engine recorded the reply; if it still does, it finds this cut
+            self.conversation.add_assistant(heard, item_id=self.item_id, emotion=self.reply_emotion, interrupted=True)
         if self.session.conversation is not self.conversation:  # a later reply's history holds this one by now
             try:
                 self.session.conversation.truncate(self.item_id, heard)

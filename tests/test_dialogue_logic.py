@@ -179,6 +179,13 @@ def test_a_reply_recorded_after_its_cut_keeps_only_the_heard_words():
     late = conv.add_assistant("Hello there. How are you feeling today?", item_id="a1", emotion="warm")
     assert [t.text for t in conv.turns] == ["hi", "Hello there."]
     assert late is conv.find("a1") and late.interrupted and late.emotion == "warm"
+    conv.add_user("I want to end it all.", item_id="u2")
+    conv.add_assistant("", item_id="a2", interrupted=True)  # cut before its first word
+    conv.add_assistant("I hear how much pain you are in.", item_id="a2")
+    conv.add_user("hello?", item_id="u3")
+    assert conv.find("a2").text == "" and [t.item_id for t in conv.unanswered_user_turns()] == ["u2", "u3"]
+    assert conv.messages()[-2:] == [{"role": "user", "content": "I want to end it all."},
+                                    {"role": "user", "content": "hello?"}]
 
 
 def test_a_held_copy_catches_up_with_cuts_and_turns_the_session_saw_meanwhile():
