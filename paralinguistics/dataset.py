@@ -85,9 +85,9 @@ def extract(manifest: str | Path, root: str | Path, condition: str, whisper, *, 
         z = np.load(out, allow_pickle=False)
         if len(z["paths"]) == len(clips) and bool(z["complete"]):
             return dict(z)
-        off = z["offsets"]
+        off, frames = z["offsets"], z["frames"]  # read once: every z[...] loads the whole array again
         done = {"pooled": list(z["pooled"]), "prosody": list(z["prosody"]), "paths": list(z["paths"]),
-                "frames": [z["frames"][off[i]:off[i + 1]] for i in range(len(off) - 1)]}
+                "frames": [frames[off[i]:off[i + 1]] for i in range(len(off) - 1)]}
     rng = np.random.default_rng(1234 + len(done["paths"]))
     t0 = time.time()
     for i in range(len(done["paths"]), len(clips)):

@@ -493,6 +493,26 @@ def test_a_kind_only_member_says_which_event_but_not_whether(tmp_path):
     assert load(tmp_path)[0]["events-1"].kind_only
 
 
+def test_a_whether_only_member_says_whether_but_not_which(tmp_path):
+    from paralinguistics.heads import Head, fuse, load, save, softmax
+
+    detector = np.array([[4.0, 5.0, -5.0], [-2.0, 0.0, 1.0]])  # ranks the events badly
+    kinds = np.array([[9.0, -1.0, 1.0], [9.0, 3.0, -3.0]])
+    p = fuse([detector, kinds], [False, True], [True, False])
+    assert np.allclose(p[:, 0], softmax(detector)[:, 0])  # whether: the detector's alone
+    assert np.allclose(p[:, 1:], (1 - p[:, :1]) * softmax(kinds[:, 1:]))  # which: the kinds member's alone
+    assert p[0, 2] > p[0, 1] and p[1, 1] > p[1, 2]
+    with pytest.raises(ValueError, match="both"):
+        Head(task="events", labels=("none", "a"), params={}, kind_only=True, whether_only=True)
+    d = 29
+    head = Head(task="events", labels=("none", "a", "b"), layers=(3,), whether_only=True, params={
+        "mean": np.zeros(d, np.float32), "scale": np.ones(d, np.float32),
+        "w2": np.ones((d, 3), np.float32), "b2": np.zeros(3, np.float32)})
+    save({"events": head}, tmp_path, {})
+    back = load(tmp_path)[0]["events"]
+    assert back.whether_only and not back.kind_only
+
+
 def test_without_the_speaker_encoder_gender_comes_from_the_other_member(male, monkeypatch):
     """A speaker encoder that cannot load costs its member of the gender ensemble, with a warning; the rest stands."""
     from paralinguistics import speaker
@@ -590,3 +610,49 @@ def test_only_a_pitch_move_toward_the_other_gender_reopens_a_settled_gender():
         unsure.gender_over_turns([0.3, 0.7])
         unsure.compare_and_update(turn(150.0))
     assert unsure.settled_gender(turn(150.0)) is None
+
+
+def test_feature_extraction_resumes_where_it_stopped(tmp_path, monkeypatch):
+    """The training cache is saved every few clips; a run stopped half way picks up there and ends with what
+    one uninterrupted run writes."""
+    from paralinguistics import dataset
+
+    names = ["hello-world.wav", "agent-newlocation.wav", "vm-goodbye.wav", "auth-thankyou.wav", "agent-pass.wav"]
+    with open(tmp_path / "m.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["path", "dataset", "task", "label", "speaker", "gender", "age"])
+        for n in names:
+            w.writerow([need(ASTERISK / n).name, "asterisk", "emotion", "neutral", "allison", "F", ""])
+    whisper = dataset.load_whisper()
+
+    class Stops:  # the encoder, until the fourth clip
+        def __init__(self):
+            self.calls = 0
+
+        def __getattr__(self, name):
+            return getattr(whisper, name)
+
+    stops = Stops()
+    import asr.encoder
+
+    real_encode = asr.encoder.encode
+
+    def encode(model, audio, **kw):
+        if model is stops:
+            stops.calls += 1
+            if stops.calls == 4:
+                raise KeyboardInterrupt
+            model = whisper
+        return real_encode(model, audio, **kw)
+
+    monkeypatch.setattr(asr.encoder, "encode", encode)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "resumed"))
+    with pytest.raises(KeyboardInterrupt):
+        dataset.extract(tmp_path / "m.csv", ASTERISK, "clean", stops, save_every=2)
+    assert len(np.load(dataset.cache_path(tmp_path / "m.csv", "clean"))["paths"]) == 2
+    resumed = dataset.extract(tmp_path / "m.csv", ASTERISK, "clean", whisper, save_every=2)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "once"))
+    once = dataset.extract(tmp_path / "m.csv", ASTERISK, "clean", whisper)
+    assert list(resumed["paths"]) == list(once["paths"]) == names and bool(resumed["complete"])
+    for key in ("pooled", "prosody", "frames", "offsets"):
+        assert np.allclose(resumed[key], once[key], atol=1e-3), key
