@@ -493,26 +493,6 @@ def test_a_kind_only_member_says_which_event_but_not_whether(tmp_path):
     assert load(tmp_path)[0]["events-1"].kind_only
 
 
-def test_a_whether_only_member_says_whether_but_not_which(tmp_path):
-    from paralinguistics.heads import Head, fuse, load, save, softmax
-
-    detector = np.array([[4.0, 5.0, -5.0], [-2.0, 0.0, 1.0]])  # ranks the events badly
-    kinds = np.array([[9.0, -1.0, 1.0], [9.0, 3.0, -3.0]])
-    p = fuse([detector, kinds], [False, True], [True, False])
-    assert np.allclose(p[:, 0], softmax(detector)[:, 0])  # whether: the detector's alone
-    assert np.allclose(p[:, 1:], (1 - p[:, :1]) * softmax(kinds[:, 1:]))  # which: the kinds member's alone
-    assert p[0, 2] > p[0, 1] and p[1, 1] > p[1, 2]
-    with pytest.raises(ValueError, match="both"):
-        Head(task="events", labels=("none", "a"), params={}, kind_only=True, whether_only=True)
-    d = 29
-    head = Head(task="events", labels=("none", "a", "b"), layers=(3,), whether_only=True, params={
-        "mean": np.zeros(d, np.float32), "scale": np.ones(d, np.float32),
-        "w2": np.ones((d, 3), np.float32), "b2": np.zeros(3, np.float32)})
-    save({"events": head}, tmp_path, {})
-    back = load(tmp_path)[0]["events"]
-    assert back.whether_only and not back.kind_only
-
-
 def test_without_the_speaker_encoder_gender_comes_from_the_other_member(male, monkeypatch):
     """A speaker encoder that cannot load costs its member of the gender ensemble, with a warning; the rest stands."""
     from paralinguistics import speaker
