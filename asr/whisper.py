@@ -117,9 +117,7 @@ class WhisperRecognizer:
         pieces = split_long(audio, max(MAX_S - self.headroom_s, MAX_S / 2))
         if len(pieces) == 1:
             return self._transcribe_one(audio, cancel)
-        parts = []
-        for piece in pieces:
-            parts.append(self._transcribe_one(piece, cancel))
+        parts = [self._transcribe_one(piece, cancel) for piece in pieces]
         timings = {k: sum(p.timings.get(k, 0.0) for p in parts) for k in ("encode_s", "decode_s", "retry_s")}
         return Transcript(text=" ".join(p.text for p in parts if p.text), language=parts[0].language,
                           encoder_states=parts[0].encoder_states, timings={k: v for k, v in timings.items() if v})

@@ -49,6 +49,13 @@ def parse_client_event(text: str) -> dict:
     return event
 
 
+def message_item(item_id: str, role: str, status: str, transcript: str | None) -> dict:
+    """A conversation item as the Realtime API shows it: one audio part, the user's heard or the agent's spoken."""
+    part = "input_audio" if role == "user" else "output_audio"
+    return {"id": item_id, "object": "realtime.item", "type": "message", "role": role, "status": status,
+            "content": [{"type": part, "transcript": transcript}]}
+
+
 def error_event(code: str, message: str, *, event_id: str | None = None) -> dict:
     kind = "invalid_request_error" if code.startswith("invalid") or code in ("audio_too_large", "unknown_item") else "server_error"
     return {"type": "error", "error": {"type": kind, "code": code, "message": message, "event_id": event_id}}

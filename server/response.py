@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from server.audio import StreamResampler
-from server.protocol import error_event, new_id
+from server.protocol import error_event, message_item, new_id
 from server.timeline import TurnTimeline
 
 if TYPE_CHECKING:
@@ -415,8 +415,7 @@ class Response:
             log.debug("could not send the end of response %s", self.id, exc_info=True)
 
     def _item(self, status: str, transcript: str) -> dict:
-        return {"id": self.item_id, "object": "realtime.item", "type": "message", "role": "assistant",
-                "status": status, "content": [{"type": "output_audio", "transcript": transcript}]}
+        return message_item(self.item_id, "assistant", status, transcript)
 
     def _response_obj(self, item: dict | None = None) -> dict:
         details = None

@@ -29,7 +29,7 @@ from server.echo import EchoDetector
 from server.endpointing import Endpointer, completeness
 from server.interruption import InterruptionPolicy, Overlap
 from server.pipeline import Pipeline
-from server.protocol import ProtocolError, SessionSettings, error_event, new_id
+from server.protocol import ProtocolError, SessionSettings, error_event, message_item, new_id
 from server.response import Response
 from server.timeline import AudioArrival, Clock, TurnTimeline
 
@@ -202,11 +202,8 @@ class Session:
             turn = self.conversation.find(item_id)
         except KeyError:
             raise ProtocolError("unknown_item", f"no item {item_id!r} in this conversation") from None
-        part = "input_audio" if turn.role == "user" else "output_audio"
-        await self.send({"type": "conversation.item.retrieved", "item": {
-            "id": turn.item_id, "object": "realtime.item", "type": "message", "role": turn.role,
-            "status": "incomplete" if turn.interrupted else "completed",
-            "content": [{"type": part, "transcript": turn.text}]}})
+        await self.send({"type": "conversation.item.retrieved", "item": message_item(
+            turn.item_id, turn.role, "incomplete" if turn.interrupted else "completed", turn.text)})
 
     async def _truncate(self, event: dict) -> None:
         item_id, played = event.get("item_id"), event.get("audio_end_ms")
@@ -378,9 +375,8 @@ class Session:
 
     async def _announce_user_item(self, item_id: str) -> None:
         await self.send({"type": "input_audio_buffer.committed", "item_id": item_id, "previous_item_id": None})
-        await self.send({"type": "conversation.item.added", "previous_item_id": None, "item": {
-            "id": item_id, "object": "realtime.item", "type": "message", "role": "user", "status": "completed",
-            "content": [{"type": "input_audio", "transcript": None}]}})
+        await self.send({"type": "conversation.item.added", "previous_item_id": None,
+                         "item": message_item(item_id, "user", "completed", None)})
 
     async def _commit_manual(self) -> None:
         """The client ends the turn. With turn detection off (OpenAI's semantics) the buffer becomes a user item,
@@ -467,8 +463,7 @@ class Session:
         out_fmt = self.settings.output_format
         audio = resample(samples, rate, out_fmt.rate)
         rid, iid = new_id("resp"), new_id("item")
-        item = {"id": iid, "object": "realtime.item", "type": "message", "role": "assistant", "status": "completed",
-                "content": [{"type": "output_audio", "transcript": phrase}]}
+        item = message_item(iid, "assistant", "completed", phrase)
         meta = {"warmline_backchannel": True, "tone": tone}
         await self.send({"type": "response.created", "response": {"object": "realtime.response", "id": rid,
                          "status": "in_progress", "output": [], "metadata": meta}})
