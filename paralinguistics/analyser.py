@@ -23,7 +23,7 @@ import numpy as np
 from . import labels as L
 from .audio import condition
 from .baseline import SpeakerBaseline
-from .features import frame_profile, frame_stats, halve, pool_layers, signal_features
+from .features import frame_stats, halve, pool_layers, signal_features
 from .heads import ensemble_predict, load
 from .prosody import text_syllables
 
@@ -175,9 +175,8 @@ class VoiceAnalyser:
             timings["speaker"] = _ms(t)
         t = time.perf_counter()
         pooled: dict[tuple, np.ndarray] = {}
-        frames = halve(states[-1]) if any(_reads_frames(h) for h in heads) else None
+        frames = halve(states[-1]) if any(h.attention or h.frame_stats for h in heads) else None
         stats = frame_stats(frames) if any(h.frame_stats for h in heads) else None
-        moves = frame_profile(frames) if any(h.frame_profile for h in heads) else None
         logits: dict[str, list[np.ndarray]] = {}
         kind_only: dict[str, list[bool]] = {}
         for h in heads:
@@ -185,7 +184,7 @@ class VoiceAnalyser:
                 continue
             if h.layers not in pooled:
                 pooled[h.layers] = pool_layers(states, h.layers)
-            logits.setdefault(h.task, []).append(h.logits(pooled[h.layers], pros, frames, speaker, stats, moves))
+            logits.setdefault(h.task, []).append(h.logits(pooled[h.layers], pros, frames, speaker, stats))
             kind_only.setdefault(h.task, []).append(h.kind_only)
         probs = ensemble_predict(logits, kind_only)
         timings["heads"] = _ms(t)
@@ -249,14 +248,10 @@ def _deepest_layer(heads) -> int | None:
     """How many encoder layers the heads need run; None for all (a head reads the output layer: pooled, attended
     to or through its frame statistics)."""
     layers = [i for h in heads for i in h.layers]
-    if (not layers or any(_reads_frames(h) for h in heads) or min(layers) < 0
+    if (not layers or any(h.attention or h.frame_stats for h in heads) or min(layers) < 0
             or max(layers) >= HIDDEN_STATES - 1):
         return None
     return max(layers)
-
-
-def _reads_frames(head) -> bool:
-    return head.attention or head.frame_stats or head.frame_profile
 
 
 def _is_base_encoder(model) -> bool:

@@ -40,18 +40,6 @@ def frame_stats(frames: np.ndarray) -> np.ndarray:
     return np.concatenate([f.max(0), np.percentile(f, 90, axis=0)]).astype(np.float32)
 
 
-def frame_profile(frames: np.ndarray) -> np.ndarray:
-    """How the halved output-layer frames move through the turn, (4 * dim + 1,): their means over its first,
-    middle and last third, the mean absolute change from one frame to the next, and the log number of frames.
-    A yawn (a long inhale, then the exhale) and a sigh share their frames' mean and peaks, not their order."""
-    f = np.asarray(frames, np.float32)
-    if f.ndim != 2 or len(f) == 0:
-        raise ValueError(f"frames must be (frames, dim) with frames > 0, got shape {f.shape}")
-    thirds = [s.mean(0) for s in np.array_split(f, 3)] if len(f) >= 3 else [f.mean(0)] * 3
-    change = np.abs(np.diff(f, axis=0)).mean(0) if len(f) > 1 else np.zeros(f.shape[1], np.float32)
-    return np.concatenate(thirds + [change, [np.log(len(f))]]).astype(np.float32)
-
-
 def signal_features(audio16k: np.ndarray) -> tuple[prosody.Style, np.ndarray]:
     t = prosody.track(audio16k)
     s = prosody.style(t)

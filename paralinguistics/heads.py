@@ -4,8 +4,7 @@ A head is: standardise -> [attention pooling over frames] -> optional hidden lay
 input is the mean+std of the encoder hidden states it names (`layers`: indices into (layers + 1, frames,
 dim), 0 the input embedding, -1 the output) followed by the prosodic features, for a head with `speaker`
 set the turn's speaker embedding (`speaker.py`), and for one with `frame_stats` set the maximum and 90th
-percentile over the output layer's frames (`features.frame_stats`), and for one with `frame_profile` set how those
-frames move through the turn (`features.frame_profile`).
+percentile over the output layer's frames (`features.frame_stats`).
 Heads that share a task are an ensemble: their logits are averaged (`ensemble_predict`). A member marked
 `kind_only` says which of classes 1.. it is, never whether it is class 0 (events: which sound, not whether
 there is one): class 0's probability comes from the other members alone (`fuse`).
@@ -40,27 +39,21 @@ class Head:
     layers: tuple[int, ...] = (-1,)
     speaker: bool = False
     frame_stats: bool = False
-    frame_profile: bool = False
     kind_only: bool = False
 
     def logits(self, pooled: np.ndarray, prosody: np.ndarray, frames: np.ndarray | None = None,
-               speaker: np.ndarray | None = None, stats: np.ndarray | None = None,
-               profile: np.ndarray | None = None) -> np.ndarray:
-        """`stats`, `profile`: `features.frame_stats(frames)`, `features.frame_profile(frames)`, when the caller
-        has them already."""
-        from . import features
-
+               speaker: np.ndarray | None = None, stats: np.ndarray | None = None) -> np.ndarray:
+        """`stats`: `features.frame_stats(frames)`, when the caller has it already."""
         if self.speaker and speaker is None:
             raise ValueError(f"head {self.task!r} needs the speaker embedding")
-        if (self.frame_stats and stats is None or self.frame_profile and profile is None) and (
-                frames is None or len(frames) == 0):
-            raise ValueError(f"head {self.task!r} needs encoder frames")
         if self.frame_stats and stats is None:
-            stats = features.frame_stats(frames)
-        if self.frame_profile and profile is None:
-            profile = features.frame_profile(frames)
+            if frames is None or len(frames) == 0:
+                raise ValueError(f"head {self.task!r} needs encoder frames")
+            from .features import frame_stats
+
+            stats = frame_stats(frames)
         x = np.concatenate([pooled, prosody] + ([speaker] if self.speaker else [])
-                           + ([stats] if self.frame_stats else []) + ([profile] if self.frame_profile else []))
+                           + ([stats] if self.frame_stats else []))
         return self.logits_of(x, frames)
 
     def logits_of(self, x: np.ndarray, frames: np.ndarray | None = None) -> np.ndarray:
@@ -110,7 +103,7 @@ def save(heads: dict[str, Head], folder: str | Path, meta: dict) -> None:
             arrays[f"{name}.{k}"] = v.astype(np.float16 if v.ndim == 2 else np.float32)
         desc["heads"][name] = {"task": h.task, "labels": list(h.labels), "temperature": h.temperature, "attention": h.attention,
                                 "layers": list(h.layers), "speaker": h.speaker, "frame_stats": h.frame_stats,
-                                "frame_profile": h.frame_profile, "kind_only": h.kind_only}
+                                "kind_only": h.kind_only}
     np.savez_compressed(folder / "heads.npz", **arrays)
     (folder / "heads.json").write_text(json.dumps(desc, indent=1) + "\n")
 
@@ -125,5 +118,5 @@ def load(folder: str | Path) -> tuple[dict[str, Head], dict]:
         heads[name] = Head(task=d.get("task", name), labels=tuple(d["labels"]), params=params, temperature=float(d["temperature"]),
                            attention=bool(d["attention"]), layers=tuple(d.get("layers", (-1,))),
                            speaker=bool(d.get("speaker", False)), frame_stats=bool(d.get("frame_stats", False)),
-                           frame_profile=bool(d.get("frame_profile", False)), kind_only=bool(d.get("kind_only", False)))
+                           kind_only=bool(d.get("kind_only", False)))
     return heads, desc["meta"]

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from . import dataset, labels as L, ordinary
-from .features import frame_profile, frame_stats
+from .features import frame_stats
 from .heads import Head, fuse, save, softmax
 
 FOLDS = 6
@@ -65,7 +65,6 @@ class Config:
     fit_offsets: bool = False
     speaker_embedding: bool = False  # also read the clip's speaker embedding (speaker.py, Resemblyzer)
     frame_stats: bool = False  # also read the max and 90th percentile over the output layer's frames
-    frame_profile: bool = False  # also read how those frames move through the turn (features.frame_profile)
     # this member only says which of classes 1.. a clip is (events: which sound), not whether it is class 0:
     # its class-0 logit is left out of the fused distribution (`heads.fuse`)
     kind_only: bool = False
@@ -111,7 +110,10 @@ CONFIGS = {
     # still 22%). So they are kind_only: they say which event, the MLPs whether there is one. The six: 0.883 /
     # 0.868 / 0.878, the three MLPs of the same run 0.876 / 0.865 / 0.869. Trained on the events alone: 0.868.
     # The linear members alone ranking which event (the MLPs only saying whether): 0.890 / 0.869 / 0.866, worse
-    # in noise than the six together; not shipped.
+    # in noise than the six together; not shipped. A frame profile as a further input (the output frames' means over
+    # the clip's thirds, their mean |change| frame to frame, the log frame count: a yawn's order and length against a
+    # sigh's): 0.882 / 0.859 / 0.869 (thirds and length only: 0.882 / 0.856 / 0.877); yawning 0.45 -> 0.50, the
+    # others lower. Not shipped.
     "events": Config(hidden=256, epochs=25, first_class_weight=4.0, speed_corpora=("deeply_nonverbal",),
                      frame_stats=True, ensemble=({"seed": 1}, {"seed": 2}, *(
                          {"hidden": 0, "kind_only": True, "seed": s} for s in (0, 1, 2)))),
@@ -259,8 +261,7 @@ def fit(x: np.ndarray, frames: list[np.ndarray] | None, y: np.ndarray, n_classes
         p.update(fmean=fmean, fscale=fscale, att_w1=net.att1.weight.detach().numpy().T.copy(),
                  att_b1=net.att1.bias.detach().numpy().copy(), att_w2=net.att2.weight.detach().numpy().T.copy())
     return Head(task="", labels=(), params=p, attention=cfg.attention, layers=tuple(cfg.layers),
-                speaker=cfg.speaker_embedding, frame_stats=cfg.frame_stats, frame_profile=cfg.frame_profile,
-                kind_only=cfg.kind_only)
+                speaker=cfg.speaker_embedding, frame_stats=cfg.frame_stats, kind_only=cfg.kind_only)
 
 
 def head_logits(head: Head, x: np.ndarray, frames: list[np.ndarray] | None) -> np.ndarray:
@@ -487,8 +488,8 @@ def _merged(a: dict, b: dict) -> dict:
 
 
 def task_inputs(feats: dict, cond: str, idx: np.ndarray, cfg: Config):
-    """A head's input rows: its layers' pooled states, the prosody, and the speaker embedding, frame statistics
-    and frame profile if it reads them (the order `Head.logits` concatenates them in)."""
+    """A head's input rows: its layers' pooled states, the prosody, and the speaker embedding and frame
+    statistics if it reads them (the order `Head.logits` concatenates them in)."""
     f = feats[cond]
     parts = [f["pooled"][idx][:, list(cfg.layers)].reshape(len(idx), -1), f["prosody"][idx]]
     if cfg.speaker_embedding:
@@ -497,10 +498,6 @@ def task_inputs(feats: dict, cond: str, idx: np.ndarray, cfg: Config):
         if "frame_stats" not in f:  # computed once per feature set
             f["frame_stats"] = np.stack([frame_stats(fr) for fr in f["frame_list"]])
         parts.append(f["frame_stats"][idx])
-    if cfg.frame_profile:
-        if "frame_profile" not in f:
-            f["frame_profile"] = np.stack([frame_profile(fr) for fr in f["frame_list"]])
-        parts.append(f["frame_profile"][idx])
     return np.concatenate(parts, axis=1), [f["frame_list"][i] for i in idx]
 
 
@@ -745,9 +742,7 @@ def main(argv=None) -> int:
             "hidden_states": 7,
             "features": "mean+std over audio frames of each head's encoder hidden states (1024 each) "
                         "+ 13 prosodic features [+ the 256-d speaker embedding, heads with speaker: true] "
-                        "[+ max and 90th percentile over the output layer's frames, heads with frame_stats: true] "
-                        "[+ those frames' means over the turn's thirds, mean absolute change and log count, "
-                        "heads with frame_profile: true]; "
+                        "[+ max and 90th percentile over the output layer's frames, heads with frame_stats: true]; "
                         "heads sharing a task are an ensemble whose logits are averaged (kind_only members: heads.fuse)",
             "speaker_encoder": "Resemblyzer 0.1.4 pretrained.pt (paralinguistics.speaker)",
             "prosody_features": __import__("paralinguistics.prosody", fromlist=["x"]).FEATURE_NAMES,

@@ -203,8 +203,7 @@ def test_the_own_pass_runs_only_the_layers_the_heads_read(analyser):
 
     assert _deepest_layer([head(layers=(2, 3, 4)), head(layers=(), speaker=True)]) == 4
     assert _deepest_layer([head(layers=(2, 3)), head(layers=(2,), frame_stats=True)]) is None  # reads the output
-    assert _deepest_layer([head(layers=(2, 3)), head(layers=(2,), frame_profile=True)]) is None
-    reads_output = any(h.frame_stats or h.frame_profile or h.attention for h in analyser.heads.values())
+    reads_output = any(h.frame_stats or h.attention for h in analyser.heads.values())
     deepest = max(i for h in analyser.heads.values() for i in h.layers)
     states = analyser.encoder_states(condition(load(MALE_CLIP))[0])
     assert states.shape[0] == (7 if reads_output else deepest + 1)
@@ -220,41 +219,6 @@ def test_frame_statistics_keep_a_short_event_the_mean_loses():
     assert pool(frames)[1] == pytest.approx(0.05)
     with pytest.raises(ValueError, match="frames"):
         frame_stats(np.zeros((0, 4)))
-
-
-def test_frame_profile_tells_the_order_of_a_turn_the_statistics_miss():
-    from paralinguistics.features import frame_profile, frame_stats
-
-    rise = np.zeros((30, 2), np.float32)
-    rise[20:, 0] = 1.0  # quiet, then the sound
-    fall = rise[::-1].copy()  # the sound, then quiet
-    assert np.array_equal(frame_stats(rise), frame_stats(fall))
-    a, b = frame_profile(rise), frame_profile(fall)
-    assert a.shape == (9,) and a[4] == 1.0 and b[0] == 1.0 and a[0] == 0.0  # last third vs first third
-    assert a[6] == pytest.approx(1 / 29)  # one change in 29 steps
-    assert frame_profile(np.ones((60, 2)))[-1] > a[-1]  # a longer turn
-    assert frame_profile(np.ones((1, 2))).shape == (9,)
-    with pytest.raises(ValueError, match="frames"):
-        frame_profile(np.zeros((0, 2)))
-
-
-def test_a_head_reads_the_frame_profile_after_its_statistics(tmp_path):
-    from paralinguistics.features import frame_profile, frame_stats
-    from paralinguistics.heads import Head, load, save
-
-    rng = np.random.default_rng(0)
-    frames, pooled, prosody = rng.normal(size=(40, 3)), rng.normal(size=4), rng.normal(size=2)
-    d = 4 + 2 + 6 + 13
-    save({"events": Head(task="events", labels=("none", "a"), layers=(3,), frame_stats=True, frame_profile=True,
-                         params={"mean": np.zeros(d, np.float32), "scale": np.ones(d, np.float32),
-                                 "w2": rng.normal(size=(d, 2)).astype(np.float32), "b2": np.zeros(2, np.float32)})},
-         tmp_path, {})
-    head = load(tmp_path)[0]["events"]
-    assert head.frame_profile and head.frame_stats
-    row = np.concatenate([pooled, prosody, frame_stats(frames), frame_profile(frames)])
-    assert np.allclose(head.logits(pooled, prosody, frames), head.logits_of(row), atol=1e-3)
-    with pytest.raises(ValueError, match="needs encoder frames"):
-        head.logits(pooled, prosody)
 
 
 def test_output_only_states_are_reencoded_quietly(analyser, male):
