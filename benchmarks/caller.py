@@ -164,6 +164,28 @@ class Caller:
                 total += len(base64.b64decode(e["delta"])) // 2
         return total / self.rate
 
+    def story(self) -> str:
+        """What happened, one line an event that matters (for a failing test's message)."""
+        lines = []
+        for t, e in self.events:
+            kind = e.get("type", "")
+            if kind == "conversation.item.input_audio_transcription.completed":
+                lines.append(f"{t:7.2f} user said {e.get('transcript')!r}")
+            elif kind == "response.done":
+                r = e.get("response") or {}
+                said = [(part.get("transcript") or "") for item in r.get("output", [])
+                        for part in item.get("content", [])]
+                lines.append(f"{t:7.2f} reply {r.get('id')} {r.get('status')}"
+                             f"{' (backchannel)' if is_backchannel(e) else ''}: {' '.join(said)!r}")
+            elif kind == "response.created":
+                lines.append(f"{t:7.2f} reply {e['response'].get('id')} created")
+            elif kind == "error":
+                lines.append(f"{t:7.2f} error {e['error'].get('message')!r}")
+            elif kind in ("input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped",
+                          "warmline.escalation"):
+                lines.append(f"{t:7.2f} {kind}")
+        return "\n".join(lines)
+
 
 def is_backchannel(event: dict) -> bool:
     response = event.get("response") or {}
