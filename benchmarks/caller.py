@@ -165,7 +165,7 @@ class Caller:
         return total / self.rate
 
     def story(self) -> str:
-        """What happened, one line an event that matters (for a failing test's message)."""
+        """What happened, one line per event that matters (for a failing test's message)."""
         lines = []
         for t, e in self.events:
             kind = e.get("type", "")
