@@ -173,10 +173,8 @@ class Caller:
                 lines.append(f"{t:7.2f} user said {e.get('transcript')!r}")
             elif kind == "response.done":
                 r = e.get("response") or {}
-                said = [(part.get("transcript") or "") for item in r.get("output", [])
-                        for part in item.get("content", [])]
                 lines.append(f"{t:7.2f} reply {r.get('id')} {r.get('status')}"
-                             f"{' (backchannel)' if is_backchannel(e) else ''}: {' '.join(said)!r}")
+                             f"{' (backchannel)' if is_backchannel(e) else ''}: {spoken_text(r) or ''!r}")
             elif kind == "response.created":
                 lines.append(f"{t:7.2f} reply {e['response'].get('id')} created")
             elif kind == "error":
@@ -190,3 +188,10 @@ class Caller:
 def is_backchannel(event: dict) -> bool:
     response = event.get("response") or {}
     return bool((response.get("metadata") or {}).get("warmline_backchannel"))
+
+
+def spoken_text(response: dict) -> str | None:
+    """The words a response's audio carried (those heard, if it was cut), from its response.done."""
+    output = response.get("output") or []
+    content = output[0].get("content") if output else None
+    return content[0].get("transcript") if content else None

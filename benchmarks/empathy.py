@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import scoring as S
-from benchmarks.caller import Caller, is_backchannel, load_clip
+from benchmarks.caller import Caller, is_backchannel, load_clip, spoken_text
 from benchmarks.data import paralinguistics_root
 from benchmarks.judge import Judge, add_judge_arguments
 from benchmarks.report import plot_path, table
@@ -188,18 +188,12 @@ async def speak_turn(caller: Caller, speech16k: np.ndarray, *, timeout: float = 
     final = dones[-1]["response"]
     rec.status = final.get("status")
     rec.reply_emotion = (final.get("metadata") or {}).get("reply_emotion")
-    said = [_spoken_text(d["response"]) for d in dones]
+    said = [spoken_text(d["response"]) for d in dones]
     rec.reply_text = " ".join(t for t in said if t) or None
     pcm = b"".join(base64.b64decode(e["delta"]) for e in events
                    if e.get("type") == "response.output_audio.delta" and e.get("response_id") in ids)
     rec.audio = pcm16_to_float(pcm) if pcm else rec.audio
     return rec
-
-
-def _spoken_text(response: dict) -> str | None:
-    output = response.get("output") or []
-    content = output[0].get("content") if output else None
-    return content[0].get("transcript") if content else None
 
 
 async def run_clips(url: str, clips: list, *, concurrency: int = 2, progress=None) -> list[TurnRecord]:
