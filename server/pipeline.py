@@ -24,6 +24,7 @@ class Pipeline:
     analyser: object | None
     chat_model: object
     voice: object
+    risk_scorer: object | None = None  # dialogue.safety.RiskScorer, shared by every session's safety policy
     workers: dict[str, ModelWorker] = field(default_factory=dict)
     load_seconds: dict[str, float] = field(default_factory=dict)
     _clips: dict = field(default_factory=dict)
@@ -63,8 +64,19 @@ class Pipeline:
         chat_model = timed("dialogue", lambda: build_chat_model(config.llm_backend, config.llm_model, device=config.device,
                                                                 endpoint=config.llm_endpoint, threads=config.llm_threads))
         voice = timed("tts", lambda: build_voice(config.voice_backend, voice=config.voice, device=config.device))
+        risk_scorer = None
+        if (config.safety_scorer or "off") != "off":  # a screen that cannot load stops the start: it is safety
+            from dialogue.safety import RiskScorer
+
+            risk_scorer = timed("safety scorer", lambda: RiskScorer.load(resolve(config.safety_scorer),
+                                                                         device=config.device))
         workers = {name: ModelWorker(name) for name in ("vad", "asr", "paralinguistics", "dialogue", "tts")}
-        return cls(config, vad, recognizer, analyser, chat_model, voice, workers, timings)
+        return cls(config, vad, recognizer, analyser, chat_model, voice, risk_scorer, workers, timings)
+
+    def safety_policy(self) -> "object":
+        from dialogue.safety import SafetyPolicy
+
+        return SafetyPolicy(locale=self.config.locale, scorer=self.risk_scorer)
 
     def warm_backchannels(self) -> None:
         """Synthesize every backchannel phrase now, so the first one costs nothing mid-conversation."""

@@ -285,7 +285,7 @@ class Response:
                     elif isinstance(part, Escalation):
                         await self.emit({"type": "warmline.escalation", "response_id": self.id,
                                          "item_id": self.user_item, "category": part.category,
-                                         "severity": part.severity, "reason": part.reason,
+                                         "level": part.level, "severity": part.severity, "reason": part.reason,
                                          "resources": part.resources})
                     elif isinstance(part, Clause):
                         self.timeline.mark("first_clause")

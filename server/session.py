@@ -61,7 +61,6 @@ class Session:
         from asr.vad import SpeechSegmenter
         from dialogue.conversation import Conversation
         from dialogue.engine import DialogueEngine
-        from dialogue.safety import SafetyPolicy
 
         cfg = self.config = pipeline.config
         self.pipeline, self._send = pipeline, send
@@ -71,7 +70,7 @@ class Session:
         self.clock = Clock()
         self.conversation = Conversation()
         self.engine = DialogueEngine(pipeline.chat_model, mode=cfg.dialogue_mode,
-                                     safety=SafetyPolicy(locale=cfg.locale), instructions=None)
+                                     safety=pipeline.safety_policy(), instructions=None)
         self.baseline = pipeline.analyser.new_baseline() if pipeline.analyser else None
         self.echo = EchoDetector()
         self.policy = InterruptionPolicy(max_backchannel_ms=cfg.max_backchannel_ms)

@@ -1,0 +1,116 @@
+"""Crisis safety, in front of the model (screen, escalate, answer with resources) and behind it (drop what
+crisis guidelines say never to say).
+
+- `risk.py`: levels (none / concern / elevated / imminent), categories, the Concern value, the voice's distress.
+- `rules.py`: the patterns (deterministic, < 1 ms). `scorer.py`: sentence embeddings and small heads trained
+  on the development set (`train.py`). `screen.py`: the two, the voice and the conversation together.
+- `resources.py`: crisis lines per locale. `guard.py`: the output guard.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..voice import VoiceCues
+from .guard import forbidden, off_script
+from .resources import LOCALES, _res
+from .risk import CATEGORIES, ESCALATE, LEVEL_OF_SEVERITY, LEVELS, Concern, gravity, rank, voice_distress
+from .rules import RULES
+from .scorer import RiskScorer
+from .screen import RiskScreen
+
+_PATTERNS_ONLY = RiskScreen()
+
+
+def detect(text: str, voice: VoiceCues | None = None) -> Concern:
+    """One turn through the patterns and the voice (no scorer): what any deployment gets at the least."""
+    return _PATTERNS_ONLY.turn(text, voice)
+
+
+def _severity(level: str) -> str:
+    """The resource tables speak of low/medium/high; levels and those names are both accepted."""
+    return {"concern": "low", "elevated": "medium", "imminent": "high"}.get(level, level)
+
+
+@dataclass
+class SafetyPolicy:
+    """Per-deployment safety settings. `resources` overrides or extends the locale's entry."""
+    locale: str = "en-US"
+    resources: dict = field(default_factory=dict)
+    scorer: RiskScorer | None = None  # the learned member; without it the screen is the patterns alone
+    patterns: bool = True  # off only to measure the scorer alone
+
+    def __post_init__(self) -> None:
+        if self.locale not in LOCALES and not self.resources:
+            raise ValueError(f"no crisis resources for locale {self.locale!r}; known: {sorted(LOCALES)} "
+                             "(or pass resources={'emergency': ..., 'crisis': {...}})")
+        self.table = {**LOCALES.get(self.locale, {}), **self.resources}
+        if "crisis" not in self.table or "emergency" not in self.table:
+            raise ValueError("resources need at least 'emergency' (a number) and 'crisis' (a line)")
+        self.screen = RiskScreen(scorer=self.scorer, patterns=self.patterns)
+
+    def detect(self, text: str, voice: VoiceCues | None = None) -> Concern:
+        return self.screen.turn(text, voice)
+
+    def assess(self, conv) -> Concern:
+        """The concern for the conversation's latest user turn, recorded in it (`conv.concern`, each turn's
+        `meta["safety"]`). Every user turn since the agent last spoke is screened, not only the last: when the
+        user goes on at once, a turn's own reply never starts, and a crisis said in it must still be heard.
+        Then the recent turns together (risk said across turns, risk that rises over a call)."""
+        user = conv.last_user
+        pending = [t for t in conv.unanswered_user_turns() if "safety" not in t.meta] or [user]
+        found = []
+        for t in pending:
+            found.append(self.detect(t.text, t.voice))
+            t.meta["safety"] = found[-1].level
+        concern = max(reversed(found), key=gravity)  # the gravest; among equals the latest
+        recent = [(t.text, t.voice, t.meta.get("safety", "none")) for t in conv.turns if t.role == "user" and t.text]
+        concern = self.screen.conversation(recent, concern, conv.concern)
+        conv.concern.append(concern)
+        return concern
+
+    def resources_for(self, category: str, level: str) -> list[dict]:
+        t, severity = self.table, _severity(level)
+        emergency = _res("Emergency services", t["emergency"], f"call {t['emergency']}")
+        if category == "medical_emergency":
+            return [emergency]
+        if category == "abuse":
+            return [r for r in (t.get("abuse"), emergency if severity == "high" else t["crisis"]) if r]
+        if severity == "high":
+            return [emergency, t["crisis"]]
+        return [t["crisis"], emergency]
+
+    def resource_sentence(self, category: str, level: str) -> str:
+        t, severity = self.table, _severity(level)
+        crisis, emergency = t["crisis"], t["emergency"]
+        if category == "medical_emergency":
+            return f"Please call {emergency} right now, or ask someone near you to call."
+        if category == "abuse":
+            line = t.get("abuse") or crisis
+            first = f"If you are in danger right now, please call {emergency}. " if severity == "high" else ""
+            return first + f"You can also reach the {line['name']}: {line['how']}."
+        if category == "harm_to_others":
+            return (f"If anyone is in danger right now, please call {emergency}. You can also talk it through "
+                    f"with the {crisis['name']}: {crisis['how']}.")
+        danger = f" If you are in danger right now, please call {emergency}." if severity == "high" else ""
+        return f"You can reach the {crisis['name']}: {crisis['how']}.{danger}"
+
+    def crisis_reply(self, category: str, level: str) -> list[str]:
+        """A warm, fixed reply for an escalated turn, in clauses (the first one short and the same every time)."""
+        opening = {
+            "suicide": ["I'm really glad you told me.", "I'm here with you, and your life matters."],
+            "self_harm": ["I'm really glad you told me.", "You deserve care right now, not more pain."],
+            "harm_to_others": ["Thank you for telling me.", "It sounds like a lot is building up inside you."],
+            "abuse": ["I'm so sorry this is happening.", "You don't deserve to be hurt, and your safety comes first."],
+            "medical_emergency": ["This sounds serious.", "Your safety comes first."],
+        }[category]
+        ask = {"medical_emergency": "I'll stay right here with you while you call.",
+               "harm_to_others": "Can you tell me if anyone is in danger right now?"}.get(category, "Are you safe right now?")
+        return [*opening, self.resource_sentence(category, level), ask]
+
+    def mentions_resource(self, text: str, category: str, level: str) -> bool:
+        contacts = [r["contact"] for r in self.resources_for(category, level)]
+        return any(c in text for c in contacts)
+
+
+__all__ = ["CATEGORIES", "ESCALATE", "LEVELS", "LEVEL_OF_SEVERITY", "LOCALES", "RULES", "Concern", "RiskScorer",
+           "RiskScreen", "SafetyPolicy", "detect", "forbidden", "gravity", "off_script", "rank", "voice_distress"]

@@ -1,0 +1,68 @@
+"""The screen: one turn's words (patterns and scorer), the voice (raises the prior, never lowers it), and
+the conversation (risk said across turns, risk that rises over a call) become one Concern.
+
+Recall first: the gravest member wins. A member's false alarm costs a warm check-in and an event a
+counsellor can dismiss; a miss costs far more.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+from . import rules
+from .risk import ACUTE_EVENTS, LEVELS, Concern, gravity, rank, voice_distress
+from .scorer import RiskScorer
+from ..voice import VoiceCues
+
+CONTEXT_TURNS = 3  # the user's latest turns read together for risk said across them
+
+
+class RiskScreen:
+    def __init__(self, *, scorer: RiskScorer | None = None, patterns: bool = True,
+                 context_turns: int = CONTEXT_TURNS) -> None:
+        """`patterns=False` leaves the scorer alone (for measuring it; a deployment keeps both)."""
+        if scorer is None and not patterns:
+            raise ValueError("a screen needs the patterns, the scorer, or both")
+        self.scorer, self.patterns, self.context_turns = scorer, patterns, context_turns
+
+    def words(self, text: str, *, distressed: bool = False) -> Concern:
+        """The gravest of the members on one text; the patterns name the reason where they agree."""
+        found = [rules.match(text)] if self.patterns else []
+        if self.scorer is not None and text.strip():
+            found.append(self.scorer.concern(text, distressed=distressed))
+        best = max(found, key=gravity)  # the first (the patterns) among equals
+        score = next((c.score for c in found if c.score is not None), None)
+        return Concern(best.category, best.level, best.reason, best.matched, source=best.source, score=score)
+
+    def turn(self, text: str, voice: VoiceCues | None = None) -> Concern:
+        """One turn: the words, then the voice raises what they carry (a concern becomes elevated; an acute
+        sound such as screaming or panting makes a crisis imminent). A voice alone never makes a concern."""
+        distress = voice_distress(voice)
+        c = self.words(text, distressed=bool(distress))
+        if not distress or c.level == "none":
+            return c
+        level = c.level
+        if level == "concern":
+            level = "elevated"
+        elif level == "elevated" and ACUTE_EVENTS & set(distress):
+            level = "imminent"
+        return Concern(c.category, level, f"{c.reason}; voice: {', '.join(distress)}", c.matched, distress,
+                       c.source, c.score)
+
+    def conversation(self, turns: Sequence[tuple[str, VoiceCues | None, str]], current: Concern,
+                     earlier: Sequence[Concern] = ()) -> Concern:
+        """`turns`: the user's recent turns as (text, voice, level each had alone), oldest first, the current
+        ones last. Risk that only the turns together carry, or a concern after earlier ones, is raised."""
+        if current.level == "concern" and any(c.level != "none" for c in list(earlier)[-self.context_turns:]):
+            return Concern(current.category, "elevated", current.reason + "; repeated across turns", current.matched,
+                           current.voice, "rising", current.score)
+        window = list(turns)[-self.context_turns:]
+        if len(window) > 1:
+            together = self.turn(" ".join(t for t, _, _ in window), window[-1][1])
+            alone = max(rank(level) for _, _, level in window)
+            if rank(together.level) > max(alone, rank(current.level)) and together.escalate:
+                return Concern(together.category, together.level, together.reason + "; said across turns",
+                               together.matched, together.voice, "context", together.score)
+        return current
+
+
+__all__ = ["RiskScreen", "LEVELS"]
