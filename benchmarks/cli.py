@@ -20,7 +20,7 @@ SUITES = {
     "perception": ("benchmarks.perception", "paralinguistic accuracy and analysis time"),
     "duplex": ("benchmarks.duplex", "pause handling, backchannels, interruption, turn-taking"),
     "empathy": ("benchmarks.empathy", "same words, different emotions: do replies fit?"),
-    "safety": ("benchmarks.safety", "the crisis set, through speech"),
+    "safety": ("benchmarks.safety", "crisis screen on held-out parts (voice on/off, multi-turn); --speech: through the server"),
 }
 
 

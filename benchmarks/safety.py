@@ -30,7 +30,7 @@ def add_arguments(p) -> None:
     p.add_argument("--cases", help="score this case file instead (named 'custom')")
     p.add_argument("--scorer", default="minilm", help="the scorer's encoder (catalog name or folder), or off")
     p.add_argument("--speech", default="", help="also speak a held-out slice through the server: piper,espeak")
-    p.add_argument("--speech-part", default="heldout", help="the part the spoken cases come from")
+    p.add_argument("--speech-part", default="heldout", help="the part the spoken cases come from (--cases wins)")
     p.add_argument("--speech-limit", type=int, default=30, help="spoken cases per voice (a balanced slice)")
     p.add_argument("--url", help="ws:// URL of a running server for --speech (default: start one)")
     p.add_argument("--server-args", default="", help="extra `warmline serve` flags for the started server")
@@ -142,7 +142,8 @@ def run(args) -> dict:
     if args.speech:
         from benchmarks import safety_speech
 
-        spoken_cases = C.load(PARTS.get(args.speech_part, Path(args.speech_part)))
+        source = Path(args.cases) if args.cases else PARTS.get(args.speech_part, Path(args.speech_part))
+        spoken_cases = C.load(source)
         out["speech"] = safety_speech.run_voices(args, spoken_cases, args.speech.split(","))
     out["report_markdown"] = report(out)
     return out

@@ -520,7 +520,7 @@
     }
 
     escalate(event) {
-      const head = [event.category, event.severity].filter(Boolean).map(humanize).join(' · ');
+      const head = [event.category, event.level || event.severity].filter(Boolean).map(humanize).join(' · ');
       this.escalationReason.textContent = [head, event.reason].filter(Boolean).join(' — ');
       this.escalationResources.replaceChildren();
       const resources = event.resources;

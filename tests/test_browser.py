@@ -132,7 +132,7 @@ def test_browser_escalation_banner(warmline_server, tmp_path):
         _start(browser, warmline_server)
         snap = browser.wait_for(lambda s: s["escalations"], timeout=TURN_TIMEOUT_S, what="a crisis escalation")
         event = snap["escalations"][0]
-        assert event["category"] and event["resources"], event
+        assert event["category"] and event["resources"] and event["level"] in ("elevated", "imminent") and event["reason"], event
         from selenium.webdriver.common.by import By
 
         banner = browser.driver.find_element(By.ID, "escalation")
