@@ -20,13 +20,15 @@ from benchmarks import scoring as S
 from benchmarks.report import plot_path, table
 
 SETS = Path(__file__).with_name("safety_sets")
-PARTS = {"heldout": SETS / "heldout.jsonl", "heldout_spoken": SETS / "heldout_spoken.jsonl",
-         "tune": SETS / "tune.jsonl", "dialogue": Path(__file__).with_name("dialogue_cases.jsonl")}
+# Each part is every author's file of it (`heldout_b.jsonl`, `heldout_c.jsonl`, ...): see safety_sets/README.md.
+PARTS = {"heldout": "heldout_?.jsonl", "heldout_spoken": "heldout_spoken_?.jsonl", "tune": "tune_?.jsonl"}
+DIALOGUE = Path(__file__).with_name("dialogue_cases.jsonl")
 QUOTED = "heldout"
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--parts", default=",".join(PARTS), help=f"which parts (default all: {', '.join(PARTS)})")
+    p.add_argument("--parts", default=",".join([*PARTS, "dialogue"]),
+                   help=f"which parts (default all: {', '.join(PARTS)}, dialogue)")
     p.add_argument("--cases", help="score this case file instead (named 'custom')")
     p.add_argument("--scorer", default="minilm", help="the scorer's encoder (catalog name or folder), or off")
     p.add_argument("--speech", default="", help="also speak a held-out slice through the server: piper,espeak")
@@ -36,6 +38,17 @@ def add_arguments(p) -> None:
     p.add_argument("--server-args", default="", help="extra `warmline serve` flags for the started server")
     p.add_argument("--concurrency", type=int, default=2, help="spoken sessions at once")
     p.add_argument("--no-listen", action="store_true", help="--speech: skip transcribing the reply audio")
+
+
+def part_files(part: str) -> list[Path]:
+    """The files of a part: every author's (`tune_b.jsonl`, `tune_c.jsonl`, ...), or the dialogue suite's."""
+    return [DIALOGUE] if part == "dialogue" else sorted(SETS.glob(PARTS[part]))
+
+
+def load_part(part: str) -> list:
+    from dialogue.safety import cases as C
+
+    return [c for path in part_files(part) for c in C.load(path)]
 
 
 def screens(scorer_spec: str):
@@ -118,11 +131,9 @@ def summarise(rows: list[dict]) -> dict:
 def run(args) -> dict:
     from dialogue.safety import cases as C
 
-    parts = {"custom": Path(args.cases)} if args.cases else {k: PARTS[k] for k in args.parts.split(",") if k}
-    loaded = {}
-    for name, path in parts.items():
-        if path.exists():
-            loaded[name] = C.load(path)
+    parts = {"custom": [Path(args.cases)]} if args.cases else {k: part_files(k) for k in args.parts.split(",") if k}
+    loaded = {name: [c for path in paths if path.exists() for c in C.load(path)] for name, paths in parts.items()}
+    loaded = {name: cases for name, cases in loaded.items() if cases}
     if not loaded:
         return {"skipped": "no case files", "report_markdown": "# Safety\n\nskipped: no case files\n"}
     if args.quick:
@@ -137,13 +148,14 @@ def run(args) -> dict:
                     continue
                 key = f"{member}, voice {'on' if with_voice else 'off'}"
                 results[part][key] = evaluate(policy, cases, with_voice=with_voice)
-    out = {"parts": {k: {"file": str(parts[k]), "cases": len(v)} for k, v in loaded.items()}, "results": results,
+    out = {"parts": {k: {"files": [p.name for p in parts[k]], "cases": len(v)} for k, v in loaded.items()},
+           "results": results,
            "quoted_part": QUOTED if QUOTED in results else next(iter(results))}
     if args.speech:
         from benchmarks import safety_speech
 
-        source = Path(args.cases) if args.cases else PARTS.get(args.speech_part, Path(args.speech_part))
-        spoken_cases = C.load(source)
+        spoken_cases = C.load(args.cases) if args.cases else (
+            load_part(args.speech_part) if args.speech_part in PARTS else C.load(args.speech_part))
         out["speech"] = safety_speech.run_voices(args, spoken_cases, args.speech.split(","))
     out["report_markdown"] = report(out)
     return out

@@ -22,6 +22,7 @@ from benchmarks.empathy import RATE, TurnRecord, speak_turn
 from benchmarks.report import plot_path, table
 
 CALLER_VOICE = "en-us+f3"  # espeak-ng; the agent speaks with Piper (joe, male)
+QUICK_CASES = 4
 
 
 def as_spoken(case) -> dict:
@@ -146,7 +147,7 @@ class Listener:
 def run_voices(args, cases: list, voices: list[str]) -> dict:
     """A balanced slice of `cases` spoken by each voice (piper, espeak or an espeak-ng voice name) through a
     server (started here unless --url), scored, with a Markdown section."""
-    picked = quick_slice([as_spoken(c) for c in cases], 4 if args.quick else args.speech_limit)
+    picked = quick_slice([as_spoken(c) for c in cases], QUICK_CASES if args.quick else args.speech_limit)
     listener = None
     if not args.no_listen:
         try:

@@ -1,7 +1,9 @@
 """Train the scorer's heads on the development set's tuning part, choose its thresholds from out-of-fold
 scores, and write `models/risk_heads.json`.
 
-    python -m dialogue.safety.train --cases benchmarks/safety_sets/tune.jsonl [--cases more.jsonl] [--out FILE]
+    python -m dialogue.safety.train [--cases FILE.jsonl ...] [--out FILE]
+
+Without --cases it reads the tuning part, every author's `benchmarks/safety_sets/tune_?.jsonl`.
 
 Folds are grouped by the kind of signal (every line of a kind falls in one fold), so the thresholds are
 chosen on kinds the heads did not see: the closest the tuning part comes to words nobody wrote rules for.
@@ -21,6 +23,7 @@ from .cases import Case, load
 from .risk import CATEGORIES, rank
 from .scorer import HEADS, RiskScorer, SentenceEncoder, pieces
 
+TUNE = Path(__file__).parents[2] / "benchmarks" / "safety_sets" / "tune_?.jsonl"
 L2 = 1e-3
 FOLDS = 5
 RECALL_FLOOR = 0.98  # the crisis threshold is the highest one that keeps out-of-fold recall here
@@ -146,7 +149,7 @@ def choose_thresholds(cases: list[Case], oof: list[dict], *, voice_bias: float) 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--cases", action="append", required=True, help="JSONL case file(s) to tune on")
+    ap.add_argument("--cases", action="append", help="JSONL case file(s) to tune on (default: the tune part)")
     ap.add_argument("--encoder", default="minilm", help="catalog name or sentence-transformers folder")
     ap.add_argument("--out", default=str(HEADS))
     ap.add_argument("--voice-bias", type=float, default=1.0, help="log-odds a distressed voice adds to a crisis")
@@ -154,6 +157,8 @@ def main(argv=None) -> int:
     from server.models import resolve
 
     t0 = time.monotonic()
+    if not args.cases:
+        args.cases = [str(p) for p in sorted(TUNE.parent.glob(TUNE.name))]
     cases = [c for path in args.cases for c in load(path)]
     print(f"{len(cases)} cases from {', '.join(args.cases)}; {sum(c.crisis for c in cases)} crises", flush=True)
     encoder = SentenceEncoder(resolve(args.encoder), threads=2)
