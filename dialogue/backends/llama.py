@@ -80,6 +80,36 @@ class LlamaChatModel:
         for _ in self.stream(messages, max_tokens=1, temperature=0.0):
             pass
 
+    def yes_probability(self, messages: list[dict]) -> float:
+        """P(yes) / (P(yes) + P(no)) for the first token of the answer to `messages` (a yes/no question).
+        One prompt evaluation, no sampling; llama.cpp reuses the cached prefix the reply shares with it."""
+        import numpy as np
+
+        if self._template is None:
+            raise RuntimeError(f"{self.name}: a yes/no question needs the model's chat template")
+        seen: list = []
+
+        def capture(_ids, scores):
+            seen.append(np.array(scores, dtype=np.float64, copy=True))
+            return scores
+
+        with self._lock:
+            prompt = self._template(messages=messages).prompt
+            for _ in self._llm.create_completion(prompt, max_tokens=1, temperature=0.0, stream=True,
+                                                 logits_processor=[capture]):
+                pass
+            yes, no = self._answer_tokens()
+        logits = seen[0]
+        top = logits.max()
+        p_yes, p_no = (np.exp(logits[list(ids)] - top).sum() for ids in (yes, no))
+        return float(p_yes / max(p_yes + p_no, 1e-30))
+
+    def _answer_tokens(self) -> tuple[set[int], set[int]]:
+        if not hasattr(self, "_yes_no"):
+            self._yes_no = tuple({t for w in words for t in self._llm.tokenize(w.encode(), add_bos=False, special=False)[:1]}
+                                 for words in (("yes", "Yes", " yes", " Yes", "YES"), ("no", "No", " no", " No", "NO")))
+        return self._yes_no
+
     def close(self) -> None:
         self._llm.close()
 

@@ -42,6 +42,23 @@ class OpenAIChatModel:
         finally:
             response.close()  # drops the connection; servers stop generating for a closed stream
 
+    def yes_probability(self, messages: list[dict]) -> float:
+        """P(yes) / (P(yes) + P(no)) from the first answer token's top log-probabilities (servers that
+        return none, or neither word among the top 20, give 0.5: no opinion)."""
+        import math
+
+        response = self._client.chat.completions.create(model=self.model, messages=messages, max_tokens=1,
+                                                        temperature=0.0, logprobs=True, top_logprobs=20,
+                                                        extra_body=self._extra or None)
+        content = (response.choices[0].logprobs.content or []) if response.choices[0].logprobs else []
+        mass = {"yes": 0.0, "no": 0.0}
+        for alt in content[0].top_logprobs if content else []:
+            word = alt.token.strip().lower()
+            if word in mass:
+                mass[word] += math.exp(alt.logprob)
+        total = mass["yes"] + mass["no"]
+        return mass["yes"] / total if total > 0 else 0.5
+
     def warm(self, messages: list[dict]) -> None:
         for _ in self.stream(messages, max_tokens=1, temperature=0.0):
             pass

@@ -4,6 +4,7 @@ crisis guidelines say never to say).
 - `risk.py`: levels (none / concern / elevated / imminent), categories, the Concern value, the voice's distress.
 - `rules.py`: the patterns (deterministic, < 1 ms). `scorer.py`: sentence embeddings and small heads trained
   on the development set (`train.py`). `screen.py`: the two, the voice and the conversation together.
+- `model_check.py`: the dialogue model's second opinion where the screen is unsure (off by default).
 - `resources.py`: crisis lines per locale. `guard.py`: the output guard.
 """
 from __future__ import annotations
@@ -15,6 +16,7 @@ from .guard import forbidden, off_script
 from .resources import LOCALES, _res
 from .risk import CATEGORIES, ESCALATE, LEVEL_OF_SEVERITY, LEVELS, Concern, gravity, rank, voice_distress
 from .rules import RULES
+from .model_check import ModelRiskCheck
 from .scorer import RiskScorer
 from .screen import RiskScreen
 
@@ -38,6 +40,7 @@ class SafetyPolicy:
     resources: dict = field(default_factory=dict)
     scorer: RiskScorer | None = None  # the learned member; without it the screen is the patterns alone
     patterns: bool = True  # off only to measure the scorer alone
+    model_check: ModelRiskCheck | None = None  # the dialogue model's yes/no, in the screen's grey zone
 
     def __post_init__(self) -> None:
         if self.locale not in LOCALES and not self.resources:
@@ -51,11 +54,13 @@ class SafetyPolicy:
     def detect(self, text: str, voice: VoiceCues | None = None) -> Concern:
         return self.screen.turn(text, voice)
 
-    def assess(self, conv) -> Concern:
+    def assess(self, conv, *, prefix: list[dict] | None = None) -> Concern:
         """The concern for the conversation's latest user turn, recorded in it (`conv.concern`, each turn's
         `meta["safety"]`). Every user turn since the agent last spoke is screened, not only the last: when the
         user goes on at once, a turn's own reply never starts, and a crisis said in it must still be heard.
-        Then the recent turns together (risk said across turns, risk that rises over a call)."""
+        Then the recent turns together (risk said across turns, risk that rises over a call), then, where the
+        screen is unsure and a model check is set, the model's second opinion on `prefix` + the history (the
+        engine passes its system prompt, so the question shares the reply's cached prefix)."""
         user = conv.last_user
         pending = [t for t in conv.unanswered_user_turns() if "safety" not in t.meta] or [user]
         found = []
@@ -65,6 +70,8 @@ class SafetyPolicy:
         concern = max(reversed(found), key=gravity)  # the gravest; among equals the latest
         recent = [(t.text, t.voice, t.meta.get("safety", "none")) for t in conv.turns if t.role == "user" and t.text]
         concern = self.screen.conversation(recent, concern, conv.concern)
+        if self.model_check is not None:
+            concern = self.model_check.review([*(prefix or []), *conv.messages()], concern)
         conv.concern.append(concern)
         return concern
 
@@ -112,5 +119,6 @@ class SafetyPolicy:
         return any(c in text for c in contacts)
 
 
-__all__ = ["CATEGORIES", "ESCALATE", "LEVELS", "LEVEL_OF_SEVERITY", "LOCALES", "RULES", "Concern", "RiskScorer",
+__all__ = ["CATEGORIES", "ESCALATE", "LEVELS", "LEVEL_OF_SEVERITY", "LOCALES", "RULES", "Concern", "ModelRiskCheck",
+           "RiskScorer",
            "RiskScreen", "SafetyPolicy", "detect", "forbidden", "gravity", "off_script", "rank", "voice_distress"]

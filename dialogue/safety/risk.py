@@ -28,6 +28,7 @@ class Concern:
     voice: tuple[str, ...] = ()
     source: str = ""  # which member decided: rules, scorer, context, rising, model
     score: float | None = None  # the scorer's crisis probability, where it ran
+    guess: str | None = None  # the category the scorer leaned to, even below its thresholds
 
     @property
     def escalate(self) -> bool:

@@ -133,11 +133,11 @@ class RiskScorer:
         if s.crisis >= t["crisis"]:
             level = "imminent" if s.imminent >= t["imminent"] else "elevated"
             return Concern(s.category, level, f"sounds like {_WHAT[s.category]}", s.piece, source="scorer",
-                           score=round(s.crisis, 3))
+                           score=round(s.crisis, 3), guess=s.category)
         if s.concern >= t["concern"]:
             return Concern(s.category, "concern", "sounds hopeless or in pain", s.piece, source="scorer",
-                           score=round(s.crisis, 3))
-        return Concern(score=round(s.crisis, 3))
+                           score=round(s.crisis, 3), guess=s.category)
+        return Concern(score=round(s.crisis, 3), guess=s.category)
 
 
 _WHAT = {"suicide": "thoughts of ending their life", "self_harm": "harming themselves",

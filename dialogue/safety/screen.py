@@ -30,8 +30,9 @@ class RiskScreen:
         if self.scorer is not None and text.strip():
             found.append(self.scorer.concern(text, distressed=distressed))
         best = max(found, key=gravity)  # the first (the patterns) among equals
-        score = next((c.score for c in found if c.score is not None), None)
-        return Concern(best.category, best.level, best.reason, best.matched, source=best.source, score=score)
+        scored = next((c for c in found if c.score is not None), Concern())
+        return Concern(best.category, best.level, best.reason, best.matched, source=best.source, score=scored.score,
+                       guess=scored.guess)
 
     def turn(self, text: str, voice: VoiceCues | None = None) -> Concern:
         """One turn: the words, then the voice raises what they carry (a concern becomes elevated; an acute
@@ -46,7 +47,7 @@ class RiskScreen:
         elif level == "elevated" and ACUTE_EVENTS & set(distress):
             level = "imminent"
         return Concern(c.category, level, f"{c.reason}; voice: {', '.join(distress)}", c.matched, distress,
-                       c.source, c.score)
+                       c.source, c.score, c.guess)
 
     def conversation(self, turns: Sequence[tuple[str, VoiceCues | None, str]], current: Concern,
                      earlier: Sequence[Concern] = ()) -> Concern:
@@ -54,14 +55,14 @@ class RiskScreen:
         ones last. Risk that only the turns together carry, or a concern after earlier ones, is raised."""
         if current.level == "concern" and any(c.level != "none" for c in list(earlier)[-self.context_turns:]):
             return Concern(current.category, "elevated", current.reason + "; repeated across turns", current.matched,
-                           current.voice, "rising", current.score)
+                           current.voice, "rising", current.score, current.guess)
         window = list(turns)[-self.context_turns:]
         if len(window) > 1:
             together = self.turn(" ".join(t for t, _, _ in window), window[-1][1])
             alone = max(rank(level) for _, _, level in window)
             if rank(together.level) > max(alone, rank(current.level)) and together.escalate:
                 return Concern(together.category, together.level, together.reason + "; said across turns",
-                               together.matched, together.voice, "context", together.score)
+                               together.matched, together.voice, "context", together.score, together.guess)
         return current
 
 

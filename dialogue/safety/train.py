@@ -5,9 +5,11 @@ scores, and write `models/risk_heads.json`.
 
 Without --cases it reads the tuning part, every author's `benchmarks/safety_sets/tune_?.jsonl`.
 
-Folds are grouped by the kind of signal (every line of a kind falls in one fold), so the thresholds are
-chosen on kinds the heads did not see: the closest the tuning part comes to words nobody wrote rules for.
-The held-out parts are never read here.
+Folds are grouped by author (each author's file is one fold, its lines' id prefix), so the thresholds are
+chosen on words the heads never saw, as the held-out parts (other authors) will be. The crisis threshold
+is the lowest whose out-of-fold false alarms on ordinary statements stay under FALSE_ALARM_CEILING: the
+patterns carry recall, the scorer adds what it can hear with few false alarms. The held-out parts are
+never read here.
 """
 from __future__ import annotations
 
@@ -25,9 +27,8 @@ from .scorer import HEADS, RiskScorer, SentenceEncoder, pieces
 
 TUNE = Path(__file__).parents[2] / "benchmarks" / "safety_sets" / "tune_?.jsonl"
 L2 = 1e-3
-FOLDS = 5
-RECALL_FLOOR = 0.98  # the crisis threshold is the highest one that keeps out-of-fold recall here
-CONCERN_FLOOR = 0.90
+FALSE_ALARM_CEILING = 0.05  # the scorer alone, out of fold, on the `none` lines
+CHECK_IN_CEILING = 0.20  # the share of `none` lines the concern head may mark for a gentle check-in
 
 
 def text_of(case: Case) -> str:
@@ -84,16 +85,18 @@ def fit_heads(emb: np.ndarray, cases: list[Case]) -> dict:
     return heads
 
 
-def kind_folds(cases: list[Case], folds: int = FOLDS) -> np.ndarray:
-    kinds = sorted({c.kind or c.id for c in cases})
-    order = {k: i % folds for i, k in enumerate(np.random.default_rng(0).permutation(kinds))}
-    return np.array([order[c.kind or c.id] for c in cases])
+def author_folds(cases: list[Case]) -> np.ndarray:
+    """One fold per author (the id's prefix: TA-001 -> TA)."""
+    authors = sorted({c.id.split("-")[0] for c in cases})
+    if len(authors) < 2:
+        raise ValueError("author folds need cases from two authors or more (ids like TA-001, TB-001)")
+    return np.array([authors.index(c.id.split("-")[0]) for c in cases])
 
 
 def out_of_fold(encoder: SentenceEncoder, cases: list[Case], whole: np.ndarray) -> list[dict]:
     """Each case scored by heads trained without its fold: crisis/concern/imminent probabilities and the
     category, over the turn's pieces as the screen scores them, with and without the voice bias of 0."""
-    fold = kind_folds(cases)
+    fold = author_folds(cases)
     parts = [pieces(text_of(c)) for c in cases]
     flat = [p for ps in parts for p in ps]
     emb_parts = encoder.encode(flat)
@@ -111,39 +114,35 @@ def out_of_fold(encoder: SentenceEncoder, cases: list[Case], whole: np.ndarray) 
     return out
 
 
-def choose_thresholds(cases: list[Case], oof: list[dict], *, voice_bias: float) -> dict:
-    """The highest crisis threshold whose out-of-fold recall, with the patterns beside the scorer, stays at
-    RECALL_FLOOR; the concern threshold likewise at CONCERN_FLOOR; imminent at the balanced best."""
+def choose_thresholds(cases: list[Case], oof: list[dict]) -> dict:
+    """The lowest crisis and concern thresholds whose out-of-fold rates on the `none` lines stay under their
+    ceilings; imminent at the balanced best. Also the out-of-fold figures with the patterns beside it."""
     sig = lambda z: 1 / (1 + np.exp(-np.asarray(z)))
-    rule_level = [max(rank(rules.match(t).level) for t in (text_of(c), *c.turns)) for c in cases]
+    rule_level = np.array([max(rank(rules.match(t).level) for t in (text_of(c), *c.turns)) for c in cases])
     p = np.array([sig(o["crisis_logits"]).max() for o in oof])
     pc = np.array([sig(o["concern_logits"]).max() for o in oof])
     crisis = np.array([c.crisis for c in cases])
-    caught_by_rules = np.array([lv >= 2 for lv in rule_level])
-    grid = np.round(np.arange(0.05, 0.96, 0.01), 2)
-    crisis_t = 0.05
-    for t in grid:
-        if ((p[crisis] >= t) | caught_by_rules[crisis]).mean() >= RECALL_FLOOR:
-            crisis_t = float(t)
-    worried = np.array([c.level != "none" for c in cases])
-    concern_t = 0.05
-    for t in grid:
-        if ((pc[worried] >= t) | (p[worried] >= crisis_t)).mean() >= CONCERN_FLOOR:
-            concern_t = float(t)
+    none = np.array([c.level == "none" for c in cases])
+    grid = np.round(np.arange(0.05, 1.0, 0.01), 2)
+    crisis_t = next(float(t) for t in grid if (p[none] >= t).mean() <= FALSE_ALARM_CEILING)
+    concern_t = next(float(t) for t in grid if (pc[none] >= t).mean() <= CHECK_IN_CEILING)
     pi = np.array([sig(o["imminent_logits"])[int(np.argmax(o["crisis_logits"]))] for o in oof])
     imm = np.array([c.level == "imminent" for c in cases])
     best, imminent_t = -1.0, 0.5
     for t in grid:
-        sel = crisis
-        acc = 0.5 * ((pi[sel & imm] >= t).mean() + (pi[sel & ~imm] < t).mean())
+        acc = 0.5 * ((pi[crisis & imm] >= t).mean() + (pi[crisis & ~imm] < t).mean())
         if acc > best:
             best, imminent_t = acc, float(t)
-    none = ~worried
+    both = (p >= crisis_t) | (rule_level >= 2)
+    noticed = both | (pc >= concern_t) | (rule_level >= 1)
     return {"crisis": crisis_t, "concern": concern_t, "imminent": imminent_t,
-            "oof": {"recall": float(((p[crisis] >= crisis_t) | caught_by_rules[crisis]).mean()),
-                    "false_alarms_on_none": float(((p[none] >= crisis_t) | caught_by_rules[none]).mean()),
-                    "scorer_alone_recall": float((p[crisis] >= crisis_t).mean()),
-                    "scorer_alone_false_alarms": float((p[none] >= crisis_t).mean()),
+            "oof": {"recall": round(float(both[crisis].mean()), 3), "false_alarms": round(float(both[none].mean()), 3),
+                    "patterns_alone_recall": round(float((rule_level >= 2)[crisis].mean()), 3),
+                    "patterns_alone_false_alarms": round(float((rule_level >= 2)[none].mean()), 3),
+                    "scorer_alone_recall": round(float((p >= crisis_t)[crisis].mean()), 3),
+                    "scorer_alone_false_alarms": round(float((p >= crisis_t)[none].mean()), 3),
+                    "crisis_noticed": round(float(noticed[crisis].mean()), 3),
+                    "none_checked_in": round(float(noticed[none].mean()), 3),
                     "imminent_balanced_accuracy": round(best, 3)}}
 
 
@@ -164,8 +163,8 @@ def main(argv=None) -> int:
     encoder = SentenceEncoder(resolve(args.encoder), threads=2)
     whole = encoder.encode([text_of(c) for c in cases])
     oof = out_of_fold(encoder, cases, whole)
-    thresholds = choose_thresholds(cases, oof, voice_bias=args.voice_bias)
-    print("out-of-fold (folds by kind):", json.dumps(thresholds), flush=True)
+    thresholds = choose_thresholds(cases, oof)
+    print("out-of-fold (folds by author):", json.dumps(thresholds), flush=True)
     heads = {"encoder": "all-MiniLM-L6-v2 (mean-pooled, normalised)", "trained_on": [Path(p).name for p in args.cases],
              "cases": len(cases), "heads": fit_heads(whole, cases), "voice_bias": args.voice_bias,
              "thresholds": {k: v for k, v in thresholds.items() if k != "oof"}, "out_of_fold": thresholds["oof"]}
