@@ -21,7 +21,8 @@ from benchmarks.report import plot_path, table
 
 SETS = Path(__file__).with_name("safety_sets")
 # Each part is every author's file of it (`heldout_b.jsonl`, `heldout_c.jsonl`, ...): see safety_sets/README.md.
-PARTS = {"heldout": "heldout_?.jsonl", "heldout_spoken": "heldout_spoken_?.jsonl", "tune": "tune_?.jsonl"}
+PARTS = {"heldout": "heldout_?.jsonl", "heldout_spoken": "heldout_spoken_?.jsonl", "final": "final_?.jsonl",
+         "tune": "tune_?.jsonl"}
 DIALOGUE = Path(__file__).with_name("dialogue_cases.jsonl")
 QUOTED = "heldout"
 
@@ -103,7 +104,7 @@ def summarise(rows: list[dict]) -> dict:
     multi = [r for r in rows if r["turns"] > 1]
     per_cat = defaultdict(list)
     for r in crisis:
-        per_cat[r["category"]].append(r["level"] in ESCALATE)
+        per_cat[r["category"] or "unnamed"].append(r["level"] in ESCALATE)
     per_kind = defaultdict(list)
     for r in rows:
         per_kind[(r["kind"], "crisis" if r["expected"] in ESCALATE else r["expected"])].append(
