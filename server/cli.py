@@ -32,6 +32,9 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--locale", help="crisis resources locale (default en-US)")
     p.add_argument("--safety-scorer", help="the crisis screen's learned member: minilm (default), a sentence-transformers "
                    "folder, or off (the patterns alone)")
+    p.add_argument("--safety-model-check", type=float, metavar="P",
+                   help="also ask the dialogue model a yes/no risk question where the screen is unsure, and escalate at "
+                   "P(yes) >= P (off by default: the embedded Qwen answers it poorly; for a strong endpoint model)")
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -41,7 +44,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     keys = ("host", "port", "device", "threads", "llm_threads", "asr_model", "llm_backend", "llm_model", "llm_endpoint",
             "dialogue_mode", "voice_backend", "voice", "end_silence_ms", "analyser", "voice_heads", "api_key", "locale",
-            "safety_scorer", "backchannels")
+            "safety_scorer", "safety_model_check", "backchannels")
     config = Config.from_env(**{k: getattr(args, k) for k in keys})
     print("Loading models (the first start assembles them; later starts take ~10-20 s)...", flush=True)
     try:

@@ -37,6 +37,7 @@ class Config:
     llm_threads: int = 2  # llama.cpp threads; under heavy load from other work, 1 can decode faster (they spin-wait)
     locale: str = "en-US"  # crisis resources
     safety_scorer: str = "minilm"  # the crisis screen's learned member: catalog name, sentence-transformers folder, or off
+    safety_model_check: float | None = None  # ask the dialogue model where the screen is unsure; P(yes) that escalates
 
     voice_backend: str = "piper"  # piper | espeak | coqui
     voice: str | None = None  # voice file or name; None = the backend's default

@@ -70,13 +70,18 @@ class Pipeline:
 
             risk_scorer = timed("safety scorer", lambda: RiskScorer.load(resolve(config.safety_scorer),
                                                                          device=config.device))
+        if config.safety_model_check is not None and not hasattr(chat_model, "yes_probability"):
+            raise ModelLoadError(f"--safety-model-check: {getattr(chat_model, 'name', config.llm_backend)} cannot answer a "
+                                 "yes/no question from its token probabilities")
         workers = {name: ModelWorker(name) for name in ("vad", "asr", "paralinguistics", "dialogue", "tts")}
         return cls(config, vad, recognizer, analyser, chat_model, voice, risk_scorer, workers, timings)
 
     def safety_policy(self) -> "object":
-        from dialogue.safety import SafetyPolicy
+        from dialogue.safety import ModelRiskCheck, SafetyPolicy
 
-        return SafetyPolicy(locale=self.config.locale, scorer=self.risk_scorer)
+        check = self.config.safety_model_check
+        return SafetyPolicy(locale=self.config.locale, scorer=self.risk_scorer,
+                            model_check=ModelRiskCheck(self.chat_model, threshold=float(check)) if check is not None else None)
 
     def warm_backchannels(self) -> None:
         """Synthesize every backchannel phrase now, so the first one costs nothing mid-conversation."""

@@ -174,6 +174,26 @@ def endpoint(tmp_path_factory):
         log.close()
 
 
+def _told(word: str) -> list[dict]:
+    return [{"role": "system", "content": "You follow instructions exactly."},
+            {"role": "user", "content": f"Reply with the single word {word} and nothing else."}]
+
+
+@pytest.mark.slow
+def test_llama_yes_probability_reads_the_answer_from_the_first_token(llama):
+    """The safety layer's second opinion: P(yes) for a yes/no question, from one prompt evaluation."""
+    yes, no = llama.yes_probability(_told("yes")), llama.yes_probability(_told("no"))
+    assert yes > 0.8 and no < 0.2, (yes, no)
+
+
+@pytest.mark.slow
+def test_openai_backend_yes_probability_from_top_logprobs(endpoint):
+    from dialogue.backends import build_chat_model
+    model = build_chat_model("openai", "qwen", endpoint=endpoint)
+    yes, no = model.yes_probability(_told("yes")), model.yes_probability(_told("no"))
+    assert yes > 0.8 and no < 0.2, (yes, no)
+
+
 @pytest.mark.slow
 def test_openai_backend_streams_with_grammar_over_http(endpoint):
     from dialogue.backends import build_chat_model
@@ -260,6 +280,11 @@ def test_transformers_stop_strings_cut_the_text(tiny_hf):
     stop = text[len(text) // 2:len(text) // 2 + 3]
     cut = "".join(tiny_hf.stream(MESSAGES, max_tokens=30, temperature=0.0, stop=[stop]))
     assert cut == text[:text.find(stop)]
+
+
+def test_transformers_yes_probability_is_a_probability(tiny_hf):
+    p = tiny_hf.yes_probability(_told("yes"))  # a random tiny model: no direction to expect, only the reading
+    assert 0.0 < p < 1.0
 
 
 def test_transformers_drives_the_engine(tiny_hf):

@@ -275,3 +275,52 @@ def test_the_escalation_carries_level_and_reason(policy):
     event = esc.as_dict()
     assert event["level"] == "imminent" and event["severity"] == "high" and event["reason"]
     assert event["resources"][0]["contact"] == "911"
+
+
+# --- the dialogue model's second opinion (a model double with a fixed P(yes): the review logic is under test) ---
+
+class FixedAnswer:
+    name = "fixed"
+
+    def __init__(self, p_yes: float) -> None:
+        self.p_yes, self.asked = p_yes, []
+
+    def yes_probability(self, messages: list[dict]) -> float:
+        self.asked.append(messages)
+        return self.p_yes
+
+
+def test_the_model_check_raises_an_unsure_turn_and_never_lowers_one():
+    from dialogue.safety import ModelRiskCheck
+
+    unsure = "Nothing matters anymore."  # a concern on the patterns alone
+    says_yes = FixedAnswer(0.9)
+    raised = SafetyPolicy(model_check=ModelRiskCheck(says_yes))
+    conv = Conversation()
+    conv.add_user(unsure)
+    concern = raised.assess(conv, prefix=[{"role": "system", "content": "SYSTEM PROMPT"}])
+    assert concern.level == "elevated" and concern.source == "model" and "dialogue model" in concern.reason
+    asked = says_yes.asked[0]
+    assert asked[0]["content"] == "SYSTEM PROMPT" and asked[1]["content"] == unsure
+    assert asked[-1]["role"] == "system" and "yes or no" in asked[-1]["content"]
+
+    says_no = FixedAnswer(0.1)
+    conv = Conversation()
+    conv.add_user(unsure)
+    assert SafetyPolicy(model_check=ModelRiskCheck(says_no)).assess(conv).level == "concern"
+
+    for text in ("What a lovely sunny day.", "I'm going to kill myself tonight."):  # sure either way: not asked
+        model = FixedAnswer(0.0 if "kill" in text else 1.0)
+        conv = Conversation()
+        conv.add_user(text)
+        before = SafetyPolicy().assess(conv).level
+        conv = Conversation()
+        conv.add_user(text)
+        assert SafetyPolicy(model_check=ModelRiskCheck(model)).assess(conv).level == before and not model.asked
+
+
+def test_a_model_that_cannot_answer_yes_no_is_refused():
+    from dialogue.safety import ModelRiskCheck
+
+    with pytest.raises(ValueError, match="yes/no"):
+        ModelRiskCheck(object())

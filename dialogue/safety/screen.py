@@ -53,7 +53,10 @@ class RiskScreen:
                      earlier: Sequence[Concern] = ()) -> Concern:
         """`turns`: the user's recent turns as (text, voice, level each had alone), oldest first, the current
         ones last. Risk that only the turns together carry, or a concern after earlier ones, is raised."""
-        if current.level == "concern" and any(c.level != "none" for c in list(earlier)[-self.context_turns:]):
+        # Rising: a concern the patterns heard, after another within the last turns. The scorer's concerns
+        # (a gentle check-in at most) do not count: it marks one ordinary statement in five as one.
+        said = [c for c in list(earlier)[-self.context_turns:] if c.level != "none" and c.source != "scorer"]
+        if current.level == "concern" and current.source != "scorer" and said:
             return Concern(current.category, "elevated", current.reason + "; repeated across turns", current.matched,
                            current.voice, "rising", current.score, current.guess)
         window = list(turns)[-self.context_turns:]

@@ -1,12 +1,13 @@
-"""Train the scorer's heads on the development set's tuning part, choose its thresholds from out-of-fold
-scores, and write `models/risk_heads.json`.
+"""Train the scorer on the development set's tuning part: fine-tune the sentence encoder's top layers with a
+crisis and a concern head, fit the imminent and category heads on its embeddings, choose the thresholds
+from out-of-fold scores, and write `models/risk_heads.json` + `models/risk_encoder.npz`.
 
-    python -m dialogue.safety.train [--cases FILE.jsonl ...] [--out FILE]
+    python -m dialogue.safety.train [--cases FILE.jsonl ...] [--out FILE] [--epochs N] [--top-layers 3,4,5]
 
 Without --cases it reads the tuning part, every author's `benchmarks/safety_sets/tune_?.jsonl`.
 
 Folds are grouped by author (each author's file is one fold, its lines' id prefix), so the thresholds are
-chosen on words the heads never saw, as the held-out parts (other authors) will be. The crisis threshold
+chosen on words the encoder never saw, as the held-out parts (other authors) will be. The crisis threshold
 is the lowest whose out-of-fold false alarms on ordinary statements stay under FALSE_ALARM_CEILING: the
 patterns carry recall, the scorer adds what it can hear with few false alarms. The held-out parts are
 never read here.
@@ -29,6 +30,8 @@ TUNE = Path(__file__).parents[2] / "benchmarks" / "safety_sets" / "tune_?.jsonl"
 L2 = 1e-3
 FALSE_ALARM_CEILING = 0.05  # the scorer alone, out of fold, on the `none` lines
 CHECK_IN_CEILING = 0.20  # the share of `none` lines the concern head may mark for a gentle check-in
+TOP_LAYERS = (3, 4, 5)  # MiniLM's six layers: the top three are tuned (and shipped), the rest stay the package's
+EPOCHS, LR, BATCH = 6, 1e-4, 16
 
 
 def text_of(case: Case) -> str:
@@ -69,20 +72,61 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, *, classes: int = 1, steps: int =
     return w.astype(np.float32), b.astype(np.float32)
 
 
-def fit_heads(emb: np.ndarray, cases: list[Case]) -> dict:
+def finetune(path: str, cases: list[Case], *, top_layers=TOP_LAYERS, epochs: int = EPOCHS, lr: float = LR,
+             seed: int = 0) -> tuple[SentenceEncoder, dict]:
+    """A fresh encoder from `path` with its top layers tuned, beside a linear crisis and concern head on its
+    mean-pooled output (class-balanced binary cross-entropy, AdamW, linear warm-up and decay)."""
+    import torch
+
+    torch.manual_seed(seed)
+    encoder = SentenceEncoder(path, threads=None, normalize=False)
+    tuned = [p for n, p in encoder.model.named_parameters() if any(f"layer.{k}." in n for k in top_layers)]
+    for p in encoder.model.parameters():
+        p.requires_grad = False
+    for p in tuned:
+        p.requires_grad = True
+    head = torch.nn.Linear(encoder.dim, 2)
     lv = np.array([rank(c.level) for c in cases])
-    heads = {}
-    for name, y in (("crisis", lv >= 2), ("concern", lv >= 1)):
-        w, b = fit_logistic(emb, y.astype(float))
-        heads[name] = {"w": w.tolist(), "b": b.tolist()}
+    y = torch.tensor(np.stack([lv >= 2, lv >= 1], 1), dtype=torch.float32)
+    pos = y.mean(0).clamp(1e-3, 1 - 1e-3)
+    loss_of = torch.nn.BCEWithLogitsLoss(pos_weight=(1 - pos) / pos)
+    opt = torch.optim.AdamW([*tuned, *head.parameters()], lr=lr, weight_decay=0.01)
+    steps = epochs * -(-len(cases) // BATCH)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / (0.1 * steps)) * max(0.0, 1 - s / steps))
+    texts, rng = [text_of(c) for c in cases], np.random.default_rng(seed)
+    encoder.model.train()
+    for _ in range(epochs):
+        order = rng.permutation(len(cases))
+        for i in range(0, len(cases), BATCH):
+            batch = order[i:i + BATCH]
+            loss = loss_of(head(encoder.pooled([texts[j] for j in batch])), y[batch])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+    encoder.model.eval()
+    for p in tuned:
+        p.requires_grad = False
+    w, b = head.weight.detach().numpy(), head.bias.detach().numpy()
+    return encoder, {"crisis": {"w": w[:1].tolist(), "b": b[:1].tolist()},
+                     "concern": {"w": w[1:].tolist(), "b": b[1:].tolist()}}
+
+
+def fit_heads(emb: np.ndarray, cases: list[Case], heads: dict) -> dict:
+    """The imminent and category heads, fitted on the tuned encoder's embeddings, beside the tuned two."""
+    lv = np.array([rank(c.level) for c in cases])
     crisis = lv >= 2
     w, b = fit_logistic(emb[crisis], (lv[crisis] == 3).astype(float))
-    heads["imminent"] = {"w": w.tolist(), "b": b.tolist()}
+    heads = {**heads, "imminent": {"w": w.tolist(), "b": b.tolist()}}
     has = np.array([c.category is not None and c.level != "none" for c in cases])
     y = np.array([CATEGORIES.index(c.category) for c, h in zip(cases, has) if h])
     w, b = fit_logistic(emb[has], y, classes=len(CATEGORIES))
-    heads["category"] = {"w": w.tolist(), "b": b.tolist()}
-    return heads
+    return {**heads, "category": {"w": w.tolist(), "b": b.tolist()}}
+
+
+def train(path: str, cases: list[Case], **kw) -> tuple[SentenceEncoder, dict]:
+    encoder, heads = finetune(path, cases, **kw)
+    return encoder, fit_heads(encoder.encode([text_of(c) for c in cases]), cases, heads)
 
 
 def author_folds(cases: list[Case]) -> np.ndarray:
@@ -93,25 +137,29 @@ def author_folds(cases: list[Case]) -> np.ndarray:
     return np.array([authors.index(c.id.split("-")[0]) for c in cases])
 
 
-def out_of_fold(encoder: SentenceEncoder, cases: list[Case], whole: np.ndarray) -> list[dict]:
-    """Each case scored by heads trained without its fold: crisis/concern/imminent probabilities and the
-    category, over the turn's pieces as the screen scores them, with and without the voice bias of 0."""
+def out_of_fold(path: str, cases: list[Case], progress=print, **kw) -> list[dict]:
+    """Each case scored, over its pieces as the screen scores them, by a scorer trained without its author."""
     fold = author_folds(cases)
-    parts = [pieces(text_of(c)) for c in cases]
-    flat = [p for ps in parts for p in ps]
-    emb_parts = encoder.encode(flat)
-    offsets = np.cumsum([0] + [len(ps) for ps in parts])
     out: list[dict] = [{} for _ in cases]
     for f in range(fold.max() + 1):
-        train = [i for i in range(len(cases)) if fold[i] != f]
-        scorer = RiskScorer(encoder, {"heads": fit_heads(whole[train], [cases[i] for i in train]),
-                                      "thresholds": {"crisis": 0.5, "concern": 0.5, "imminent": 0.5}})
+        t0 = time.monotonic()
+        train_idx = [i for i in range(len(cases)) if fold[i] != f]
+        encoder, heads = train(path, [cases[i] for i in train_idx], **kw)
+        scorer = RiskScorer(encoder, {"heads": heads, "thresholds": {}})
         for i in np.where(fold == f)[0]:
-            e = emb_parts[offsets[i]:offsets[i + 1]]
-            z = scorer.logits(e)
+            z = scorer.logits(encoder.encode(pieces(text_of(cases[i]))))
             out[i] = {"crisis_logits": z["crisis"][:, 0].tolist(), "concern_logits": z["concern"][:, 0].tolist(),
                       "imminent_logits": z["imminent"][:, 0].tolist(), "category": z["category"].argmax(1).tolist()}
+        progress(f"fold {f + 1}/{fold.max() + 1}: trained on {len(train_idx)} cases in {time.monotonic() - t0:.0f} s")
     return out
+
+
+def _lowest_under(scores: np.ndarray, ceiling: float) -> float:
+    """The lowest threshold t with mean(scores >= t) <= ceiling (a tuned encoder's scores crowd near 0 and 1,
+    so no fixed grid will do)."""
+    ranked = np.sort(scores)[::-1]
+    k = int(np.floor(ceiling * len(ranked)))
+    return float(np.nextafter(ranked[k], 1.0)) if k < len(ranked) else 0.0
 
 
 def choose_thresholds(cases: list[Case], oof: list[dict]) -> dict:
@@ -123,9 +171,8 @@ def choose_thresholds(cases: list[Case], oof: list[dict]) -> dict:
     pc = np.array([sig(o["concern_logits"]).max() for o in oof])
     crisis = np.array([c.crisis for c in cases])
     none = np.array([c.level == "none" for c in cases])
+    crisis_t, concern_t = _lowest_under(p[none], FALSE_ALARM_CEILING), _lowest_under(pc[none], CHECK_IN_CEILING)
     grid = np.round(np.arange(0.05, 1.0, 0.01), 2)
-    crisis_t = next(float(t) for t in grid if (p[none] >= t).mean() <= FALSE_ALARM_CEILING)
-    concern_t = next(float(t) for t in grid if (pc[none] >= t).mean() <= CHECK_IN_CEILING)
     pi = np.array([sig(o["imminent_logits"])[int(np.argmax(o["crisis_logits"]))] for o in oof])
     imm = np.array([c.level == "imminent" for c in cases])
     best, imminent_t = -1.0, 0.5
@@ -135,14 +182,14 @@ def choose_thresholds(cases: list[Case], oof: list[dict]) -> dict:
             best, imminent_t = acc, float(t)
     both = (p >= crisis_t) | (rule_level >= 2)
     noticed = both | (pc >= concern_t) | (rule_level >= 1)
+    share = lambda x: round(float(x.mean()), 3)
     return {"crisis": crisis_t, "concern": concern_t, "imminent": imminent_t,
-            "oof": {"recall": round(float(both[crisis].mean()), 3), "false_alarms": round(float(both[none].mean()), 3),
-                    "patterns_alone_recall": round(float((rule_level >= 2)[crisis].mean()), 3),
-                    "patterns_alone_false_alarms": round(float((rule_level >= 2)[none].mean()), 3),
-                    "scorer_alone_recall": round(float((p >= crisis_t)[crisis].mean()), 3),
-                    "scorer_alone_false_alarms": round(float((p >= crisis_t)[none].mean()), 3),
-                    "crisis_noticed": round(float(noticed[crisis].mean()), 3),
-                    "none_checked_in": round(float(noticed[none].mean()), 3),
+            "oof": {"recall": share(both[crisis]), "false_alarms": share(both[none]),
+                    "patterns_alone_recall": share((rule_level >= 2)[crisis]),
+                    "patterns_alone_false_alarms": share((rule_level >= 2)[none]),
+                    "scorer_alone_recall": share((p >= crisis_t)[crisis]),
+                    "scorer_alone_false_alarms": share((p >= crisis_t)[none]),
+                    "crisis_noticed": share(noticed[crisis]), "none_checked_in": share(noticed[none]),
                     "imminent_balanced_accuracy": round(best, 3)}}
 
 
@@ -150,26 +197,46 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cases", action="append", help="JSONL case file(s) to tune on (default: the tune part)")
     ap.add_argument("--encoder", default="minilm", help="catalog name or sentence-transformers folder")
-    ap.add_argument("--out", default=str(HEADS))
+    ap.add_argument("--out", default=str(HEADS), help="the heads file; the tuned layers go beside it")
     ap.add_argument("--voice-bias", type=float, default=1.0, help="log-odds a distressed voice adds to a crisis")
+    ap.add_argument("--epochs", type=int, default=EPOCHS)
+    ap.add_argument("--top-layers", default=",".join(map(str, TOP_LAYERS)), help="the encoder layers to tune")
+    ap.add_argument("--oof-cache", help="keep the out-of-fold scores here and reuse them (same cases and settings)")
     args = ap.parse_args(argv)
     from server.models import resolve
 
+    import torch
+
+    torch.set_num_threads(2)
     t0 = time.monotonic()
     if not args.cases:
         args.cases = [str(p) for p in sorted(TUNE.parent.glob(TUNE.name))]
     cases = [c for path in args.cases for c in load(path)]
     print(f"{len(cases)} cases from {', '.join(args.cases)}; {sum(c.crisis for c in cases)} crises", flush=True)
-    encoder = SentenceEncoder(resolve(args.encoder), threads=2)
-    whole = encoder.encode([text_of(c) for c in cases])
-    oof = out_of_fold(encoder, cases, whole)
+    path = resolve(args.encoder)
+    kw = {"top_layers": tuple(int(k) for k in args.top_layers.split(",")), "epochs": args.epochs}
+    cache = Path(args.oof_cache) if args.oof_cache else None
+    if cache is not None and cache.exists():
+        oof = json.loads(cache.read_text())
+    else:
+        oof = out_of_fold(path, cases, progress=lambda m: print(m, flush=True), **kw)
+        if cache is not None:
+            cache.write_text(json.dumps(oof))
     thresholds = choose_thresholds(cases, oof)
     print("out-of-fold (folds by author):", json.dumps(thresholds), flush=True)
-    heads = {"encoder": "all-MiniLM-L6-v2 (mean-pooled, normalised)", "trained_on": [Path(p).name for p in args.cases],
-             "cases": len(cases), "heads": fit_heads(whole, cases), "voice_bias": args.voice_bias,
-             "thresholds": {k: v for k, v in thresholds.items() if k != "oof"}, "out_of_fold": thresholds["oof"]}
-    Path(args.out).write_text(json.dumps(heads, separators=(",", ":")))
-    print(f"wrote {args.out} ({Path(args.out).stat().st_size >> 10} KB) in {time.monotonic() - t0:.0f} s")
+    encoder, heads = train(path, cases, **kw)
+    out = Path(args.out)
+    layers = out.with_name(out.stem.replace("heads", "encoder") + ".npz")
+    np.savez_compressed(layers, **{n: p.detach().numpy().astype(np.float16) for n, p in encoder.model.named_parameters()
+                                   if any(f"layer.{k}." in n for k in kw["top_layers"])})
+    out.write_text(json.dumps({
+        "encoder": "all-MiniLM-L6-v2, mean-pooled, top layers fine-tuned", "tuned_layers": layers.name,
+        "normalize": False, "trained_on": [Path(p).name for p in args.cases], "cases": len(cases),
+        "epochs": args.epochs, "top_layers": list(kw["top_layers"]), "heads": heads, "voice_bias": args.voice_bias,
+        "thresholds": {k: v for k, v in thresholds.items() if k != "oof"}, "out_of_fold": thresholds["oof"]},
+        separators=(",", ":")))
+    print(f"wrote {out} ({out.stat().st_size >> 10} KB) and {layers.name} ({layers.stat().st_size >> 10} KB) "
+          f"in {time.monotonic() - t0:.0f} s")
     return 0
 
 
