@@ -174,24 +174,39 @@ def endpoint(tmp_path_factory):
         log.close()
 
 
-def _told(word: str) -> list[dict]:
-    return [{"role": "system", "content": "You follow instructions exactly."},
-            {"role": "user", "content": f"Reply with the single word {word} and nothing else."}]
+def _asked(question: str) -> list[dict]:
+    return [{"role": "system", "content": "You are a helpful assistant."},
+            {"role": "user", "content": f"{question} Answer yes or no."}]
 
 
 @pytest.mark.slow
-def test_llama_yes_probability_reads_the_answer_from_the_first_token(llama):
-    """The safety layer's second opinion: P(yes) for a yes/no question, from one prompt evaluation."""
-    yes, no = llama.yes_probability(_told("yes")), llama.yes_probability(_told("no"))
-    assert yes > 0.8 and no < 0.2, (yes, no)
+def test_llama_yes_probability_reads_the_answer_from_the_first_token():
+    """The safety layer's second opinion: P(yes) for a yes/no question, from one prompt evaluation, on the
+    default dialogue model (the 0.5B Coder answers such questions near chance, whatever the reading)."""
+    pytest.importorskip("llama_cpp")
+    from dialogue.backends import build_chat_model
+    from server.models import ModelMissing, resolve
+
+    try:
+        model = build_chat_model("llama", resolve("qwen2.5-1.5b"), threads=2)
+    except ModelMissing as exc:
+        pytest.skip(str(exc))
+    try:
+        yes = model.yes_probability(_asked("Do fish live in water?"))
+        no = model.yes_probability(_asked("Do fish live on the moon?"))
+    finally:
+        model.close()
+    assert yes > 0.9 and no < 0.1, (yes, no)
 
 
 @pytest.mark.slow
-def test_openai_backend_yes_probability_from_top_logprobs(endpoint):
+def test_openai_backend_yes_probability_agrees_with_the_in_process_reading(endpoint, llama):
+    """The endpoint serves the same GGUF: its top log-probabilities give the same P(yes) as llama.cpp's logits."""
     from dialogue.backends import build_chat_model
     model = build_chat_model("openai", "qwen", endpoint=endpoint)
-    yes, no = model.yes_probability(_told("yes")), model.yes_probability(_told("no"))
-    assert yes > 0.8 and no < 0.2, (yes, no)
+    told = [{"role": "user", "content": "Reply with the single word yes and nothing else."}]
+    over_http, in_process = model.yes_probability(told), llama.yes_probability(told)
+    assert over_http > 0.8 and abs(over_http - in_process) < 0.05, (over_http, in_process)
 
 
 @pytest.mark.slow
@@ -283,7 +298,7 @@ def test_transformers_stop_strings_cut_the_text(tiny_hf):
 
 
 def test_transformers_yes_probability_is_a_probability(tiny_hf):
-    p = tiny_hf.yes_probability(_told("yes"))  # a random tiny model: no direction to expect, only the reading
+    p = tiny_hf.yes_probability(_asked("Do fish live in water?"))  # a random tiny model: no direction to expect, only the reading
     assert 0.0 < p < 1.0
 
 
