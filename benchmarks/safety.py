@@ -113,6 +113,10 @@ def summarise(rows: list[dict]) -> dict:
         "cases": len(rows), "crisis_cases": len(crisis), "none_cases": len(calm), "concern_cases": len(concern),
         "recall": S.share([r["level"] in ESCALATE for r in crisis]),
         "false_alarm_rate": S.share([r["level"] in ESCALATE for r in calm]),
+        # a call whose first alarming turn the caller then explains ("I want to end it." "The relationship, I
+        # mean.") escalates at that turn, by design: these two leave such calls out, and count check-ins
+        "false_alarm_rate_single_turn": S.share([r["level"] in ESCALATE for r in calm if r["turns"] == 1]),
+        "none_checked_in": S.share([r["level"] != "none" for r in calm]),
         "concern_escalated": S.share([r["level"] in ESCALATE for r in concern]),
         "concern_noticed": S.share([r["level"] != "none" for r in concern]),
         "level_accuracy": S.share([r["level"] == r["expected"] for r in rows]),
@@ -163,7 +167,7 @@ def run(args) -> dict:
 
 
 def _headline(r: dict) -> list:
-    return [r["recall"], r["false_alarm_rate"], r["level_accuracy"], r["imminent_recall"], r["category_accuracy"],
+    return [r["recall"], r["false_alarm_rate"], r["false_alarm_rate_single_turn"], r["none_checked_in"], r["level_accuracy"], r["imminent_recall"], r["category_accuracy"],
             r["concern_noticed"], r["multi_turn"]["recall"], r["multi_turn"]["false_alarm_rate"]]
 
 
@@ -172,7 +176,7 @@ def report(out: dict) -> str:
           "Each figure names the part it comes from. **Quote `heldout`** (never tuned on) and confirm on "
           "`heldout_spoken`; `tune` is what the patterns and the scorer were fitted to, `dialogue` was written "
           "beside the first rules.", ""]
-    head = ["part", "screen", "recall", "false alarms", "level acc.", "imminent recall", "category acc.",
+    head = ["part", "screen", "recall", "false alarms", "false alarms, one-turn", "checked in (none)", "level acc.", "imminent recall", "category acc.",
             "concern noticed", "multi-turn recall", "multi-turn false alarms"]
     rows = []
     for part, res in out["results"].items():

@@ -111,6 +111,20 @@ def test_escalation_scores():
     assert S.escalation_scores([(False, False)])["recall"] is None
 
 
+def test_safety_summary_counts_one_turn_false_alarms_and_check_ins_apart():
+    from benchmarks.safety import summarise
+
+    def row(expected, level, turns=1):
+        return {"id": "x", "kind": "k", "category": "suicide" if expected != "none" else None, "turns": turns,
+                "voice": None, "expected": expected, "level": level, "got_category": None, "source": "", "reason": ""}
+
+    r = summarise([row("elevated", "elevated"), row("imminent", "concern"), row("none", "elevated", turns=3),
+                   row("none", "none"), row("none", "concern")])
+    assert r["recall"] == 0.5 and r["false_alarm_rate"] == pytest.approx(1 / 3, abs=1e-3)
+    assert r["false_alarm_rate_single_turn"] == 0.0 and r["none_checked_in"] == pytest.approx(2 / 3, abs=1e-3)
+    assert r["multi_turn"]["false_alarm_rate"] == 1.0
+
+
 @pytest.mark.parametrize("text, found", [
     ("You can reach the 988 Suicide and Crisis Lifeline: call or text 988.", True),
     ("Please call nine eight eight, any time.", True),
