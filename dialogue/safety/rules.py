@@ -159,7 +159,11 @@ RULES: tuple[Rule, ...] = (
        r"\b(know (how|what)|decided|decision|made my mind up|going to do)\b|\b(know (how it|what i'?m going to)|decided|decision)\b.{0,60}"
        r"\b(peaceful|at peace|relief|relieved|feels? light|weight is gone)\b", negatable=False, defused_by=LEAVING),
     _r("suicide", "imminent", "has the means and a time",
-       r"\b(rope|gun|pills|tablets|blade|pistol|rifle)\b[^.?!]{0,60}\b(in a (few )?minutes|in an hour|going out there)\b", negatable=False),
+       r"\b(rope|gun|pills|tablets|blade|pistol|rifle)\b[^.?!]{0,60}\b(in a (few )?minutes|in an hour|going out there)\b|"
+       r"\b(i'?ve got|i have|got|i'?ve) (the |my |all my |all the )?(pills|tablets|rope|gun|pistol|rifle|blade)\b[^.?!]{0,15}\bready\b",
+       negatable=False),
+    _r("suicide", "imminent", "wants to end their life soon",
+       r"\b(kill myself|end (it|it all|my life)|take my (own )?life)\b[^.?!]{0,20}\b(tonight|today|tomorrow|this weekend)\b"),
     _r("suicide", "concern", "sounds settled on something",
        r"\b(made|reached) (my|the|a) decision\b|\bmy mind'?s made up\b|\bmade my mind up\b|\b(made|making) (my )?peace\b|\bat peace\b|"
        r"\bi know (what i'?m (going to do|doing)|how (it|this) ends)\b|\b(stopped|not|stop) fighting (it|this)\b|\brunning out of road\b|"

@@ -28,8 +28,8 @@ from .scorer import HEADS, RiskScorer, SentenceEncoder, pieces
 
 TUNE = Path(__file__).parents[2] / "benchmarks" / "safety_sets" / "tune_?.jsonl"
 L2 = 1e-3
-FALSE_ALARM_CEILING = 0.05  # the scorer alone, out of fold, on the `none` lines
-CHECK_IN_CEILING = 0.20  # the share of `none` lines the concern head may mark for a gentle check-in
+FALSE_ALARM_CEILING = 0.05  # the scorer alone, out of fold, on the `none` lines other than everyday talk
+CHECK_IN_CEILING = 0.20  # the share of those lines the concern head may mark for a gentle check-in
 TOP_LAYERS = (3, 4, 5)  # MiniLM's six layers: the top three are tuned (and shipped), the rest stay the package's
 EPOCHS, LR, BATCH = 6, 1e-4, 16
 
@@ -171,7 +171,9 @@ def choose_thresholds(cases: list[Case], oof: list[dict]) -> dict:
     pc = np.array([sig(o["concern_logits"]).max() for o in oof])
     crisis = np.array([c.crisis for c in cases])
     none = np.array([c.level == "none" for c in cases])
-    crisis_t, concern_t = _lowest_under(p[none], FALSE_ALARM_CEILING), _lowest_under(pc[none], CHECK_IN_CEILING)
+    everyday = np.array([c.kind == "everyday" for c in cases])
+    hard = none & ~everyday  # the ceilings hold on the hard negatives: everyday talk would make them easy
+    crisis_t, concern_t = _lowest_under(p[hard], FALSE_ALARM_CEILING), _lowest_under(pc[hard], CHECK_IN_CEILING)
     grid = np.round(np.arange(0.05, 1.0, 0.01), 2)
     pi = np.array([sig(o["imminent_logits"])[int(np.argmax(o["crisis_logits"]))] for o in oof])
     imm = np.array([c.level == "imminent" for c in cases])
@@ -184,12 +186,14 @@ def choose_thresholds(cases: list[Case], oof: list[dict]) -> dict:
     noticed = both | (pc >= concern_t) | (rule_level >= 1)
     share = lambda x: round(float(x.mean()), 3)
     return {"crisis": crisis_t, "concern": concern_t, "imminent": imminent_t,
-            "oof": {"recall": share(both[crisis]), "false_alarms": share(both[none]),
+            "oof": {"recall": share(both[crisis]), "false_alarms": share(both[hard]),
+                    "everyday_false_alarms": share(both[everyday]) if everyday.any() else None,
+                    "everyday_checked_in": share(noticed[everyday]) if everyday.any() else None,
                     "patterns_alone_recall": share((rule_level >= 2)[crisis]),
-                    "patterns_alone_false_alarms": share((rule_level >= 2)[none]),
+                    "patterns_alone_false_alarms": share((rule_level >= 2)[hard]),
                     "scorer_alone_recall": share((p >= crisis_t)[crisis]),
-                    "scorer_alone_false_alarms": share((p >= crisis_t)[none]),
-                    "crisis_noticed": share(noticed[crisis]), "none_checked_in": share(noticed[none]),
+                    "scorer_alone_false_alarms": share((p >= crisis_t)[hard]),
+                    "crisis_noticed": share(noticed[crisis]), "none_checked_in": share(noticed[hard]),
                     "imminent_balanced_accuracy": round(best, 3)}}
 
 
