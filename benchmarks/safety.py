@@ -214,7 +214,7 @@ def _plot(out: dict, path) -> None:
         ax.bar([i - 0.2 for i in x], [res[k]["recall"] or 0 for k in keys], 0.4, label="recall", color="#4a7")
         ax.bar([i + 0.2 for i in x], [res[k]["false_alarm_rate"] or 0 for k in keys], 0.4, label="false alarms",
                color="#c64")
-        ax.set_xticks(list(x), [k.replace(", ", "\n") for k in keys], fontsize=7)
+        ax.set_xticks(list(x), [k.replace("patterns+scorer", "both").replace(", ", "\n") for k in keys], fontsize=7)
         ax.set_title(f"{part} ({out['parts'][part]['cases']} cases)", fontsize=9)
         ax.set_ylim(0, 1.05)
     axes[0][0].legend(fontsize=7)
