@@ -3,8 +3,8 @@ tuning part, read by four small linear heads (`train.py`, `models/MODEL_CARD.md`
 are shipped (`models/risk_encoder.npz`); the rest comes from the registry package.
 
 It hears indirect signals the patterns were never written for ("I won't need him where I'm going"). A turn
-is scored whole; a turn longer than the encoder reads is scored in windows and the gravest counts. A distressed voice raises the prior odds
-of a crisis (a bias on the crisis logit); it can never lower them.
+is scored whole; a turn longer than the encoder reads is scored in windows and the gravest counts. A
+distressed voice raises the prior odds of a crisis (a bias on the crisis logit); it can never lower them.
 """
 from __future__ import annotations
 
