@@ -20,6 +20,7 @@ CRISIS = [
     ("I took all my pills an hour ago and I feel dizzy.", "medical_emergency", "high"),
     ("My dad has chest pain and his arm is numb.", "medical_emergency", "high"),
     ("I wrote a good by letter to my family.", "suicide", "high"),  # how Whisper spells "goodbye" here
+    ("I want to kill myself tonight. I have the pills ready.", "suicide", "high"),
 ]
 ORDINARY = [
     "Good, bye then, see you tomorrow.",
@@ -31,6 +32,8 @@ ORDINARY = [
     "My phone died in the middle of the call.",
     "I failed my exam and I feel terrible about it.",
     "I'm not suicidal, just really tired of my job.",
+    "The pills are ready for the trip, mum.",
+    "I would never kill myself, not today or ever.",
 ]
 
 
