@@ -117,10 +117,19 @@ class Conversation:
     def stage(self) -> str:
         return self.stages.stage
 
-    def messages(self) -> list[dict]:
-        """The recent history as chat messages; empty (fully interrupted) replies are left out."""
+    def messages(self, *, then_user: str | None = None) -> list[dict]:
+        """The recent history as chat messages; empty (fully interrupted) replies are left out.
+        `then_user`: as it will be once the user's turn in progress (these words so far) is added.
+
+        The window's start moves in steps of half its size, not one message per turn: the model's cache
+        holds the history as a prefix, and a window that slid every turn would have to be read again whole."""
         msgs = [{"role": t.role, "content": t.text} for t in self.turns if t.text]
-        msgs = msgs[-self.max_messages:]
+        if then_user and then_user.strip():
+            msgs.append({"role": "user", "content": then_user.strip()})
+        if len(msgs) > self.max_messages:
+            step = max(1, self.max_messages // 2)
+            drop = -(-(len(msgs) - self.max_messages) // step) * step
+            msgs = msgs[drop:]
         while msgs and msgs[0]["role"] != "user":
             msgs.pop(0)
         return msgs

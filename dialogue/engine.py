@@ -101,6 +101,18 @@ class DialogueEngine:
         self.model.warm([{"role": "system", "content": self.system_prompt}, *history])
         return True
 
+    @property
+    def can_prefill(self) -> bool:
+        return self.can_prepare and hasattr(self.model, "prefill")
+
+    def prefill(self, conv: Conversation, words: str) -> int:
+        """Read the words of a turn still being spoken into the model's cache, behind the conversation so far,
+        where the reply's prompt will have them. Tokens evaluated (0: nothing new, or no lasting cache)."""
+        if not words.strip() or not self.can_prefill:
+            return 0
+        return self.model.prefill([{"role": "system", "content": self.system_prompt},
+                                   *conv.messages(then_user=words)])
+
     def respond(self, conv: Conversation, *, cancel: threading.Event | None = None,
                 item_id: str | None = None) -> Iterator[Assessment | Escalation | Clause | ReplyDone]:
         cancel = cancel or threading.Event()
@@ -180,7 +192,9 @@ class DialogueEngine:
                 if cancel.is_set():
                     break
                 tokens += 1
-                timings.setdefault("first_token_s", round(time.perf_counter() - t0, 4))
+                if "first_token_s" not in timings:
+                    timings["first_token_s"] = round(time.perf_counter() - t0, 4)
+                    timings.update(getattr(self.model, "last_prompt", None) or {})
                 text = parser.feed(piece)
                 if tone is None and parser.parsed.header_done:
                     tone = self._decide(parser, user, fields, crisis)

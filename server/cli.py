@@ -14,6 +14,11 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", choices=["auto", "cpu", "cuda"])
     p.add_argument("--threads", type=int, help="threads for ASR and the voice (default 2)")
     p.add_argument("--llm-threads", type=int, help="threads for a llama.cpp dialogue model (default 2)")
+    p.add_argument("--llm-engine", choices=["embedded", "server"],
+                   help="with --llm-backend llama: embedded (in this process, one reply at a time; default) or server "
+                   "(a llama-server started and supervised here, decoding --llm-slots conversations at once; "
+                   "built by scripts/build-llama-server)")
+    p.add_argument("--llm-slots", type=int, help="with --llm-engine server: conversations decoded at once (default 4)")
     p.add_argument("--asr-model", help="catalog name (whisper-base), CTranslate2 folder, or faster-whisper size name")
     p.add_argument("--llm-backend", choices=["llama", "openai", "transformers"])
     p.add_argument("--llm-model", help="catalog name (qwen2.5-1.5b, qwen2.5-0.5b), GGUF path, HF id, or the endpoint's model")
@@ -29,12 +34,17 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--api-key", help="require this bearer token from clients")
     p.add_argument("--backchannels", choices=["auto", "on", "off"],
                    help="agent's short acknowledgements in long user turns (auto: off on G.711 telephone audio)")
+    p.add_argument("--no-read-ahead", dest="read_ahead", action="store_false", default=None,
+                   help="do not transcribe turns while they are spoken nor read them into the model's cache early")
     p.add_argument("--locale", help="crisis resources locale (default en-US)")
     p.add_argument("--safety-scorer", help="the crisis screen's learned member: minilm (default), a sentence-transformers "
                    "folder, or off (the patterns alone)")
     p.add_argument("--safety-model-check", type=float, metavar="P",
                    help="also ask the dialogue model a yes/no risk question where the screen is unsure, and escalate at "
                    "P(yes) >= P (off by default: the embedded Qwen answers it poorly; for a strong endpoint model)")
+    from server.telephony import options as telephony_options
+
+    telephony_options.add_arguments(p)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -44,8 +54,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     keys = ("host", "port", "device", "threads", "llm_threads", "asr_model", "llm_backend", "llm_model", "llm_endpoint",
             "dialogue_mode", "voice_backend", "voice", "end_silence_ms", "analyser", "voice_heads", "api_key", "locale",
-            "safety_scorer", "safety_model_check", "backchannels")
+            "safety_scorer", "safety_model_check", "backchannels", "llm_engine", "llm_slots", "read_ahead")
     config = Config.from_env(**{k: getattr(args, k) for k in keys})
+    from server.telephony import options as telephony_options
+
+    telephony_options.apply(config, args)
     print("Loading models (the first start assembles them; later starts take ~10-20 s)...", flush=True)
     try:
         pipeline = Pipeline.load(config)
@@ -92,7 +105,17 @@ def cmd_models(args: argparse.Namespace) -> int:
         state = "ready" if row["assembled"] else ("installed" if row["installed"] else "missing")
         print(f"{row['name']:16} {row['kind']:7} {state:10} {row['description']} [{row['license']}]")
     print(f"model cache: {models.warmline_home() / 'models'}")
+    print(f"llama-server (--llm-engine server): {_llama_server_state()}")
     return 1 if failed else 0
+
+
+def _llama_server_state() -> str:
+    from dialogue.backends.llama_server import LlamaServerMissing, find_binary
+
+    try:
+        return find_binary()
+    except LlamaServerMissing:
+        return "not built for this CPU (bash scripts/build-llama-server; the embedded engine does not need it)"
 
 
 def _delegate(module: str, parser: argparse.ArgumentParser) -> None:

@@ -23,6 +23,7 @@ class Config:
     max_backchannel_ms: int = 900  # overlapping speech longer than this is an interruption
     playout_lead_ms: int = 300  # how far reply audio is sent ahead of playback
     backchannels: str = "auto"  # agent's "mm-hm" during long user turns: auto (off for G.711) | on | off
+    read_ahead: bool = True  # transcribe a turn while it is spoken and read its words into the model's cache
 
     asr_model: str = "whisper-base"  # catalog name, CTranslate2 folder, or faster-whisper size name
     asr_language: str | None = "en"
@@ -35,12 +36,31 @@ class Config:
     llm_endpoint: str | None = None  # for llm_backend=openai
     dialogue_mode: str = "tags"  # tags | free
     llm_threads: int = 2  # llama.cpp threads; under heavy load from other work, 1 can decode faster (they spin-wait)
+    llm_engine: str = "embedded"  # llm_backend=llama: embedded (in this process) | server (a supervised llama-server)
+    llm_slots: int = 4  # llm_engine=server: conversations decoded at once, each slot keeping its prompt cached
     locale: str = "en-US"  # crisis resources
     safety_scorer: str = "minilm"  # the crisis screen's learned member: catalog name, sentence-transformers folder, or off
     safety_model_check: float | None = None  # ask the dialogue model where the screen is unsure; P(yes) that escalates
 
     voice_backend: str = "piper"  # piper | espeak | coqui
     voice: str | None = None  # voice file or name; None = the backend's default
+
+    # telephony (server/telephony/, README "Phone lines"): Twilio Media Streams at /telephony/twilio, AudioSocket on its port
+    audiosocket_port: int | None = None  # listen for Asterisk AudioSocket calls here (None: off; 0: a free port)
+    audiosocket_host: str | None = None  # None = host
+    public_url: str | None = None  # https://host[:port] as Twilio reaches this server (signatures, the TwiML's stream URL)
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None  # verifies X-Twilio-Signature; with the SID and a number, transfers calls
+    twilio_api_base: str = "https://api.twilio.com"
+    handover_number: str | None = None  # Twilio calls are transferred here (<Dial>) on escalation or DTMF 0
+    audiosocket_handover: bool = False  # AudioSocket calls end after the handover line, so the dialplan goes on to a human
+    handover_webhook: str | None = None  # POST JSON here on every escalation and request for a human
+    handover_line: str | None = None  # what the agent says before the transfer (None: server/telephony/handover.py's)
+    ami: str | None = None  # host:port of an Asterisk manager to send a UserEvent to on handover
+    ami_username: str | None = None
+    ami_secret: str | None = None
+    call_records: str | None = None  # folder for per-call records (None: none are kept)
+    call_recording: bool = False  # with call_records: also keep the caller's audio
 
     max_sessions: int = 16
     max_message_bytes: int = 4 << 20  # a larger WebSocket message closes the connection (1009)

@@ -292,6 +292,7 @@ class Response:
                         await clauses.put(part)
                     elif isinstance(part, ReplyDone):
                         self.reply_text, self.reply_emotion = part.text, part.emotion
+                        self.timeline.extra.update({k: v for k, v in part.timings.items() if k.startswith("prompt_")})
             finally:
                 await clauses.put(None)
             if not self.cancel_event.is_set() and not self.speculative:  # a held reply may yet be dropped
@@ -313,6 +314,7 @@ class Response:
                         if self.cancel_event.is_set():
                             break
                         samples = resampler(chunk.samples)
+                        self.timeline.mark("audio_ready")  # held back until release if speculative
                         spoken.duration_ms += len(samples) * 1000 / self._rate
                         self._audio = np.concatenate([self._audio, samples])
                         self._wake.set()

@@ -25,6 +25,7 @@ import numpy as np
 from asr.base import SAMPLE_RATE
 from server.audio import StreamResampler, resample
 from server.backchannel import BackchannelPlanner, pick, tone_for
+from server.early_reading import TurnReader
 from server.echo import EchoDetector
 from server.endpointing import Endpointer, completeness
 from server.interruption import InterruptionPolicy, Overlap
@@ -54,6 +55,8 @@ class UserTurn:
     paused_at: float | None = None  # audio ms where the current pause began; None while speaking
     required_silence_ms: float = 0.0
     speculative: Response | None = None
+    reader: TurnReader | None = None  # reads the words into the model's cache while they are spoken
+    dropped: int = 0  # speculative replies dropped because the user went on
 
 
 class Session:
@@ -261,6 +264,8 @@ class Session:
             self._overlap_frames.append(frame)
         elif self._turn is not None:
             self._turn.frames.append(frame)
+            if self._turn.reader is not None and self._turn.paused_at is None:
+                self._turn.reader.offer(self._turn.frames, len(self._turn.frames) * FRAME_MS)
         else:
             self._preroll.append(frame)
             if len(self._preroll) > PRE_ROLL_MS / FRAME_MS:
@@ -313,7 +318,10 @@ class Session:
         if self._turn is not None and self._turn.paused_at is not None:
             # The user goes on after a pause: same turn; a speculative reply is dropped unheard.
             self._turn.paused_at = None
+            self._turn.dropped += self._turn.speculative is not None
             await self._drop_speculation(self._turn)
+            if self._turn.reader is not None:
+                self._turn.reader.resume()
             await self.set_state("user_speaking")
             return
         if self._turn is None:
@@ -328,6 +336,9 @@ class Session:
         timeline = TurnTimeline(self.clock)
         timeline.mark("speech_start", self._arrival.wall_ms(at_ms))
         self._turn = UserTurn(item_id, timeline, started_ms=at_ms, frames=frames)
+        if self.config.read_ahead and self.engine.can_prefill:
+            self._turn.reader = TurnReader(recognizer=self.pipeline.recognizer, engine=self.engine,
+                                           workers=self.pipeline.workers, conversation=lambda: self.conversation)
         await self.send({"type": "input_audio_buffer.speech_started", "audio_start_ms": int(at_ms), "item_id": item_id})
         await self.set_state("user_speaking")
 
@@ -345,6 +356,8 @@ class Session:
         if turn is None:
             return
         turn.paused_at = at_ms
+        if turn.reader is not None:
+            turn.reader.stop()
         turn.timeline.marks.pop("speech_end", None)
         turn.timeline.mark("speech_end", self._arrival.wall_ms(at_ms))
         turn.required_silence_ms = self._endpointer.unknown_ms
@@ -367,6 +380,10 @@ class Session:
                          "item_id": turn.item_id})
         await self._announce_user_item(turn.item_id)
         response = turn.speculative
+        response.timeline.extra["speculations_dropped"] = turn.dropped
+        if turn.reader is not None:
+            response.timeline.extra.update(read_ahead_reads=turn.reader.stats.reads,
+                                           read_ahead_tokens=turn.reader.stats.prefilled_tokens)
         if self.response and not self.response.finished:
             await self.response.cancel("turn_detected")
         self._track(response)
@@ -404,6 +421,8 @@ class Session:
 
     async def _drop_turn(self) -> None:
         if self._turn is not None:
+            if self._turn.reader is not None:
+                self._turn.reader.stop()
             await self._drop_speculation(self._turn)
             self._turn = None
 
@@ -556,6 +575,8 @@ class Session:
         if self._overlap_task and not self._overlap_task.done():
             self._overlap_task.cancel()
         if self._turn is not None:
+            if self._turn.reader is not None:
+                self._turn.reader.stop()
             await self._drop_speculation(self._turn)
         for response in (self.response, self._hearing):
             if response and not response.finished:

@@ -34,7 +34,7 @@ class AudioArrival:
 
 class TurnTimeline:
     MARKS = ("speech_start", "speech_end", "asr_start", "endpoint", "transcript", "analysis", "first_token", "first_clause",
-             "first_audio", "playback_confirmed", "response_done")
+             "audio_ready", "first_audio", "playback_confirmed", "response_done")
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
@@ -64,8 +64,10 @@ class TurnTimeline:
             "analysis_ms": span("transcript", "analysis"),
             "first_token_ms": span("analysis", "first_token") if "analysis" in m else span("transcript", "first_token"),
             "first_clause_ms": span("first_token", "first_clause"),
-            "tts_first_chunk_ms": span("first_clause", "first_audio"),
+            "tts_first_chunk_ms": span("first_clause", "audio_ready" if "audio_ready" in m else "first_audio"),
             "end_of_speech_to_first_audio_ms": span("speech_end", "first_audio"),
+            # negative: a speculative reply had its first audio ready before the turn was confirmed
+            "audio_ready_after_endpoint_ms": span("endpoint", "audio_ready"),
         }
         out.update(self.extra)
         return {k: v for k, v in out.items() if v is not None}

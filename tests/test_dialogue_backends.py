@@ -134,6 +134,31 @@ def test_prepared_history_is_the_prefix_the_next_turn_reuses(llama):
     assert shared >= len(tokens(history))  # the next turn starts evaluating after the whole history
 
 
+@pytest.mark.slow
+def test_words_read_while_spoken_are_the_prefix_the_reply_reuses(llama):
+    """Read ahead: the partial words of a turn still being spoken are in the cache where the reply's prompt
+    has them, so at the pause the model starts reading after them; the reply itself is unchanged by it."""
+    engine = DialogueEngine(llama)
+    conv = Conversation()
+    conv.add_user("Hi there.", item_id="u1")
+    conv.add_assistant("Hello! How are you today?", item_id="a1")
+    partial = "I have been feeling really lonely since my best friend moved"
+    first = engine.prefill(conv, partial)
+    assert first > 0
+    assert engine.prefill(conv, partial) == 0  # read already: nothing to do again
+    assert 0 < engine.prefill(conv, partial + " away to Canada") < first  # only the new words
+    cached = list(llama._llm.input_ids[:llama.n_tokens])
+    conv.add_user(partial + " away to Canada last month.", item_id="u2")
+    system = {"role": "system", "content": engine.system_prompt}
+    prompt = llama._template(messages=[system, *conv.messages(), {"role": "system", "content": "Stage: exploring."}])
+    tokens = llama._llm.tokenize(prompt.prompt.encode(), special=True)
+    shared = next((i for i, (a, b) in enumerate(zip(cached, tokens)) if a != b), min(len(cached), len(tokens)))
+    before_words = llama._llm.tokenize(prompt.prompt[:prompt.prompt.rfind(partial)].encode(), special=True)
+    assert shared == len(cached) and shared > len(before_words) + 8  # the words read early are all reused
+    parts = list(engine.respond(conv, item_id="a2"))
+    assert isinstance(parts[-1], ReplyDone) and parts[-1].text
+
+
 # --- OpenAI-compatible endpoint: llama-cpp-python's server, started here -------------------------
 
 def _free_port():

@@ -214,6 +214,22 @@ def test_history_window_starts_with_user():
     assert msgs[0]["role"] == "user" and msgs[-1]["content"] == "a3" and len(msgs) <= 3
 
 
+def test_history_window_moves_in_steps_so_its_start_stays_cached():
+    conv = Conversation(max_messages=8)
+    starts = []
+    for i in range(12):
+        conv.add_user(f"u{i}")
+        conv.add_assistant(f"a{i}")
+        msgs = conv.messages(then_user="next words")
+        assert msgs[-1] == {"role": "user", "content": "next words"} and len(msgs) <= 8
+        assert msgs[0]["role"] == "user"
+        starts.append(msgs[0]["content"])
+    # the window's first message changes once every few turns, not on every turn
+    changes = sum(a != b for a, b in zip(starts, starts[1:]))
+    assert 0 < changes <= len(starts) // 2
+    assert conv.messages()[-1]["content"] == "a11"
+
+
 def test_history_from_dicts_validates():
     conv = Conversation.from_history([{"role": "user", "content": "hello"}, {"role": "assistant", "content": "hi"}])
     assert [t.role for t in conv.turns] == ["user", "assistant"]

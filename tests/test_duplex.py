@@ -173,3 +173,40 @@ def test_a_crisis_reply_cut_by_a_barge_in_still_gives_the_resources(ws_url, spee
     escalations = caller.of_type("warmline.escalation")
     assert len(escalations) == 1, story
     assert escalations[0]["level"] in ("elevated", "imminent") and escalations[0]["reason"], escalations
+
+
+def test_a_reply_dropped_in_a_pause_leaves_no_trace(ws_url, speech):
+    """The user pauses long enough for a speculative reply to start, then goes on: that reply is dropped unheard.
+    Nothing of it reaches the client, and the turn that is answered holds both halves, once."""
+    from benchmarks.caller import Caller, is_backchannel
+
+    first, second, _ = split_mid_sentence(speech[0])
+
+    async def scenario():
+        async with Caller(ws_url) as caller:
+            await caller.silence(0.4)
+            await caller.stream(first)
+            await caller.silence(0.45)  # a pause: speculation starts; the unfinished words ask for patience
+            await caller.stream(second)
+            await caller.silence(0.3)
+            keep = asyncio.create_task(caller.silence(30))
+            try:
+                done = await caller.wait_for_reply(timeout=120)
+                timings = await caller.wait_for("warmline.turn.timings", timeout=10)
+                user_item = caller.of_type("input_audio_buffer.committed")[0]["item_id"]
+                await caller.send({"type": "conversation.item.retrieve", "item_id": user_item})
+                held = await caller.wait_for("conversation.item.retrieved", timeout=10)
+            finally:
+                keep.cancel()
+            return caller, done, timings, held
+
+    caller, done, timings, held = asyncio.run(scenario())
+    assert timings["durations"]["speculations_dropped"] >= 1, timings  # a reply really was started and dropped
+    assert done["response"]["status"] == "completed"
+    created = [e for e in caller.of_type("response.created") if not is_backchannel(e)]
+    assert [e["response"]["id"] for e in created] == [done["response"]["id"]]
+    assert len(caller.of_type("input_audio_buffer.committed")) == 1
+    transcripts = caller.of_type("conversation.item.input_audio_transcription.completed")
+    assert len(transcripts) == 1
+    words = held["item"]["content"][0]["transcript"].lower()
+    assert "dashwood" in words and "power" in words, words

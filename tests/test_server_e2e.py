@@ -230,3 +230,32 @@ def test_silence_and_noise_start_no_turn(ws_url):
     caller = run(scenario())
     assert not caller.of_type("input_audio_buffer.speech_started")
     assert not caller.of_type("response.created")
+
+
+def test_words_read_while_spoken_leave_less_for_the_reply_to_read(ws_url, librivox):
+    """Read ahead: while the caller speaks, partial transcripts go into the model's cache, so the reply's prompt
+    finds more of itself cached than a typed turn's, which nothing could read early."""
+    speech, _ = clip_0880(librivox)
+
+    async def typed():
+        async with Caller(ws_url) as caller:
+            await caller.send({"type": "conversation.item.create", "item": {
+                "type": "message", "role": "user", "content": [{"type": "input_text", "text": "Good evening."}]}})
+            await caller.send({"type": "response.create"})
+            await caller.wait_for_reply(timeout=120)
+            return (await caller.wait_for("warmline.turn.timings", timeout=10))["durations"]
+
+    async def spoken():
+        async with Caller(ws_url) as caller:
+            await caller.silence(0.5)
+            await caller.stream(speech)
+            await caller.silence(1.2)
+            done = await caller.wait_for_reply(timeout=120)
+            return done, (await caller.wait_for("warmline.turn.timings", timeout=10))["durations"]
+
+    before = run(typed())
+    done, after = run(spoken())
+    assert done["response"]["status"] == "completed"
+    assert after["read_ahead_reads"] >= 1 and after["read_ahead_tokens"] > 0, after
+    assert after["prompt_cached_tokens"] >= before["prompt_cached_tokens"] + 5, (before, after)
+    assert after["speculations_dropped"] == 0

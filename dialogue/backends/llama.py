@@ -45,6 +45,7 @@ class LlamaChatModel:
             if header_grammar and self._template is not None:
                 formatted = self._template(messages=messages)
                 prompt, ends = formatted.prompt, {"stopping_criteria": formatted.stopping_criteria}
+                self.last_prompt = self._cache_use(prompt)
                 header = ""
                 for piece in self._pieces(self._llm.create_completion(
                         prompt, stream=True, max_tokens=max_tokens, temperature=temperature,
@@ -63,6 +64,16 @@ class LlamaChatModel:
                     grammar=_grammar(grammar) if grammar else None)
             yield from self._pieces(chunks, cancel)
 
+    def _cache_use(self, prompt: str) -> dict:
+        """How many of the prompt's tokens the cache already holds (read before, and not read again)."""
+        tokens = self._llm.tokenize(prompt.encode(), special=True)
+        cached = 0
+        for a, b in zip(self._llm._input_ids[:self._llm.n_tokens], tokens):
+            if a != b:
+                break
+            cached += 1
+        return {"prompt_tokens": len(tokens), "prompt_cached_tokens": cached}
+
     @staticmethod
     def _pieces(chunks, cancel: threading.Event | None) -> Iterator[str]:
         try:
@@ -79,6 +90,32 @@ class LlamaChatModel:
     def warm(self, messages: list[dict]) -> None:
         for _ in self.stream(messages, max_tokens=1, temperature=0.0):
             pass
+
+    def prefill(self, messages: list[dict]) -> int:
+        """Evaluate into the cache the prompt `messages` make, up to the end of the last message's text, and
+        generate nothing: a person's words so far, while they are still speaking, so that at the pause only
+        the rest is left to read. Returns the tokens evaluated (0 if the cache already held them)."""
+        if self._template is None or not messages or not messages[-1].get("content"):
+            return 0
+        last = messages[-1]["content"]
+        prompt = self._template(messages=messages).prompt
+        end = prompt.rfind(last)
+        if end < 0:
+            return 0
+        # The last token is kept back: the next words may merge with it ("feel" -> "feeling").
+        tokens = self._llm.tokenize(prompt[:end + len(last)].encode(), special=True)[:-1]
+        with self._lock:
+            llm = self._llm
+            cached = 0
+            for a, b in zip(llm._input_ids[:llm.n_tokens], tokens):
+                if a != b:
+                    break
+                cached += 1
+            if cached >= len(tokens):
+                return 0
+            llm.n_tokens = cached  # eval drops the cache past this point before it extends it
+            llm.eval(tokens[cached:])
+            return len(tokens) - cached
 
     def yes_probability(self, messages: list[dict]) -> float:
         """P(yes) / (P(yes) + P(no)) for the first token of the answer to `messages` (a yes/no question).
