@@ -18,6 +18,8 @@ from server.config import Config
 from server.pipeline import Pipeline
 from server.protocol import BETA_NAMES, EventIds, ProtocolError, error_event, parse_client_event
 from server.session import Session
+from server.telephony.gateway import PREFIX as TELEPHONY_PREFIX, TelephonyGateway
+from server.telephony.twilio import STREAM_PATH as TWILIO_STREAM_PATH
 
 log = logging.getLogger("warmline.server")
 
@@ -33,10 +35,13 @@ class WarmlineServer:
         self.config, self.pipeline = config, pipeline
         self.sessions: set[Session] = set()
         self._static = client_dir(config)
+        self.telephony = TelephonyGateway(config=config, pipeline=pipeline, sessions=self.sessions)
 
     # --- HTTP ---------------------------------------------------------------------------------------
     def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         path = request.path.split("?", 1)[0]
+        if path.startswith(TELEPHONY_PREFIX):
+            return self.telephony.process_request(request)
         if path in WS_PATHS:
             if request.headers.get("Upgrade", "").lower() != "websocket":
                 return _http(HTTPStatus.UPGRADE_REQUIRED, b"connect with a WebSocket client\n", "text/plain")
@@ -64,6 +69,8 @@ class WarmlineServer:
 
     # --- one conversation -----------------------------------------------------------------------------
     async def handle(self, ws: ServerConnection) -> None:
+        if ws.request.path.split("?", 1)[0] == TWILIO_STREAM_PATH:
+            return await self.telephony.handle_twilio(ws)
         ids = EventIds()
         beta = "realtime=v1" in ws.request.headers.get("OpenAI-Beta", "")
         lock = asyncio.Lock()
@@ -106,6 +113,7 @@ class WarmlineServer:
         async with serve(self.handle, self.config.host, self.config.port, process_request=self.process_request,
                          max_size=self.config.max_message_bytes, ping_interval=20, ping_timeout=20) as server:
             port = server.sockets[0].getsockname()[1] if server.sockets else self.config.port
+            await self.telephony.start_audiosocket()
             log.info("Warmline listening on http://%s:%d/ (WebSocket %s)", self.config.host, port, WS_PATHS[0])
             print(f"Warmline is ready: open http://{self.config.host}:{port}/ in a browser", flush=True)
             if ready:
