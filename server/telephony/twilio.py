@@ -14,7 +14,7 @@ import hmac
 import json
 import logging
 from typing import Awaitable, Callable
-from xml.sax.saxutils import quoteattr
+from xml.sax.saxutils import escape
 
 from websockets.exceptions import ConnectionClosed
 
@@ -29,8 +29,8 @@ MULAW_BYTES_PER_MS = 8  # 8 kHz, one byte a sample
 
 def stream_twiml(stream_url: str) -> str:
     """The TwiML that connects a call to this server's Media Stream endpoint."""
-    return ('<?xml version="1.0" encoding="UTF-8"?>\n'
-            f"<Response><Connect><Stream url={quoteattr(stream_url)}/></Connect></Response>\n")
+    url = escape(stream_url, {'"': "&quot;"})
+    return f'<?xml version="1.0" encoding="UTF-8"?>\n<Response><Connect><Stream url="{url}"/></Connect></Response>\n'
 
 
 def signature(auth_token: str, url: str, params: list[tuple[str, str]] | None = None) -> str:
