@@ -70,7 +70,9 @@ class CallRecorder:
             self._wav.close()
             self._wav = None
         try:
-            self.path.write_text(json.dumps(asdict(self.record), indent=2) + "\n")
+            partial = self.path.with_suffix(".json.partial")  # a reader never sees half a record
+            partial.write_text(json.dumps(asdict(self.record), indent=2) + "\n")
+            partial.replace(self.path)
         except OSError as exc:  # a full disk must not take the call down with it
             log.error("could not write the call record %s: %s", self.path, exc)
 
