@@ -20,6 +20,7 @@ SUITES = {
     "perception": ("benchmarks.perception", "paralinguistic accuracy and analysis time"),
     "duplex": ("benchmarks.duplex", "pause handling, backchannels, interruption, turn-taking"),
     "empathy": ("benchmarks.empathy", "same words, different emotions: do replies fit?"),
+    "engine": ("benchmarks.llm_engine", "dialogue model in process vs llama-server: tokens/s at 1, 2, 4 streams, first token"),
     "safety": ("benchmarks.safety", "crisis screen on held-out parts (voice on/off, multi-turn); --speech: through the server"),
 }
 

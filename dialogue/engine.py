@@ -13,12 +13,13 @@ from tts.clauses import ClauseSplitter
 from .base import ChatModel
 from .conversation import Conversation, Turn
 from .format import GRAMMARS, HEADER_GRAMMARS, MODES, ReplyParser
+from .openers import pick_opener
 from .prompts import crisis_guidance, system_prompt, turn_note
 from .safety import Concern, SafetyPolicy, forbidden, off_script
 from .safety.risk import SEVERITY_OF
 from .speech_text import spoken
 from .tone import CRISIS_TONES, fallback_need, fallback_tone, tone_for_voice
-from .tracking import STAGE_GUIDANCE
+from .tracking import STAGE_GUIDANCE, emotion_from_words
 from .voice import VoiceCues
 
 
@@ -64,15 +65,19 @@ class ReplyDone:
 STOPS = ["<|im_end|>", "<|endoftext|>", "\nUser:", "\nuser:", "\n\n"]
 _SENTENCE_END = re.compile(r"[.!?][\"')]*$")
 EMPTY_REPLY = "I'm here, and I'm listening. Could you tell me a little more?"
+ASK_MORE = "Could you tell me a little more?"
 
 
 class DialogueEngine:
     def __init__(self, chat_model: ChatModel, *, mode: str = "tags", safety: SafetyPolicy | None = None,
                  instructions: str | None = None, temperature: float = 0.6, max_sentences: int = 3,
-                 max_tokens: int | None = None, use_grammar: bool = True, model_crisis_replies: bool = False) -> None:
+                 max_tokens: int | None = None, use_grammar: bool = True, model_crisis_replies: bool = False,
+                 openers: bool = False) -> None:
         """`model_crisis_replies`: let the model answer elevated turns (with crisis guidance,
         the output guard and the resource appended). Off by default: small models cannot be trusted
-        there, so every escalated turn gets the fixed, warm reply with resources."""
+        there, so every escalated turn gets the fixed, warm reply with resources.
+        `openers`: begin each reply with a short acknowledgement chosen before the model speaks
+        (`openers.py`), which the model continues; only where the backend can continue a given start."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
         self.model, self.mode = chat_model, mode
@@ -82,6 +87,7 @@ class DialogueEngine:
         self.max_tokens = max_tokens or (90 if mode == "tags" else 200)
         self.use_grammar = use_grammar and getattr(chat_model, "supports_grammar", False)
         self.model_crisis_replies = model_crisis_replies
+        self.openers = openers and self.use_grammar and getattr(chat_model, "supports_header_grammar", False)
 
     def warm(self) -> None:
         self.model.warm([{"role": "system", "content": self.system_prompt}])
@@ -168,11 +174,19 @@ class DialogueEngine:
             kwargs = {"grammar": GRAMMARS[self.mode]}
         parser, splitter = ReplyParser(self.mode), ClauseSplitter(first_min_words=2)
         tone, dropped, sentences, tokens = None, [], 0, 0
+        opener = self._opener(conv, user, concern) if self.openers and not crisis else None
+        if opener is not None:
+            phrase, opener_tone = opener
+            timings["first_clause_s"] = round(time.perf_counter() - t0, 4)
+            turn.add(phrase, opener_tone)
+            yield Clause(phrase, opener_tone)
+            kwargs["reply_start"] = phrase
+        said_by_model = False
         stream = self.model.stream(messages, max_tokens=self.max_tokens, temperature=self.temperature,
                                    stop=stops, cancel=cancel, **kwargs)
 
         def release(text: str, final: bool = False):
-            nonlocal sentences
+            nonlocal sentences, said_by_model
             clauses = splitter.push(text) + (splitter.flush() if final else [])
             for raw in clauses:
                 clause = spoken(raw)
@@ -183,6 +197,9 @@ class DialogueEngine:
                     continue
                 if "first_clause_s" not in timings:
                     timings["first_clause_s"] = round(time.perf_counter() - t0, 4)
+                if not said_by_model:
+                    said_by_model = True
+                    timings["first_model_clause_s"] = round(time.perf_counter() - t0, 4)
                 turn.add(clause, tone)
                 sentences += bool(_SENTENCE_END.search(clause))
                 yield Clause(clause, tone)
@@ -218,12 +235,17 @@ class DialogueEngine:
             timings["assessment_s"] = round(time.perf_counter() - t0, 4)
             yield _assessment(fields)
         yield from release(rest, final=True)
-        if not turn.text and not crisis:
-            yield from release(EMPTY_REPLY, final=True)
+        if not said_by_model and not crisis:
+            yield from release(ASK_MORE if turn.text else EMPTY_REPLY, final=True)
         if crisis and not self.safety.mentions_resource(turn.text, concern.category, concern.level):
             yield from release(("I'm really glad you told me. " if not turn.text else "") + resource, final=True)
         timings["total_s"] = round(time.perf_counter() - t0, 4)
         yield ReplyDone(turn.text, tone, timings, parser.parsed.valid, dropped=dropped)
+
+    def _opener(self, conv: Conversation, user: Turn, concern: Concern) -> tuple[str, str] | None:
+        emotion = user.emotion if user.emotion not in (None, "neutral") else emotion_from_words(user.text)
+        recent = [t.text for t in conv.turns if t.role == "assistant" and t.text][-2:]
+        return pick_opener(user.text, emotion, concern=bool(concern.category), recent=recent)
 
     def _owed(self, conv: Conversation) -> Concern | None:
         """The latest crisis whose resources no reply since has let the person hear (None if heard)."""

@@ -34,6 +34,8 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--api-key", help="require this bearer token from clients")
     p.add_argument("--backchannels", choices=["auto", "on", "off"],
                    help="agent's short acknowledgements in long user turns (auto: off on G.711 telephone audio)")
+    p.add_argument("--no-openers", dest="openers", action="store_false", default=None,
+                   help="let the model say a reply's first words too, instead of a short acknowledgement rendered ahead")
     p.add_argument("--no-read-ahead", dest="read_ahead", action="store_false", default=None,
                    help="do not transcribe turns while they are spoken nor read them into the model's cache early")
     p.add_argument("--locale", help="crisis resources locale (default en-US)")
@@ -54,7 +56,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     keys = ("host", "port", "device", "threads", "llm_threads", "asr_model", "llm_backend", "llm_model", "llm_endpoint",
             "dialogue_mode", "voice_backend", "voice", "end_silence_ms", "analyser", "voice_heads", "api_key", "locale",
-            "safety_scorer", "safety_model_check", "backchannels", "llm_engine", "llm_slots", "read_ahead")
+            "safety_scorer", "safety_model_check", "backchannels", "llm_engine", "llm_slots", "read_ahead", "openers")
     config = Config.from_env(**{k: getattr(args, k) for k in keys})
     from server.telephony import options as telephony_options
 
@@ -71,6 +73,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         DialogueEngine(pipeline.chat_model, mode=config.dialogue_mode, safety=pipeline.safety_policy()).warm()
         if config.backchannels != "off":
             pipeline.warm_backchannels()
+        if config.openers:
+            pipeline.warm_openers()
     except Exception as exc:  # warming is an optimisation only
         logging.getLogger("warmline").warning("could not warm the dialogue model or the voice: %s", exc)
     try:

@@ -23,6 +23,7 @@ class Config:
     max_backchannel_ms: int = 900  # overlapping speech longer than this is an interruption
     playout_lead_ms: int = 300  # how far reply audio is sent ahead of playback
     backchannels: str = "auto"  # agent's "mm-hm" during long user turns: auto (off for G.711) | on | off
+    openers: bool = True  # begin replies with a short acknowledgement rendered ahead of time (dialogue/openers.py)
     read_ahead: bool = True  # transcribe a turn while it is spoken and read its words into the model's cache
 
     asr_model: str = "whisper-base"  # catalog name, CTranslate2 folder, or faster-whisper size name

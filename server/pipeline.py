@@ -94,6 +94,21 @@ class Pipeline:
                 chunks = list(self.voice.synthesize(phrase, emotion=tone))
                 self._clips[(phrase, tone)] = (np.concatenate([c.samples for c in chunks]), self.voice.sample_rate)
 
+    def warm_openers(self) -> None:
+        """Render every reply opener (`dialogue/openers.py`) once, so a reply's first words cost no synthesis."""
+        import numpy as np
+
+        from dialogue.openers import all_openers
+
+        for phrase, tone in all_openers():
+            chunks = list(self.voice.synthesize(phrase, emotion=tone))
+            self._clips[(phrase, tone)] = (np.concatenate([c.samples for c in chunks]), self.voice.sample_rate)
+
+    def rendered(self, phrase: str, tone: str) -> "object | None":
+        """A phrase's audio in the voice's own rate, if it was rendered ahead of time."""
+        clip = self._clips.get((phrase, tone))
+        return clip[0] if clip is not None and clip[1] == self.voice.sample_rate else None
+
     async def backchannel_clip(self, phrase: str, tone: str) -> tuple[object, int] | None:
         """A short acknowledgement in the agent's voice, synthesized once per process and kept."""
         import numpy as np

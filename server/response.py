@@ -307,13 +307,16 @@ class Response:
                     await self.emit({"type": "response.output_audio_transcript.delta", "response_id": self.id,
                                      "item_id": self.item_id, "output_index": 0, "content_index": 0,
                                      "delta": clause.text + " "})
-                    stream = p.workers["tts"].stream(
+                    ready = p.rendered(clause.text, clause.emotion)
+                    if not self.clauses[:-1]:
+                        self.timeline.extra["first_clause_prerendered"] = int(ready is not None)
+                    stream = _one(ready) if ready is not None else p.workers["tts"].stream(
                         lambda c=clause: p.voice.synthesize(c.text, emotion=c.emotion, cancel=self.cancel_event),
                         cancel=threading.Event())
                     async for chunk in stream:
                         if self.cancel_event.is_set():
                             break
-                        samples = resampler(chunk.samples)
+                        samples = resampler(chunk if ready is not None else chunk.samples)
                         self.timeline.mark("audio_ready")  # held back until release if speculative
                         spoken.duration_ms += len(samples) * 1000 / self._rate
                         self._audio = np.concatenate([self._audio, samples])
@@ -428,3 +431,8 @@ class Response:
         return {"object": "realtime.response", "id": self.id, "status": self.status, "status_details": details,
                 "output": [item] if item else [], "output_modalities": ["audio"], "usage": None,
                 "metadata": {"reply_emotion": self.reply_emotion}}
+
+
+async def _one(samples: np.ndarray):
+    """A phrase rendered ahead of time, as a stream of one chunk."""
+    yield samples

@@ -73,7 +73,7 @@ class Session:
         self.clock = Clock()
         self.conversation = Conversation()
         self.engine = DialogueEngine(pipeline.chat_model, mode=cfg.dialogue_mode,
-                                     safety=pipeline.safety_policy(), instructions=None)
+                                     safety=pipeline.safety_policy(), instructions=None, openers=cfg.openers)
         self.baseline = pipeline.analyser.new_baseline() if pipeline.analyser else None
         self.echo = EchoDetector()
         self.policy = InterruptionPolicy(max_backchannel_ms=cfg.max_backchannel_ms)

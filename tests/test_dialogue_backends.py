@@ -159,6 +159,25 @@ def test_words_read_while_spoken_are_the_prefix_the_reply_reuses(llama):
     assert isinstance(parts[-1], ReplyDone) and parts[-1].text
 
 
+@pytest.mark.slow
+def test_an_opener_is_said_first_and_the_model_continues_after_it(llama):
+    from dialogue.openers import all_openers
+
+    engine = DialogueEngine(llama, openers=True)
+    assert engine.openers
+    conv = Conversation()
+    conv.add_user("Work has been so stressful and my manager keeps yelling at me.", item_id="u1")
+    parts = list(engine.respond(conv, item_id="a1"))
+    clauses = [p for p in parts if isinstance(p, Clause)]
+    done = parts[-1]
+    assert (clauses[0].text, clauses[0].emotion) in all_openers()
+    assert len(clauses) >= 2 and done.text.startswith(clauses[0].text)
+    assert len(done.text.split()) > len(clauses[0].text.split()) + 2  # the model went on after it
+    assert not clauses[1].text.startswith(clauses[0].text)  # ... and did not say it again
+    assert done.timings["first_clause_s"] <= done.timings["first_model_clause_s"]
+    assert conv.find("a1").text == done.text
+
+
 # --- OpenAI-compatible endpoint: llama-cpp-python's server, started here -------------------------
 
 def _free_port():

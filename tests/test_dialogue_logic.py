@@ -454,3 +454,26 @@ def test_a_crisis_reply_heard_in_full_owes_nothing():
     run(engine, conv, item_id="a1")
     conv.add_user("Okay, I will call them.", item_id="u2")
     assert run(engine, conv, item_id="a2")[-1].text == "I hear you. Tell me more."
+
+
+# --- openers ---------------------------------------------------------------------------------
+
+def test_openers_answer_the_feeling_and_do_not_repeat():
+    from dialogue.openers import all_openers, pick_opener
+
+    assert pick_opener("I got the job!", "happy") == ("Oh, that's lovely!", "cheerful")
+    assert pick_opener("Work has been so stressful lately.", None)[1] == "gentle"
+    assert pick_opener("My mum passed away last week.", "sad")[1] == "gentle"
+    assert pick_opener("Why is the sky blue?", None)[0] == "Hmm, let me think."
+    assert pick_opener("Hello there.", None)[0] == "Hi there!"
+    worried = pick_opener("I went for a walk today.", None, concern=True)
+    assert worried[1] == "gentle" and "lovely" not in worried[0]
+    first = pick_opener("I went for a walk today.", None)
+    second = pick_opener("Then I came home.", None, recent=[first[0] + " Where did you go?"])
+    assert second[0] != first[0]
+    assert first in all_openers() and second in all_openers()
+
+
+def test_an_opener_needs_a_backend_that_continues_a_given_start():
+    engine = DialogueEngine(ScriptedModel("listen|warm\nThat is fine."), openers=True)
+    assert not engine.openers  # the fake has no header grammar: the model says every word itself

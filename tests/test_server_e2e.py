@@ -57,6 +57,9 @@ def test_spoken_turn_gets_transcript_reply_and_audio(ws_url, librivox):
     assert marks["speech_start"] <= marks["speech_end"] <= marks["endpoint"] <= marks["first_audio"]
     assert marks["speech_end"] <= marks["asr_start"] <= marks["transcript"] <= marks["first_audio"]
     assert "end_of_speech_to_first_audio_ms" in timings["durations"]
+    # the reply opens with a short acknowledgement whose audio was rendered at start-up (dialogue/openers.py)
+    first_words = caller.of_type("response.output_audio_transcript.delta")[0]["delta"].strip()
+    assert timings["durations"]["first_clause_prerendered"] == 1 and reply.startswith(first_words), (first_words, reply)
     states = [e["state"] for e in caller.of_type("warmline.state")]
     assert {"user_speaking", "thinking", "speaking"} <= set(states)
 

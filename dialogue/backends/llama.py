@@ -36,9 +36,11 @@ class LlamaChatModel:
 
     def stream(self, messages: list[dict], *, max_tokens: int = 200, temperature: float = 0.7,
                stop: list[str] | None = None, cancel: threading.Event | None = None,
-               grammar: str | None = None, header_grammar: str | None = None) -> Iterator[str]:
+               grammar: str | None = None, header_grammar: str | None = None,
+               reply_start: str | None = None) -> Iterator[str]:
         """`grammar` constrains the whole output. `header_grammar` constrains only its opening; once that
-        is complete the rest is generated freely, and `stop` applies to the rest. llama.cpp checks a
+        is complete the rest is generated freely, and `stop` applies to the rest; `reply_start` (not
+        yielded: the caller has it) is put after the header for the model to continue. llama.cpp checks a
         grammar against the whole vocabulary (151k tokens for Qwen) at every step, which cost ~40 % of the
         decoding speed here, so a grammar that only has to fix a short header should stop there."""
         with self._lock:
@@ -55,6 +57,8 @@ class LlamaChatModel:
                 if (cancel is not None and cancel.is_set()) or not header:
                     return
                 used = len(self._llm.tokenize(header.encode(), add_bos=False, special=False))
+                if reply_start:
+                    header = header.rstrip("\n") + "\n" + reply_start.strip()
                 chunks = self._llm.create_completion(prompt + header, stream=True, temperature=temperature,
                                                      max_tokens=max(1, max_tokens - used),
                                                      stop=[*(stop or []), *formatted.stop], **ends)
