@@ -125,7 +125,7 @@ async def _measure(url: str, speech: list[np.ndarray], levels: list[int], turns:
             bar.update(n)
         first = [r["first_audio_ms"] for r in rows if r["first_audio_ms"] is not None]
         level = {"sessions": n, "turns": len(rows), "first_audio_ms": percentiles(first),
-                 "failed_turns": sum(r["status"] != "completed" for r in rows)}
+                 "failed_turns": sum(r["status"] != "completed" for r in rows), **_how(rows)}
         for stage in STAGES + ("end_of_speech_to_first_audio_ms",):
             level[stage] = percentiles([r["server"][stage] for r in rows if stage in r["server"]])
         level["per_turn"] = rows
@@ -139,6 +139,7 @@ async def _measure(url: str, speech: list[np.ndarray], levels: list[int], turns:
         "turns": talk, "first_turn_first_audio_ms": talk[0]["first_audio_ms"],
         "later_turns_first_audio_ms": percentiles([r["first_audio_ms"] for r in later]),
         "later_turns_first_token_ms": percentiles([r["server"].get("first_token_ms") for r in later]),
+        "later_turns": _how(later),
         "failed_turns": sum(r.get("status") != "completed" for r in talk)}
     bar.update(turns)
     stops = []
@@ -156,6 +157,23 @@ async def _measure(url: str, speech: list[np.ndarray], levels: list[int], turns:
     return results
 
 
+def _how(rows: list[dict]) -> dict:
+    """What the server says of these turns beyond its stages: when the model's own words came (after an
+    opener), whether the speculative reply was ready when the turn was confirmed, and what read-ahead saved."""
+    server = [r.get("server") or {} for r in rows]
+    ready = [d["audio_ready_after_endpoint_ms"] for d in server if "audio_ready_after_endpoint_ms" in d]
+    return {
+        "model_clause_ms": percentiles([d.get("end_of_speech_to_model_clause_ms") for d in server]),
+        "speculation": {"ready_at_endpoint": sum(v <= 0 for v in ready), "late": sum(v > 0 for v in ready),
+                        "late_by_ms": percentiles([v for v in ready if v > 0]),
+                        "dropped_before_the_used_one": sum(d.get("speculations_dropped", 0) for d in server)},
+        "opener_prerendered": sum(d.get("first_clause_prerendered", 0) for d in server),
+        "read_ahead_tokens": percentiles([d.get("read_ahead_tokens") for d in server]),
+        "prompt_uncached_tokens": percentiles([d["prompt_tokens"] - d["prompt_cached_tokens"] for d in server
+                                               if "prompt_tokens" in d and "prompt_cached_tokens" in d]),
+    }
+
+
 def _report(results: dict) -> str:
     rows = []
     for n, lv in results["levels"].items():
@@ -165,6 +183,15 @@ def _report(results: dict) -> str:
           "caller saw it, with the server's own stage breakdown (p50, ms). The endpointing wait is the silence "
           "that ends a turn.", "",
           table(["sessions", "turns", "first audio p50", "p95", *STAGES], rows), "",
+          "What the caller waits for beyond the first audio, and how the speculative reply fared (server figures):", "",
+          table(["sessions", "model's first clause after speech end p50", "p95", "reply ready at the endpoint",
+                 "late", "late by p50", "dropped speculations", "opener pre-rendered", "read-ahead tokens p50",
+                 "prompt tokens left to read p50"],
+                [[n, lv["model_clause_ms"]["p50"], lv["model_clause_ms"]["p95"], lv["speculation"]["ready_at_endpoint"],
+                  lv["speculation"]["late"], lv["speculation"]["late_by_ms"]["p50"],
+                  lv["speculation"]["dropped_before_the_used_one"], lv["opener_prerendered"],
+                  lv["read_ahead_tokens"]["p50"], lv["prompt_uncached_tokens"]["p50"]]
+                 for n, lv in results["levels"].items()]), "",
           _conversation_line(results["conversation"]), "",
           f"Barge-in: user speech onset to the last reply audio received: p50 {results['barge_in']['stop_ms']['p50']} ms, "
           f"p95 {results['barge_in']['stop_ms']['p95']} ms (includes the VAD's minimum speech duration); to the "
@@ -180,7 +207,9 @@ def _conversation_line(c: dict) -> str:
     per_turn = ", ".join(f"{r['first_audio_ms']}" for r in c["turns"])
     return (f"One conversation ({len(c['turns'])} turns in one session, each a second after the previous reply "
             f"ended): first audio per turn {per_turn} ms; later turns p50 {c['later_turns_first_audio_ms']['p50']} ms, "
-            f"their first token after analysis p50 {c['later_turns_first_token_ms']['p50']} ms.")
+            f"p95 {c['later_turns_first_audio_ms']['p95']} ms; their first token after analysis p50 "
+            f"{c['later_turns_first_token_ms']['p50']} ms; the model's own first clause p50 "
+            f"{c['later_turns']['model_clause_ms']['p50']} ms after the end of speech.")
 
 
 def _plot(results: dict, path) -> None:

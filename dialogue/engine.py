@@ -33,6 +33,7 @@ class Assessment:
 class Clause:
     text: str
     emotion: str
+    opener: bool = False  # the acknowledgement said before the model's words (openers.py)
 
 
 @dataclass
@@ -179,7 +180,7 @@ class DialogueEngine:
             phrase, opener_tone = opener
             timings["first_clause_s"] = round(time.perf_counter() - t0, 4)
             turn.add(phrase, opener_tone)
-            yield Clause(phrase, opener_tone)
+            yield Clause(phrase, opener_tone, opener=True)
             kwargs["reply_start"] = phrase
         said_by_model = False
         stream = self.model.stream(messages, max_tokens=self.max_tokens, temperature=self.temperature,

@@ -289,6 +289,8 @@ class Response:
                                          "resources": part.resources})
                     elif isinstance(part, Clause):
                         self.timeline.mark("first_clause")
+                        if not part.opener:
+                            self.timeline.mark("first_model_clause")
                         await clauses.put(part)
                     elif isinstance(part, ReplyDone):
                         self.reply_text, self.reply_emotion = part.text, part.emotion

@@ -34,7 +34,7 @@ class AudioArrival:
 
 class TurnTimeline:
     MARKS = ("speech_start", "speech_end", "asr_start", "endpoint", "transcript", "analysis", "first_token", "first_clause",
-             "audio_ready", "first_audio", "playback_confirmed", "response_done")
+             "first_model_clause", "audio_ready", "first_audio", "playback_confirmed", "response_done")
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
@@ -66,6 +66,8 @@ class TurnTimeline:
             "first_clause_ms": span("first_token", "first_clause"),
             "tts_first_chunk_ms": span("first_clause", "audio_ready" if "audio_ready" in m else "first_audio"),
             "end_of_speech_to_first_audio_ms": span("speech_end", "first_audio"),
+            # the model's own first clause, after an opener (dialogue/openers.py): when its words could start
+            "end_of_speech_to_model_clause_ms": span("speech_end", "first_model_clause"),
             # negative: a speculative reply had its first audio ready before the turn was confirmed
             "audio_ready_after_endpoint_ms": span("endpoint", "audio_ready"),
         }

@@ -36,6 +36,10 @@ def test_latency_quick(tmp_path, ws_url):
         assert level["turns"] == 2 * level["sessions"]
         assert level["failed_turns"] == 0
         assert level["first_audio_ms"]["n"] == level["turns"]
+        # how each turn went: the speculative reply was ready at the endpoint or late, never unaccounted
+        spec = level["speculation"]
+        assert spec["ready_at_endpoint"] + spec["late"] == level["turns"]
+        assert level["opener_prerendered"] == level["turns"] and level["model_clause_ms"]["n"] == level["turns"]
     talk = r["conversation"]  # two turns in one session
     assert [t["turn"] for t in talk["turns"]] == [1, 2] and talk["failed_turns"] == 0
     assert talk["later_turns_first_audio_ms"]["n"] == 1 and talk["turns"][1]["server"]["first_token_ms"] > 0
