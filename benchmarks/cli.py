@@ -22,6 +22,7 @@ SUITES = {
     "empathy": ("benchmarks.empathy", "same words, different emotions: do replies fit?"),
     "engine": ("benchmarks.llm_engine", "dialogue model in process vs llama-server: tokens/s at 1, 2, 4 streams, first token"),
     "safety": ("benchmarks.safety", "crisis screen on held-out parts (voice on/off, multi-turn); --speech: through the server"),
+    "telephony": ("benchmarks.telephony", "phone path (Twilio, AudioSocket) beside wideband: latency, barge-in, WER, voice"),
 }
 
 
