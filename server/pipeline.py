@@ -62,7 +62,8 @@ class Pipeline:
                 analyser = timed("paralinguistics", lambda: VoiceAnalyser(whisper_model=model, device=config.device,
                                                                            models_dir=config.voice_heads))
         chat_model = timed("dialogue", lambda: build_chat_model(config.llm_backend, config.llm_model, device=config.device,
-                                                                endpoint=config.llm_endpoint, threads=config.llm_threads))
+                                                                endpoint=config.llm_endpoint, threads=config.llm_threads,
+                                                                engine=config.llm_engine, slots=config.llm_slots))
         voice = timed("tts", lambda: build_voice(config.voice_backend, voice=config.voice, device=config.device))
         risk_scorer = None
         if (config.safety_scorer or "off") != "off":  # a screen that cannot load stops the start: it is safety
@@ -73,7 +74,9 @@ class Pipeline:
         if config.safety_model_check is not None and not hasattr(chat_model, "yes_probability"):
             raise ModelLoadError(f"--safety-model-check: {getattr(chat_model, 'name', config.llm_backend)} cannot answer a "
                                  "yes/no question from its token probabilities")
-        workers = {name: ModelWorker(name) for name in ("vad", "asr", "paralinguistics", "dialogue", "tts")}
+        workers = {name: ModelWorker(name) for name in ("vad", "asr", "paralinguistics", "tts")}
+        # A batching engine (llama-server) decodes several replies at once: one worker thread per slot.
+        workers["dialogue"] = ModelWorker("dialogue", threads=getattr(chat_model, "concurrency", 1))
         return cls(config, vad, recognizer, analyser, chat_model, voice, risk_scorer, workers, timings)
 
     def safety_policy(self) -> "object":

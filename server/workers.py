@@ -16,9 +16,10 @@ _DONE = object()
 
 
 class ModelWorker:
-    def __init__(self, name: str, *, max_pending: int = 64) -> None:
+    def __init__(self, name: str, *, max_pending: int = 64, threads: int = 1) -> None:
+        """`threads` > 1 only for a model that serves several calls at once (a batching engine)."""
         self.name = name
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"warmline-{name}")
+        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"warmline-{name}")
         self._slots = threading.BoundedSemaphore(max_pending)
         self._waiting = 0  # calls submitted and not yet started
         self._count = threading.Lock()

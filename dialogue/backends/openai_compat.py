@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Iterator
+from typing import Iterable, Iterator
 
 
 class OpenAIChatModel:
@@ -51,14 +51,20 @@ class OpenAIChatModel:
                                                         temperature=0.0, logprobs=True, top_logprobs=20,
                                                         extra_body=self._extra or None)
         content = (response.choices[0].logprobs.content or []) if response.choices[0].logprobs else []
-        mass = {"yes": 0.0, "no": 0.0}
-        for alt in content[0].top_logprobs if content else []:
-            word = alt.token.strip().lower()
-            if word in mass:
-                mass[word] += math.exp(alt.logprob)
-        total = mass["yes"] + mass["no"]
-        return mass["yes"] / total if total > 0 else 0.5
+        return yes_share((alt.token, math.exp(alt.logprob)) for alt in (content[0].top_logprobs if content else []))
 
     def warm(self, messages: list[dict]) -> None:
         for _ in self.stream(messages, max_tokens=1, temperature=0.0):
             pass
+
+
+def yes_share(alternatives: Iterable[tuple[str, float]]) -> float:
+    """P(yes) / (P(yes) + P(no)) from (token, probability) alternatives for an answer's first token;
+    0.5 (no opinion) when neither word is among them."""
+    mass = {"yes": 0.0, "no": 0.0}
+    for token, p in alternatives:
+        word = token.strip().lower()
+        if word in mass:
+            mass[word] += p
+    total = mass["yes"] + mass["no"]
+    return mass["yes"] / total if total > 0 else 0.5
