@@ -19,6 +19,7 @@ SUITES = {
     "dialogue": ("benchmarks.dialogue", "crisis recall, false alarms, format, reply emotion, per model"),
     "perception": ("benchmarks.perception", "paralinguistic accuracy and analysis time"),
     "duplex": ("benchmarks.duplex", "pause handling, backchannels, interruption, turn-taking"),
+    "turn_end": ("benchmarks.turn_end", "end-of-turn rule on transcripts it was not tuned on: long waits, early answers"),
     "empathy": ("benchmarks.empathy", "same words, different emotions: do replies fit?"),
     "engine": ("benchmarks.llm_engine", "dialogue model in process vs llama-server: tokens/s at 1, 2, 4 streams, first token"),
     "safety": ("benchmarks.safety", "crisis screen on held-out parts (voice on/off, multi-turn); --speech: through the server"),

@@ -81,3 +81,12 @@ def test_dialogue_quick(tmp_path):
     assert run["model"] == "qwen2.5-0.5b" and run["cases"] == 19  # every 4th case
     assert run["crisis"]["cases"] == 6 and run["crisis"]["recall"] == 1.0
     assert run["crisis"]["reply_has_resource_rate"] == 1.0
+
+
+def test_turn_end_quick(tmp_path):
+    r = bench(tmp_path, "turn_end")
+    assert set(r["parts"]) == {"a", "b"} and r["parts"]["b"]["role"] == "held out"
+    for part in r["parts"].values():
+        finished, early = part["finished_made_to_wait_long"], part["unfinished_answered_at_short_wait"]
+        assert finished["of"] + early["of"] == part["lines"] and 0 <= finished["n"] <= finished["of"]
+        assert sum(k["lines"] for k in part["by_kind"].values()) == part["lines"]

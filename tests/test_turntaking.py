@@ -19,6 +19,19 @@ from server.interruption import InterruptionPolicy, Overlap, is_backchannel
     ("That is all.", "complete"),
     ("hello there", "unknown"),
     ("", "unknown"),
+    # a word that may end a sentence only where something points back to it: probably finished, middle wait
+    ("He was taller than he was.", "unknown"),
+    ("Who are you talking to?", "unknown"),
+    ("There's nobody I can count on.", "unknown"),
+    ("I really miss her.", "complete"),
+    ("Thank you.", "complete"),
+    # ... and where nothing does, or the sentence announces what it has not said yet: unfinished
+    ("I want to talk to.", "incomplete"),
+    ("I think the problem is.", "incomplete"),
+    ("How much there might be.", "incomplete"),
+    ("Can you tell me how to?", "incomplete"),
+    ("My sister and her.", "incomplete"),
+    ("Actually.", "incomplete"),
 ])
 def test_completeness(text, expected):
     assert completeness(text) == expected
