@@ -18,7 +18,7 @@ from .prompts import crisis_guidance, system_prompt, turn_note
 from .safety import Concern, SafetyPolicy, forbidden, off_script
 from .safety.risk import SEVERITY_OF
 from .speech_text import spoken
-from .tone import CRISIS_TONES, fallback_need, fallback_tone, tone_for_voice
+from .tone import CRISIS_TONES, NEEDS, REPLY_EMOTIONS, fallback_need, fallback_tone, tone_for_voice
 from .tracking import STAGE_GUIDANCE, emotion_from_words
 from .voice import VoiceCues
 
@@ -88,7 +88,7 @@ class DialogueEngine:
         self.max_tokens = max_tokens or (90 if mode == "tags" else 200)
         self.use_grammar = use_grammar and getattr(chat_model, "supports_grammar", False)
         self.model_crisis_replies = model_crisis_replies
-        self.openers = openers and self.use_grammar and getattr(chat_model, "supports_header_grammar", False)
+        self.openers = openers and self.use_grammar and getattr(chat_model, "supports_reply_start", False)
 
     def warm(self) -> None:
         self.model.warm([{"role": "system", "content": self.system_prompt}])
@@ -149,7 +149,7 @@ class DialogueEngine:
     # -- the two ways to answer -------------------------------------------------------------------
 
     def _fixed(self, concern: Concern, fields: dict, turn: "_Reply", timings: dict, t0: float):
-        tone = "gentle" if concern.category in ("suicide", "self_harm") else "calm"
+        tone = crisis_tone(concern.category)
         fields.update(need="safety", reply_emotion=tone, source="safety", format_valid=True)
         yield _assessment(fields)
         for i, clause in enumerate(self.safety.crisis_reply(concern.category, concern.level)):
@@ -169,7 +169,9 @@ class DialogueEngine:
         messages = [{"role": "system", "content": self.system_prompt}, *conv.messages(),
                     {"role": "system", "content": turn_note(fields, crisis_guidance=guidance)}]
         kwargs, stops = {}, STOPS
-        if self.use_grammar and getattr(self.model, "supports_header_grammar", False):
+        if self.use_grammar and self.mode == "tags" and getattr(self.model, "supports_header_choices", False):
+            kwargs, stops = {"header_choices": [NEEDS, REPLY_EMOTIONS]}, STOPS + ["\n"]
+        elif self.use_grammar and getattr(self.model, "supports_header_grammar", False):
             kwargs, stops = {"header_grammar": HEADER_GRAMMARS[self.mode]}, STOPS + ["\n"]
         elif self.use_grammar:
             kwargs = {"grammar": GRAMMARS[self.mode]}
@@ -287,6 +289,18 @@ class DialogueEngine:
         if "thought" in header:
             fields["thought"] = header["thought"]
         return tone
+
+
+def crisis_tone(category: str) -> str:
+    """The tone of the fixed reply to an escalated turn."""
+    return "gentle" if category in ("suicide", "self_harm") else "calm"
+
+
+def fixed_openings(safety: SafetyPolicy) -> list[tuple[str, str]]:
+    """The first clause of every fixed crisis reply, with its tone: rendered ahead of time like the openers."""
+    from .safety import CATEGORIES
+
+    return [(safety.crisis_reply(c, "elevated")[0], crisis_tone(c)) for c in CATEGORIES]
 
 
 def _assessment(fields: dict) -> Assessment:

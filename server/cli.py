@@ -73,8 +73,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         DialogueEngine(pipeline.chat_model, mode=config.dialogue_mode, safety=pipeline.safety_policy()).warm()
         if config.backchannels != "off":
             pipeline.warm_backchannels()
-        if config.openers:
-            pipeline.warm_openers()
+        pipeline.warm_openers(openers=config.openers)
     except Exception as exc:  # warming is an optimisation only
         logging.getLogger("warmline").warning("could not warm the dialogue model or the voice: %s", exc)
     try:

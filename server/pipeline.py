@@ -97,13 +97,15 @@ class Pipeline:
                 chunks = list(self.voice.synthesize(phrase, emotion=tone))
                 self._clips[(phrase, tone)] = (np.concatenate([c.samples for c in chunks]), self.voice.sample_rate)
 
-    def warm_openers(self) -> None:
-        """Render every reply opener (`dialogue/openers.py`) once, so a reply's first words cost no synthesis."""
+    def warm_openers(self, *, openers: bool = True) -> None:
+        """Render every reply opener (`dialogue/openers.py`) and the first clause of each fixed crisis reply once,
+        so a reply's first words cost no synthesis."""
         import numpy as np
 
+        from dialogue.engine import fixed_openings
         from dialogue.openers import all_openers
 
-        for phrase, tone in all_openers():
+        for phrase, tone in {*(all_openers() if openers else []), *fixed_openings(self.safety_policy())}:
             chunks = list(self.voice.synthesize(phrase, emotion=tone))
             self._clips[(phrase, tone)] = (np.concatenate([c.samples for c in chunks]), self.voice.sample_rate)
 

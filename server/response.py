@@ -118,6 +118,7 @@ class Response:
         self._wake = asyncio.Event()
         self._first_audio_sent = False
         self._client_played_ms: float | None = None
+        self._reading: asyncio.Task | None = None  # the model reading the turn's words during the voice analysis
 
     # --- control ----------------------------------------------------------------------------------
     @property
@@ -240,6 +241,9 @@ class Response:
         s.on_transcript(self)
         await self.emit({"type": "conversation.item.input_audio_transcription.completed", "item_id": self.user_item,
                          "content_index": 0, "transcript": self.transcript})
+        if self.transcript and self.create and s.config.read_ahead and s.engine.can_prefill:
+            # the model reads the words while the voice is analysed; the reply then finds them cached
+            self._reading = asyncio.create_task(self._read_words(self.transcript))
         try:
             if p.analyser is not None and self.transcript:
                 profile = await p.workers["paralinguistics"].run(
@@ -255,6 +259,13 @@ class Response:
             if self.transcript:
                 self.conversation.add_user(self.transcript, voice=self.voice, item_id=self.user_item)
             self.heard.set()
+
+    async def _read_words(self, words: str) -> None:
+        s = self.session
+        try:
+            await s.pipeline.workers["dialogue"].run_when_idle(lambda: s.engine.prefill(self.conversation, words))
+        except Exception as exc:  # an optimisation: the reply reads the words itself
+            log.debug("reading the words ahead failed: %s", exc)
 
     async def _open(self) -> None:
         self._created = True

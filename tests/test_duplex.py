@@ -120,11 +120,15 @@ def test_a_crisis_said_over_the_agents_reply_escalates(ws_url, speech):
             try:
                 escalation = await caller.wait_for("warmline.escalation", timeout=90)
                 reply = await caller.wait_for_reply(timeout=90, after_index=caller.index_of(escalation))
+                timings = await caller.wait_for("warmline.turn.timings", timeout=10, after_index=caller.index_of(reply),
+                                                where=lambda e: e.get("response_id") == reply["response"]["id"])
             finally:
                 keep.cancel()
-            return caller, first, escalation, reply
+            return caller, first, escalation, reply, timings
 
-    caller, first, escalation, reply = asyncio.run(scenario())
+    caller, first, escalation, reply, timings = asyncio.run(scenario())
+    # the crisis reply's first words were rendered at start-up: no synthesis stands between the turn and them
+    assert timings["durations"]["first_clause_prerendered"] == 1, timings
     story = caller.story()
     cut = next(d for d in caller.of_type("response.done") if d["response"]["id"] == first["response_id"])
     assert cut["response"]["status"] == "cancelled", story

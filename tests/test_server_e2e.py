@@ -257,7 +257,11 @@ def test_words_read_while_spoken_leave_less_for_the_reply_to_read(ws_url, libriv
             return done, (await caller.wait_for("warmline.turn.timings", timeout=10))["durations"]
 
     before = run(typed())
-    done, after = run(spoken())
+    # Reading ahead only uses idle workers: a call another test's session left running can make it skip a turn.
+    for _ in range(3):
+        done, after = run(spoken())
+        if after.get("read_ahead_tokens"):
+            break
     assert done["response"]["status"] == "completed"
     assert after["read_ahead_reads"] >= 1 and after["read_ahead_tokens"] > 0, after
     assert after["prompt_cached_tokens"] >= before["prompt_cached_tokens"] + 5, (before, after)

@@ -27,7 +27,8 @@ class LlamaChatModel:
         self._lock = threading.Lock()  # one generation at a time; llama.cpp contexts are not shareable
         self._template = None if chat_format else _template_of(self._llm)
         # A header grammar needs the prompt as text, to continue it unconstrained after the header.
-        self.supports_header_grammar = self._template is not None
+        self.supports_header_grammar = self.supports_header_choices = self._template is not None
+        self.supports_reply_start = self.supports_header_grammar  # stream(reply_start=) continues a given start
 
     @property
     def n_tokens(self) -> int:
@@ -37,23 +38,30 @@ class LlamaChatModel:
     def stream(self, messages: list[dict], *, max_tokens: int = 200, temperature: float = 0.7,
                stop: list[str] | None = None, cancel: threading.Event | None = None,
                grammar: str | None = None, header_grammar: str | None = None,
-               reply_start: str | None = None) -> Iterator[str]:
+               header_choices: list[tuple[str, ...]] | None = None, reply_start: str | None = None) -> Iterator[str]:
         """`grammar` constrains the whole output. `header_grammar` constrains only its opening; once that
         is complete the rest is generated freely, and `stop` applies to the rest; `reply_start` (not
         yielded: the caller has it) is put after the header for the model to continue. llama.cpp checks a
         grammar against the whole vocabulary (151k tokens for Qwen) at every step, which cost ~40 % of the
-        decoding speed here, so a grammar that only has to fix a short header should stop there."""
+        decoding speed here, so a grammar that only has to fix a short header should stop there.
+        `header_choices` fixes such a header faster still: a line of fields joined by "|", each field the
+        option whose first token the model ranks highest, read from one forward pass per field."""
         with self._lock:
-            if header_grammar and self._template is not None:
+            if (header_grammar or header_choices) and self._template is not None:
                 formatted = self._template(messages=messages)
                 prompt, ends = formatted.prompt, {"stopping_criteria": formatted.stopping_criteria}
                 self.last_prompt = self._cache_use(prompt)
                 header = ""
-                for piece in self._pieces(self._llm.create_completion(
-                        prompt, stream=True, max_tokens=max_tokens, temperature=temperature,
-                        grammar=_grammar(header_grammar), **ends), cancel):
-                    header += piece
-                    yield piece
+                if header_choices:
+                    header = self._choose_header(prompt, header_choices, cancel)
+                    if header:
+                        yield header
+                else:
+                    for piece in self._pieces(self._llm.create_completion(
+                            prompt, stream=True, max_tokens=max_tokens, temperature=temperature,
+                            grammar=_grammar(header_grammar), **ends), cancel):
+                        header += piece
+                        yield piece
                 if (cancel is not None and cancel.is_set()) or not header:
                     return
                 used = len(self._llm.tokenize(header.encode(), add_bos=False, special=False))
@@ -67,6 +75,35 @@ class LlamaChatModel:
                     messages, stream=True, max_tokens=max_tokens, temperature=temperature, stop=stop or [],
                     grammar=_grammar(grammar) if grammar else None)
             yield from self._pieces(chunks, cancel)
+
+    def _choose_header(self, prompt: str, choices: list[tuple[str, ...]], cancel: threading.Event | None) -> str:
+        import numpy as np
+
+        llm = self._llm
+        self._read(llm.tokenize(prompt.encode(), special=True))
+        header = ""
+        for i, options in enumerate(choices):
+            if cancel is not None and cancel.is_set():
+                return ""
+            logits = np.ctypeslib.as_array(llama_cpp_logits(llm), shape=(llm.n_vocab(),))
+            first = {o: llm.tokenize(o.encode(), add_bos=False, special=False)[0] for o in options}
+            pick = max(options, key=lambda o: logits[first[o]])
+            if i == len(choices) - 1:
+                return header + pick + "\n"
+            header += pick + "|"
+            llm.eval(llm.tokenize((pick + "|").encode(), add_bos=False, special=False))
+        return header
+
+    def _read(self, tokens: list[int]) -> None:
+        """Evaluate `tokens`, reusing the cached prefix, so the logits after the last one are fresh."""
+        llm = self._llm
+        cached = 0
+        for a, b in zip(llm._input_ids[:llm.n_tokens], tokens):
+            if a != b:
+                break
+            cached += 1
+        llm.n_tokens = min(cached, len(tokens) - 1)
+        llm.eval(tokens[llm.n_tokens:])
 
     def _cache_use(self, prompt: str) -> dict:
         """How many of the prompt's tokens the cache already holds (read before, and not read again)."""
@@ -166,6 +203,13 @@ def _template_of(llm):
     eos, bos = llm.token_eos(), llm.token_bos()
     return Jinja2ChatFormatter(template=template, eos_token=model.token_get_text(eos) if eos != -1 else "",
                                bos_token=model.token_get_text(bos) if bos != -1 else "", stop_token_ids=[eos])
+
+
+def llama_cpp_logits(llm):
+    """The logits after the last token llama.cpp evaluated."""
+    import llama_cpp
+
+    return llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1)
 
 
 @lru_cache(maxsize=8)
