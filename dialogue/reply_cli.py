@@ -36,6 +36,8 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--temperature", type=float, default=0.6)
+    parser.add_argument("--no-openers", dest="openers", action="store_false",
+                        help="let the model say a reply's first words too (the server opens with a short acknowledgement)")
 
 
 def build_engine(args) -> DialogueEngine:
@@ -43,7 +45,7 @@ def build_engine(args) -> DialogueEngine:
     model = build_chat_model(args.backend, args.model, device=args.device, endpoint=args.endpoint,
                              api_key=args.api_key, threads=args.threads, **extra)
     engine = DialogueEngine(model, mode=args.mode, safety=SafetyPolicy(locale=args.locale),
-                            temperature=args.temperature)
+                            temperature=args.temperature, openers=getattr(args, "openers", True))
     engine.warm()
     return engine
 
