@@ -108,6 +108,19 @@ class PhoneCaller:
                 pass
         return t
 
+    async def until_playing(self, kind: str, *, after: float, seconds: float, bytes_per_second: int,
+                            timeout: float = 120) -> float:
+        """Until `seconds` of audio (`kind` events since `after`) have come and it is still coming: a reply, not
+        only its short opening acknowledgement, is under way. Returns the time."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            events = self.of_kind(kind, after=after)
+            heard = sum(d["bytes"] for _, d in events) / bytes_per_second
+            if heard >= seconds and time.monotonic() - events[-1][0] < 0.1:
+                return time.monotonic()
+            await asyncio.sleep(0.02)
+        raise TimeoutError(f"{seconds} s of {kind} did not come within {timeout} s")
+
     async def wait_quiet(self, kind: str, *, seconds: float, timeout: float = 120) -> float:
         """Until no `kind` came for `seconds` (the agent has finished a reply); returns the last one's time."""
         deadline = time.monotonic() + timeout

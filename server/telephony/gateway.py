@@ -117,7 +117,11 @@ class TelephonyGateway:
                          recorder=recorder)
         self.calls.add(call)
         self.sessions.add(call.session)
-        await call.start()
+        try:
+            await call.start()
+        except BaseException:
+            self._forget(call)
+            raise
         return call
 
     def _forget(self, call: PhoneCall | None) -> None:

@@ -28,6 +28,7 @@ class CallRecord:
     end_reason: str | None = None
     escalations: list[dict] = field(default_factory=list)
     handover: dict | None = None
+    barge_ins: int = 0  # times the caller talked over the agent and the phone's buffer was dropped
     malformed_messages: int = 0
     recording: str | None = None  # the caller's audio file, only with recording on
 
@@ -58,6 +59,9 @@ class CallRecorder:
     def escalation(self, *, source: str, category: str | None, level: str | None, reason: str | None) -> None:
         self.record.escalations.append({"at": _utc(time.time()), "source": source, "category": category,
                                         "level": level, "reason": reason})
+
+    def barge_in(self) -> None:
+        self.record.barge_ins += 1
 
     def handover(self, outcome: dict) -> None:
         self.record.handover = {"at": _utc(time.time()), **outcome}

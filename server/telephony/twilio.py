@@ -164,7 +164,8 @@ class TwilioMediaStream:
             await self._media(msg.get("media"))
         elif event == "mark":
             name = (msg.get("mark") or {}).get("name") if isinstance(msg.get("mark"), dict) else None
-            self.line.on_mark(name)
+            if (item := self.line.on_mark(name)) is not None:
+                await self.call.confirm_playback(item)
         elif event == "dtmf":
             digit = (msg.get("dtmf") or {}).get("digit") if isinstance(msg.get("dtmf"), dict) else None
             if isinstance(digit, str) and digit:
