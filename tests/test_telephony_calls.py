@@ -39,8 +39,9 @@ class _Receiver(BaseHTTPRequestHandler):
     def do_POST(self):  # noqa: N802
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         self.server.requests.append({"path": self.path, "headers": dict(self.headers), "body": body.decode()})
-        reply = b'{"status": "in-progress"}'
-        self.send_response(200)
+        failing = "/Calls/CAfail" in self.path  # a call the far end cannot redirect
+        reply = b'{"message": "Call is not in-progress"}' if failing else b'{"status": "in-progress"}'
+        self.send_response(400 if failing else 200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(reply)))
         self.end_headers()
@@ -286,6 +287,36 @@ def test_dtmf_zero_on_a_twilio_call_asks_for_a_person(phone_server):
     assert hook["source"] == "dtmf" and hook["call_id"] == caller.call_sid
     record = record_of(phone_server, caller.call_sid)
     assert record["escalations"][0]["source"] == "dtmf" and record["handover"]["ok"]
+
+
+def test_a_failed_transfer_is_recorded_and_the_agent_stays_on_the_call(phone_server, speech):
+    far = phone_server["far"]
+    n = len(far.requests)
+
+    async def call():
+        caller = twilio_caller(phone_server)
+        caller.call_sid = "CAfail" + caller.call_sid[6:]
+        async with caller:
+            await caller.pause(0.5)
+            pressed = time.monotonic()
+            await caller.dtmf("0")
+            await caller.wait_for("media", after=pressed, timeout=60)
+            deadline = time.monotonic() + 60
+            while not any("/Calls/" in r["path"] for r in far.requests[n:]):
+                assert time.monotonic() < deadline, "no transfer request"
+                await asyncio.sleep(0.2)
+            refused = time.monotonic()
+            sorry = await caller.wait_for("media", after=refused, timeout=60)  # "I can't connect you ..."
+            await caller.wait_quiet("played", seconds=1.0)
+            said = await caller.say(speech[1])  # and the conversation goes on
+            reply = await caller.wait_for("media", after=said, timeout=120)
+            return caller, sorry, reply
+
+    caller, sorry, reply = asyncio.run(call())
+    assert not caller.of_kind("unexpected")
+    record = record_of(phone_server, caller.call_sid)
+    assert record["handover"]["action"] == "twilio_transfer" and not record["handover"]["ok"]
+    assert record["handover"]["status"] == 400 and record["end_reason"] == "stream_stopped"
 
 
 # --- AudioSocket ----------------------------------------------------------------------------------------------
