@@ -129,6 +129,48 @@ def test_audiosocket_truncated_messages_are_reported_not_taken_for_an_end():
     assert _read_all(b"") == []  # a clean end between messages
 
 
+class _EndedCall:
+    """What AudioSocketConnection drives, reduced to remembering how the call ended."""
+
+    def __init__(self):
+        self.malformed, self.heard, self.reason = 0, 0, None
+
+    async def hear(self, audio):
+        self.heard += len(audio)
+
+    async def dtmf(self, digit):
+        pass
+
+    async def end(self, *, reason):
+        self.reason = reason
+
+
+def test_audiosocket_call_with_a_silent_peer_ends_instead_of_holding_its_place():
+    calls = []
+
+    async def scenario():
+        async def open_call(line, info):
+            calls.append(_EndedCall())
+            return calls[-1]
+
+        async def client(reader, writer):
+            await audiosocket.AudioSocketConnection(reader=reader, writer=writer, open_call=open_call,
+                                                    idle_s=0.3).run()
+
+        server = await asyncio.start_server(client, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(audiosocket.encode(audiosocket.UUID, bytes(16)) + audiosocket.encode(audiosocket.AUDIO, bytes(320)))
+        await writer.drain()
+        closed = await asyncio.wait_for(reader.read(), 10)  # then nothing more from "Asterisk"
+        writer.close()
+        server.close()
+        return closed
+
+    asyncio.run(scenario())
+    assert calls[0].reason == "line_silent" and calls[0].heard == 320
+
+
 # --- what the caller heard ------------------------------------------------------------------------------------
 
 def test_playout_ledger_tracks_queued_and_heard_per_item():

@@ -22,6 +22,7 @@ HANGUP, UUID, DTMF, AUDIO, ERROR = 0x00, 0x01, 0x03, 0x10, 0xFF
 SLIN_BYTES_PER_MS = 16  # 8 kHz, two bytes a sample
 FRAME_BYTES = 320  # 20 ms
 FRAME_S = 0.020
+IDLE_S = 60.0  # Asterisk sends audio every 20 ms while a call is up; this long without a message is a dead peer
 
 
 @dataclass(frozen=True)
@@ -154,14 +155,14 @@ class AudioSocketConnection:
     ends the call cleanly."""
 
     def __init__(self, *, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                 open_call: Callable[[AudioSocketLine, dict], Awaitable[object]]) -> None:
-        self.reader, self.writer, self.open_call = reader, writer, open_call
+                 open_call: Callable[[AudioSocketLine, dict], Awaitable[object]], idle_s: float = IDLE_S) -> None:
+        self.reader, self.writer, self.open_call, self.idle_s = reader, writer, open_call, idle_s
         self.peer = writer.get_extra_info("peername")
 
     async def run(self) -> None:
         call, line, reason = None, None, "caller_hung_up"
         try:
-            first = await read_message(self.reader)
+            first = await asyncio.wait_for(read_message(self.reader), self.idle_s)
             if first is None or first.kind != UUID or len(first.payload) != 16:
                 log.warning("audiosocket %s: the first message must be the call's UUID (type 0x01, 16 bytes); got %s",
                             self.peer, "nothing" if first is None else f"type 0x{first.kind:02x}, {len(first.payload)} bytes")
@@ -170,7 +171,7 @@ class AudioSocketConnection:
             call_id = str(uuid.UUID(bytes=first.payload))
             line = AudioSocketLine(writer=self.writer, call_id=call_id)
             call = await self.open_call(line, {"uuid": call_id, "peer": str(self.peer)})
-            while (msg := await read_message(self.reader)) is not None:
+            while (msg := await asyncio.wait_for(read_message(self.reader), self.idle_s)) is not None:
                 if msg.kind == HANGUP:
                     break
                 if msg.kind == AUDIO:
@@ -193,6 +194,10 @@ class AudioSocketConnection:
             if call is not None:
                 call.malformed += 1
             log.warning("audiosocket %s: %s; the call ends", line.call_id if line else self.peer, exc)
+        except asyncio.TimeoutError:
+            reason = "line_silent"
+            log.warning("audiosocket %s: nothing from Asterisk for %.0f s; the call ends",
+                        line.call_id if line else self.peer, self.idle_s)
         except ConnectionError:
             reason = "connection_closed"
         finally:
