@@ -8,5 +8,6 @@ Asterisk AudioSocket (a TCP listener of its own).
 - `call.py`: one call: a `Session` fed with the caller's audio, its events turned into the phone's;
 - `handover.py`: bringing in a human (Twilio REST transfer, the Asterisk dialplan, an AMI event, a webhook);
 - `records.py`: per-call records (off by default);
-- `gateway.py`: the glue the server uses (HTTP routes, the AudioSocket listener).
+- `gateway.py`: the glue the server uses (HTTP routes, the AudioSocket listener);
+- `options.py`: `warmline serve`'s phone-line flags.
 """
