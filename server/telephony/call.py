@@ -68,6 +68,7 @@ class PhoneCall:
         log.info("call %s: the caller pressed %r", self.line.call_id, digit)
         if digit == HUMAN_DIGIT and not self.muted and not self._handover_running():
             request = HandoverRequest(self.line.call_id, self.line.transport, "dtmf", reason="the caller pressed 0")
+            self._handover_after = None  # a crisis handover waiting for its reply to end is this one now
             self._begin_handover(request, after_item=None)
 
     async def confirm_playback(self, item_id: str) -> None:
@@ -122,8 +123,9 @@ class PhoneCall:
             if self._handover_after and self._handover_after[0] == response.get("id"):
                 _, request = self._handover_after
                 self._handover_after = None
-                output = response.get("output") or [{}]
-                self._begin_handover(request, after_item=output[0].get("id"))
+                if not self.muted and not self._handover_running():
+                    output = response.get("output") or [{}]
+                    self._begin_handover(request, after_item=output[0].get("id"))
         elif kind == "warmline.escalation":
             await self._on_escalation(event)
         elif kind == "error":
