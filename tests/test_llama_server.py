@@ -125,6 +125,19 @@ def test_a_cancelled_stream_frees_its_slot(engine):
     assert _predicted(server) - before <= len(seen) + 3
 
 
+def test_a_stream_cancelled_before_its_first_token_frees_its_slot(engine):
+    """A barge-in while the server still reads the prompt: the connection is dropped at once, nothing is
+    generated past the first token, and the slot goes idle."""
+    server, model = engine
+    cancel = threading.Event()
+    cancel.set()
+    before = _predicted(server)
+    long_story = [{"role": "user", "content": "Tell me a story. " * 150}]
+    assert list(model.stream(long_story, max_tokens=400, temperature=0.0, cancel=cancel)) == []
+    _until(lambda: not any(s["is_processing"] for s in _slots(server)), "every slot idle after the cancel")
+    assert _predicted(server) - before <= 1
+
+
 def test_closing_the_iterator_frees_the_slot_too(engine):
     server, model = engine
     stream = model.stream(STORY, max_tokens=400, temperature=0.0)
@@ -152,6 +165,24 @@ def test_two_concurrent_streams_on_two_slots_both_complete(engine):
         t.join()
     assert all(t.strip() for t in texts)
     assert busy and busy[0] == 2  # both slots were decoding at once
+
+
+def test_each_conversation_finds_its_own_history_cached(engine):
+    """Two conversations taking turns on two slots, both opening with the same system prompt: each later turn
+    finds its own whole earlier prompt in the cache (llama-server's own slot choice gave both the same slot,
+    and each turn read everything after the system prompt again)."""
+    _, model = engine
+    system = {"role": "system", "content": "You are a kind listener. Answer in one short sentence. " * 8}
+    chats = [[system, {"role": "user", "content": "My cat has been ill all week."}],
+             [system, {"role": "user", "content": "I started a new job on Monday."}]]
+    first_prompt = []
+    for chat in chats:
+        chat.append({"role": "assistant", "content": "".join(model.stream(chat, max_tokens=8, temperature=0.0))})
+        first_prompt.append(model.last_timings["prompt_n"] + model.last_timings["cache_n"])
+    for chat, earlier in zip(chats, first_prompt):
+        chat.append({"role": "user", "content": "What should I do?"})
+        list(model.stream(chat, max_tokens=4, temperature=0.0))
+        assert model.last_timings["cache_n"] >= earlier, (model.last_timings, earlier)
 
 
 def test_yes_probability_reads_the_first_token(engine):
@@ -199,7 +230,7 @@ def test_warmline_serve_starts_and_stops_its_engine():
     finally:
         stop_server(proc)
     assert proc.returncode in (0, -15), log_path.read_text()[-2000:]
-    assert not any(_alive(pid) for pid in engines)
+    _until(lambda: not any(_alive(pid) for pid in engines), "llama-server gone after warmline serve stopped")
 
 
 def _children(pid: int) -> list[int]:

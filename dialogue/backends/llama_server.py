@@ -75,7 +75,9 @@ class LlamaServer:
 
     def __init__(self, *, model_path: str, slots: int = 4, ctx_per_slot: int = 4096, threads: int = 2,
                  device: str = "auto", binary: str | None = None, cache_ram_mib: int = 1024,
-                 start_timeout: float = 300.0, extra_args: tuple[str, ...] = ()) -> None:
+                 prompt_similarity: float = 0.0, start_timeout: float = 300.0, extra_args: tuple[str, ...] = ()) -> None:
+        """`prompt_similarity` 0: a request without `id_slot` goes to the least recently used slot (the
+        client picks slots itself, `llama_slots`); llama-server's own default is 0.1."""
         if slots < 1:
             raise ValueError("slots must be at least 1")
         if not Path(model_path).is_file():
@@ -85,8 +87,8 @@ class LlamaServer:
         self._args = ["-m", model_path, "--host", "127.0.0.1", "--parallel", str(slots), "--cont-batching",
                       "--cache-prompt", "--ctx-size", str(slots * ctx_per_slot), "--threads", str(threads),
                       "--threads-batch", str(threads), "--n-gpu-layers", gpu_layers(self.binary, device),
-                      "--cache-ram", str(cache_ram_mib), "--jinja", "--slots", "--metrics", "--no-webui", "--log-colors", "off",
-                      *extra_args]
+                      "--cache-ram", str(cache_ram_mib), "--slot-prompt-similarity", str(prompt_similarity),
+                      "--jinja", "--slots", "--metrics", "--no-webui", "--log-colors", "off", *extra_args]
         self.port = 0
         self.restarts = 0
         self._proc: subprocess.Popen | None = None
@@ -117,9 +119,12 @@ class LlamaServer:
 
     def wait_ready(self, timeout: float | None = None) -> str:
         """The base URL once the server is healthy (after a restart, once it is back)."""
-        if not self._ready.wait(self.start_timeout if timeout is None else timeout):
-            raise LlamaServerError("llama-server is closed" if self._closing.is_set() else
-                                   "llama-server is not ready (restarting); see the warmline.llama_server log")
+        deadline = time.monotonic() + (self.start_timeout if timeout is None else timeout)
+        while not self._ready.wait(0.1):
+            if self._closing.is_set():
+                raise LlamaServerError("llama-server is closed")
+            if time.monotonic() > deadline:
+                raise LlamaServerError("llama-server is not ready (restarting); see the warmline.llama_server log")
         return self.url
 
     def close(self) -> None:
@@ -177,7 +182,7 @@ class LlamaServer:
         self.port = free_port()
         command = [self.binary, *self._args, "--port", str(self.port)]
         if shutil.which("setpriv"):  # the child dies with us even if we are killed outright
-            command = ["setpriv", "--pdeathsig", "TERM", "--", *command]
+            command = ["setpriv", "--pdeathsig", "KILL", "--", *command]
         log.info("starting llama-server on %s: %s", self.url, " ".join(command))
         self._proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                       stderr=subprocess.STDOUT, text=True, errors="replace")
