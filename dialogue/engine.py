@@ -54,6 +54,12 @@ class Escalation:
 
 
 @dataclass
+class ModelTurn:
+    """Marks where the reply needs the dialogue model (with `respond(model_marker=True)`): what comes before
+    (the safety check, an escalation, the opener) is cheap and can run while the model serves others."""
+
+
+@dataclass
 class ReplyDone:
     text: str
     emotion: str
@@ -120,8 +126,8 @@ class DialogueEngine:
         return self.model.prefill([{"role": "system", "content": self.system_prompt},
                                    *conv.messages(then_user=words)])
 
-    def respond(self, conv: Conversation, *, cancel: threading.Event | None = None,
-                item_id: str | None = None) -> Iterator[Assessment | Escalation | Clause | ReplyDone]:
+    def respond(self, conv: Conversation, *, cancel: threading.Event | None = None, item_id: str | None = None,
+                model_marker: bool = False) -> Iterator[Assessment | Escalation | Clause | ModelTurn | ReplyDone]:
         cancel = cancel or threading.Event()
         t0 = time.perf_counter()
         user = conv.last_user
@@ -142,7 +148,7 @@ class DialogueEngine:
             if concern.level == "imminent" or (concern.escalate and not self.model_crisis_replies):
                 yield from self._fixed(concern, fields, turn, timings, t0)
             else:
-                yield from self._generated(conv, user, concern, fields, turn, timings, t0, cancel)
+                yield from self._generated(conv, user, concern, fields, turn, timings, t0, cancel, model_marker)
         finally:
             turn.commit(interrupted=cancel.is_set())
 
@@ -161,7 +167,7 @@ class DialogueEngine:
         yield ReplyDone(turn.text, tone, timings)
 
     def _generated(self, conv, user: Turn, concern: Concern, fields: dict, turn: "_Reply", timings: dict,
-                   t0: float, cancel: threading.Event):
+                   t0: float, cancel: threading.Event, model_marker: bool = False):
         crisis = concern.escalate
         resource = self.safety.resource_sentence(concern.category, concern.level) if crisis else None
         guidance = crisis_guidance(concern.category, resource) if crisis else (
@@ -185,8 +191,10 @@ class DialogueEngine:
             yield Clause(phrase, opener_tone, opener=True)
             kwargs["reply_start"] = phrase
         said_by_model = False
-        stream = self.model.stream(messages, max_tokens=self.max_tokens, temperature=self.temperature,
-                                   stop=stops, cancel=cancel, **kwargs)
+        if model_marker:
+            yield ModelTurn()
+        stream = _nothing() if cancel.is_set() else self.model.stream(
+            messages, max_tokens=self.max_tokens, temperature=self.temperature, stop=stops, cancel=cancel, **kwargs)
 
         def release(text: str, final: bool = False):
             nonlocal sentences, said_by_model
@@ -289,6 +297,10 @@ class DialogueEngine:
         if "thought" in header:
             fields["thought"] = header["thought"]
         return tone
+
+
+def _nothing():
+    yield from ()
 
 
 def crisis_tone(category: str) -> str:

@@ -74,7 +74,7 @@ class Pipeline:
         if config.safety_model_check is not None and not hasattr(chat_model, "yes_probability"):
             raise ModelLoadError(f"--safety-model-check: {getattr(chat_model, 'name', config.llm_backend)} cannot answer a "
                                  "yes/no question from its token probabilities")
-        workers = {name: ModelWorker(name) for name in ("vad", "asr", "paralinguistics", "tts")}
+        workers = {name: ModelWorker(name) for name in ("vad", "asr", "paralinguistics", "safety", "tts")}
         # A batching engine (llama-server) decodes several replies at once: one worker thread per slot.
         workers["dialogue"] = ModelWorker("dialogue", threads=getattr(chat_model, "concurrency", 1))
         return cls(config, vad, recognizer, analyser, chat_model, voice, risk_scorer, workers, timings)

@@ -16,6 +16,7 @@ import base64
 import copy
 import logging
 import threading
+from contextlib import closing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -278,34 +279,55 @@ class Response:
             await self.session.set_state("thinking")
 
     async def _think_and_speak(self) -> None:
-        from dialogue.engine import Assessment, Clause, Escalation, ReplyDone
+        from dialogue.engine import Assessment, Clause, Escalation, ModelTurn, ReplyDone
 
         s, p = self.session, self.session.pipeline
         clauses: asyncio.Queue = asyncio.Queue()
 
+        async def handle(part, *, from_model: bool) -> None:
+            if from_model:
+                self.timeline.mark("first_token")
+            if isinstance(part, Assessment):
+                await self.emit({"type": "warmline.thinking", "response_id": self.id,
+                                 "assessment": part.fields, "text": part.text})
+            elif isinstance(part, Escalation):
+                await self.emit({"type": "warmline.escalation", "response_id": self.id,
+                                 "item_id": self.user_item, "category": part.category,
+                                 "level": part.level, "severity": part.severity, "reason": part.reason,
+                                 "resources": part.resources})
+            elif isinstance(part, Clause):
+                self.timeline.mark("first_clause")
+                if not part.opener:
+                    self.timeline.mark("first_model_clause")
+                await clauses.put(part)
+            elif isinstance(part, ReplyDone):
+                self.reply_text, self.reply_emotion = part.text, part.emotion
+                self.timeline.extra.update({k: v for k, v in part.timings.items() if k.startswith("prompt_")})
+
         async def think() -> None:
+            # The reply's cheap start (the safety check, an escalation, the opener) runs on its own worker, so it
+            # never queues behind other sessions' generations; the rest waits its turn for the dialogue model.
+            reply = s.engine.respond(self.conversation, cancel=self.cancel_event, item_id=self.item_id,
+                                     model_marker=True)
+
+            def until_model():
+                for part in reply:
+                    if isinstance(part, ModelTurn):
+                        return
+                    yield part
+
+            def with_model():
+                with closing(reply):
+                    yield from reply
+
             try:
-                stream = p.workers["dialogue"].stream(
-                    lambda: s.engine.respond(self.conversation, cancel=self.cancel_event, item_id=self.item_id),
-                    cancel=self.cancel_event)
-                async for part in stream:
-                    self.timeline.mark("first_token")
-                    if isinstance(part, Assessment):
-                        await self.emit({"type": "warmline.thinking", "response_id": self.id,
-                                         "assessment": part.fields, "text": part.text})
-                    elif isinstance(part, Escalation):
-                        await self.emit({"type": "warmline.escalation", "response_id": self.id,
-                                         "item_id": self.user_item, "category": part.category,
-                                         "level": part.level, "severity": part.severity, "reason": part.reason,
-                                         "resources": part.resources})
-                    elif isinstance(part, Clause):
-                        self.timeline.mark("first_clause")
-                        if not part.opener:
-                            self.timeline.mark("first_model_clause")
-                        await clauses.put(part)
-                    elif isinstance(part, ReplyDone):
-                        self.reply_text, self.reply_emotion = part.text, part.emotion
-                        self.timeline.extra.update({k: v for k, v in part.timings.items() if k.startswith("prompt_")})
+                async for part in p.workers["safety"].stream(until_model, cancel=self.cancel_event):
+                    await handle(part, from_model=False)
+                if self.cancel_event.is_set():
+                    reply.close()  # not running now: records what was said, without waiting for the model
+                else:
+                    async for part in p.workers["dialogue"].stream(with_model, cancel=self.cancel_event):
+                        await handle(part, from_model=True)
             finally:
                 await clauses.put(None)
             if not self.cancel_event.is_set() and not self.speculative:  # a held reply may yet be dropped
