@@ -26,7 +26,8 @@ COLD_PROMPT = ("({n}) I have had a really long week. My manager keeps moving dea
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="qwen2.5-1.5b", help="catalog name or GGUF path (default qwen2.5-1.5b)")
-    p.add_argument("--engines", default="embedded,server", help="comma list of embedded, server")
+    p.add_argument("--engines", default="embedded,server",
+                   help="comma list of embedded, server, server-noaffinity (llama-server choosing slots itself)")
     p.add_argument("--streams", default="1,2,4", help="concurrent streams to measure (comma list)")
     p.add_argument("--tokens", type=int, default=64, help="tokens each stream decodes")
     p.add_argument("--trials", type=int, default=3, help="first-token trials per engine and round")
@@ -99,9 +100,10 @@ def _load(engine: str, path: str, *, threads: int, slots: int):
 
     if engine == "embedded":
         return LlamaChatModel(path, threads=threads)
-    if engine == "server":
-        return managed_chat_model(path, slots=slots, threads=threads, ctx_per_slot=2048)
-    raise ValueError(f"unknown engine {engine!r}: embedded or server")
+    if engine in ("server", "server-noaffinity"):  # the latter: llama-server's own slot choice, to compare
+        return managed_chat_model(path, slots=slots, threads=threads, ctx_per_slot=2048,
+                                  affinity=engine == "server")
+    raise ValueError(f"unknown engine {engine!r}: embedded, server or server-noaffinity")
 
 
 def _first_token(model) -> float:
@@ -168,11 +170,12 @@ def _cached_prefix(model, messages: list[dict]) -> tuple[int, int] | None:
 def _decode(model, streams: int, tokens: int) -> dict:
     """`streams` conversations started together; each decodes `tokens` tokens."""
     firsts, counts, ends = [None] * streams, [0] * streams, [0.0] * streams
-    nonce = time.time_ns() % 10**9  # no cache holds any of these prompts
+    nonce = time.time_ns() % 10**6 * 10
     go = threading.Barrier(streams + 1)
 
     def one(i: int) -> None:
-        messages = [{"role": "user", "content": f"({nonce + i}) Tell me a long story about {TOPICS[i % len(TOPICS)]}."}]
+        start = nonce + 1000 * i  # a long, certain answer, different per stream, that no cache holds
+        messages = [{"role": "user", "content": f"Count from {start} upwards, one number per line, no words."}]
         go.wait()
         for _ in model.stream(messages, max_tokens=tokens, temperature=0.0):
             counts[i] += 1
