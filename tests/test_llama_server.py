@@ -126,8 +126,9 @@ def test_a_cancelled_stream_frees_its_slot(engine):
 
 
 def test_a_stream_cancelled_before_its_first_token_frees_its_slot(engine):
-    """A barge-in while the server still reads the prompt: the connection is dropped at once, nothing is
-    generated past the first token, and the slot goes idle."""
+    """A barge-in while the server still reads the prompt: the connection is dropped at once, and the server,
+    which cannot stop inside a prompt batch, stops within the token it is on once the prompt is read (the
+    first token comes from the prompt's own logits, the second is the one decode step in flight)."""
     server, model = engine
     cancel = threading.Event()
     cancel.set()
@@ -135,7 +136,7 @@ def test_a_stream_cancelled_before_its_first_token_frees_its_slot(engine):
     long_story = [{"role": "user", "content": "Tell me a story. " * 150}]
     assert list(model.stream(long_story, max_tokens=400, temperature=0.0, cancel=cancel)) == []
     _until(lambda: not any(s["is_processing"] for s in _slots(server)), "every slot idle after the cancel")
-    assert _predicted(server) - before <= 1
+    assert _predicted(server) - before <= 2
 
 
 def test_closing_the_iterator_frees_the_slot_too(engine):
