@@ -244,3 +244,11 @@ def _cmdline(pid: int) -> str:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
         return ""
+
+
+def test_the_server_engine_needs_the_llama_backend():
+    from dialogue.backends import build_chat_model
+    with pytest.raises(ValueError, match="backend='llama'"):
+        build_chat_model("openai", "x", endpoint="http://127.0.0.1:9/v1", engine="server")
+    with pytest.raises(ValueError, match="unknown engine"):
+        build_chat_model("llama", "x", engine="cloud")
