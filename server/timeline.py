@@ -63,7 +63,8 @@ class TurnTimeline:
             "asr_ms": span("asr_start", "transcript"),  # starts at the pause, before the endpoint
             "analysis_ms": span("transcript", "analysis"),
             "first_token_ms": span("analysis", "first_token") if "analysis" in m else span("transcript", "first_token"),
-            "first_clause_ms": span("first_token", "first_clause"),
+            # the model's own first clause: after an opener, the first clause came before the model's first token
+            "first_clause_ms": span("first_token", "first_model_clause" if "first_model_clause" in m else "first_clause"),
             "tts_first_chunk_ms": span("first_clause", "audio_ready" if "audio_ready" in m else "first_audio"),
             "end_of_speech_to_first_audio_ms": span("speech_end", "first_audio"),
             # the model's own first clause, after an opener (dialogue/openers.py): when its words could start

@@ -112,6 +112,20 @@ def test_the_dialogue_engine_runs_on_the_server_with_a_valid_format(engine):
     assert isinstance(parts[-1], ReplyDone) and parts[-1].text
 
 
+def test_on_the_server_a_reply_continues_after_its_opener(engine):
+    from dialogue.engine import Clause
+    from dialogue.openers import all_openers
+
+    _, model = engine
+    conv = Conversation()
+    conv.add_user("My car broke down on the way to work and I was so late.", item_id="u1")
+    parts = list(DialogueEngine(model, openers=True).respond(conv, item_id="a1"))
+    clauses = [p for p in parts if isinstance(p, Clause)]
+    assert clauses[0].opener and (clauses[0].text, clauses[0].emotion) in all_openers()
+    assert len(clauses) >= 2 and not clauses[1].opener  # the model went on after the opener
+    assert parts[-1].text.startswith(clauses[0].text) and conv.find("a1").text == parts[-1].text
+
+
 def test_a_cancelled_stream_frees_its_slot(engine):
     server, model = engine
     cancel = threading.Event()

@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import threading
+import logging
 from functools import lru_cache
 from typing import Iterator
+
+log = logging.getLogger("warmline.llama")
 
 
 class LlamaChatModel:
@@ -51,6 +54,7 @@ class LlamaChatModel:
                 formatted = self._template(messages=messages)
                 prompt, ends = formatted.prompt, {"stopping_criteria": formatted.stopping_criteria}
                 self.last_prompt = self._cache_use(prompt)
+                log.debug("reply prompt: %s (cache held %d)", self.last_prompt, self._llm.n_tokens)
                 header = ""
                 if header_choices:
                     header = self._choose_header(prompt, header_choices, cancel)
@@ -156,6 +160,7 @@ class LlamaChatModel:
                 return 0
             llm.n_tokens = cached  # eval drops the cache past this point before it extends it
             llm.eval(tokens[cached:])
+            log.debug("prefill: %d cached, %d read, now %d", cached, len(tokens) - cached, llm.n_tokens)
             return len(tokens) - cached
 
     def yes_probability(self, messages: list[dict]) -> float:

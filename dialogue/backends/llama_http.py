@@ -23,6 +23,7 @@ from .openai_compat import yes_share
 class LlamaServerChatModel:
     supports_grammar = True
     supports_header_grammar = True
+    supports_reply_start = True  # stream(reply_start=) continues a reply whose first words are given
     keeps_prefix_cache = True  # each slot keeps its prompt's KV between requests
 
     def __init__(self, endpoint: str | Callable[[], str], *, name: str = "llama-server", slots: int = 1,
@@ -37,7 +38,8 @@ class LlamaServerChatModel:
 
     def stream(self, messages: list[dict], *, max_tokens: int = 200, temperature: float = 0.7,
                stop: list[str] | None = None, cancel: threading.Event | None = None,
-               grammar: str | None = None, header_grammar: str | None = None) -> Iterator[str]:
+               grammar: str | None = None, header_grammar: str | None = None,
+               reply_start: str | None = None) -> Iterator[str]:
         """`grammar` constrains the whole output; `header_grammar` only its opening, after which the reply
         continues unconstrained from the same cached prompt (a grammar is checked against the whole
         vocabulary at every step), and `stop` applies to the rest."""
@@ -54,6 +56,8 @@ class LlamaServerChatModel:
             yield piece
         if (cancel is not None and cancel.is_set()) or not header:
             return
+        if reply_start:  # the reply's first words, said already: the model continues after them
+            header = header.rstrip("\n") + "\n" + reply_start.strip()
         yield from self._complete(prompt + header, marks, max_tokens=max(1, max_tokens - used[0]),
                                   temperature=temperature, stop=stop, cancel=cancel)
 
