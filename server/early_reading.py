@@ -31,8 +31,11 @@ class ReadingStats:
 
 class TurnReader:
     def __init__(self, *, recognizer, engine, workers: dict, conversation: Callable[[], object],
-                 step_ms: float = 700) -> None:
+                 step_ms: float = 700, max_speech_ms: float = 20_000) -> None:
+        """`max_speech_ms`: each read transcribes the whole turn again, so a long turn is read only this far; a
+        read in flight when the user pauses would hold the worker the turn's own recognition needs."""
         self.engine, self.workers, self.conversation, self.step_ms = engine, workers, conversation, step_ms
+        self.max_speech_ms = max_speech_ms
         self.stats = ReadingStats()
         self._partials = PartialTranscriber(recognizer, min_step_s=0)
         self._cancel = threading.Event()
@@ -43,7 +46,7 @@ class TurnReader:
         """The turn so far (`speech_ms` of it): start another read if one is due and none is running."""
         if self._cancel.is_set() or (self._task is not None and not self._task.done()):
             return
-        if speech_ms - self._read_at_ms < self.step_ms:
+        if speech_ms - self._read_at_ms < self.step_ms or speech_ms > self.max_speech_ms:
             return
         self._read_at_ms = speech_ms
         self._task = asyncio.create_task(self._read(np.concatenate(frames)))
