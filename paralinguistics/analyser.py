@@ -142,7 +142,9 @@ class VoiceAnalyser:
     def analyse(self, audio16k, *, encoder_states: np.ndarray | None = None,
                 baseline: SpeakerBaseline | None = None, transcript: str | None = None) -> VoiceProfile:
         """`transcript`: the recogniser's words for this audio; the speaking rate is then counted from
-        them (syllables per second of sound) rather than from energy peaks."""
+        them (syllables per second of sound) rather than from energy peaks. It may be a callable that waits for
+        them, when the recogniser runs beside this analysis: it is called once the heads have read the voice and
+        before anything is learned from this turn; None from it (the turn had no words) learns nothing."""
         t0 = time.perf_counter()
         audio, warnings, reason = condition(audio16k)
         timings: dict[str, float] = {}
@@ -188,6 +190,11 @@ class VoiceAnalyser:
             kind_only.setdefault(h.task, []).append(h.kind_only)
         probs = ensemble_predict(logits, kind_only)
         timings["heads"] = _ms(t)
+        if callable(transcript):
+            transcript = transcript()
+            if transcript is None:
+                return VoiceProfile(reason="the turn had no words", warnings=warnings,
+                                    timings_ms={**timings, "total": _ms(t0)})
         profile = VoiceProfile(unknown=False, warnings=warnings)
         if settled:
             probs["gender"] = np.array(settled[0])

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
 import copy
 import logging
 import threading
@@ -236,7 +237,22 @@ class Response:
     async def _hear(self) -> None:
         s, p = self.session, self.session.pipeline
         self.timeline.mark("asr_start")
-        transcript = await p.workers["asr"].run(p.recognizer.transcribe, self.audio, cancel=self.cancel_event)
+        words: concurrent.futures.Future = concurrent.futures.Future()
+        beside = None
+        if (p.analyser is not None and getattr(p.recognizer, "encoder", None) is None
+                and p.workers["asr"].idle and p.workers["paralinguistics"].idle):
+            # The recogniser keeps no encoder layers for the heads, so the analysis runs its own encoder pass: it
+            # goes beside the recognition, not after it, and takes the words when they come. Only when both
+            # workers are free: an analysis waiting for words must not hold up other sessions' analyses.
+            beside = asyncio.ensure_future(p.workers["paralinguistics"].run(
+                p.analyser.analyse, self.audio, baseline=s.baseline, transcript=lambda: words.result(timeout=120)))
+            beside.add_done_callback(lambda f: f.cancelled() or f.exception())  # observed, also when not awaited
+        try:
+            transcript = await p.workers["asr"].run(p.recognizer.transcribe, self.audio, cancel=self.cancel_event)
+        except BaseException:
+            words.set_result(None)  # heard nothing (failed or cancelled): the analysis learns nothing
+            raise
+        words.set_result(transcript.text.strip() or None)
         self.timeline.mark("transcript")
         self.transcript = transcript.text.strip()
         s.on_transcript(self)
@@ -247,7 +263,7 @@ class Response:
             self._reading = asyncio.create_task(self._read_words(self.transcript))
         try:
             if p.analyser is not None and self.transcript:
-                profile = await p.workers["paralinguistics"].run(
+                profile = await beside if beside is not None else await p.workers["paralinguistics"].run(
                     p.analyser.analyse, self.audio, encoder_states=transcript.encoder_states, baseline=s.baseline,
                     transcript=self.transcript)
                 self.voice = profile.to_dict()

@@ -22,7 +22,13 @@ class ModelWorker:
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"warmline-{name}")
         self._slots = threading.BoundedSemaphore(max_pending)
         self._waiting = 0  # calls submitted and not yet started
+        self._running = 0
         self._count = threading.Lock()
+
+    @property
+    def idle(self) -> bool:
+        """No call running and none waiting: a call submitted now starts at once."""
+        return not (self._waiting or self._running)
 
     def _submit(self, fn: Callable[[], Any]):
         with self._count:
@@ -31,7 +37,12 @@ class ModelWorker:
         def call():
             with self._count:
                 self._waiting -= 1
-            return fn()
+                self._running += 1
+            try:
+                return fn()
+            finally:
+                with self._count:
+                    self._running -= 1
 
         return asyncio.get_running_loop().run_in_executor(self._executor, call)
 

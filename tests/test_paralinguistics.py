@@ -142,6 +142,23 @@ def test_baseline_reports_a_change_only_once_it_knows_the_speaker(analyser, tmp_
     assert loud.style["relative"]["loudness_dbfs"]["vs_usual"] == "louder"
 
 
+def test_words_that_arrive_during_the_analysis_are_read_and_no_words_teach_nothing(analyser):
+    """Beside the recogniser, the analysis takes the transcript as a callable; None (no words) learns nothing."""
+    clips = sorted(LIBRIVOX.glob("*.wav"))
+    if len(clips) < 2:
+        pytest.skip("pocketsphinx-testdata is not installed")
+    audio, words = load(clips[1]), "he was not an ill disposed young man"
+    given = analyser.analyse(audio, baseline=analyser.new_baseline(), transcript=words)
+    later = analyser.analyse(audio, baseline=analyser.new_baseline(), transcript=lambda: words)
+    assert later.style["rate_from"] == given.style["rate_from"] == "transcript"
+    assert later.style["rate_syl_s"] == given.style["rate_syl_s"] and later.emotion.label == given.emotion.label
+    baseline = analyser.new_baseline()
+    nothing = analyser.analyse(audio, baseline=baseline, transcript=lambda: None)
+    assert nothing.unknown and "no words" in nothing.reason
+    first = analyser.analyse(audio, baseline=baseline, transcript=words)
+    assert first.style["relative"] is None and first.gender_turns == 1  # the wordless turn was not counted
+
+
 # ---------------------------------------------------------------- the trained heads
 def test_gender_of_a_man_and_a_woman(analyser, male):
     woman = analyser.analyse(load(need(ASTERISK / "hello-world.wav")))
