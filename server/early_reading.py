@@ -65,13 +65,15 @@ class TurnReader:
         try:
             ran = await self.workers["asr"].run_when_idle(
                 lambda: heard.append(self._partials.update(audio, cancel=cancel)))
-            if not ran or cancel.is_set() or not heard or not heard[0].text:
+            if not ran or not heard or not heard[0].text:
                 return
+            # Heard, even if the user has paused meanwhile: the model is free until the turn's own recognition is
+            # done, and these words are the start of what it will read then.
             words = heard[0].text
             self.stats.reads += 1
             counted: list[int] = []
             await self.workers["dialogue"].run_when_idle(
-                lambda: None if cancel.is_set() else counted.append(self.engine.prefill(self.conversation(), words)))
+                lambda: counted.append(self.engine.prefill(self.conversation(), words)))
             if counted:
                 self.stats.prefilled_tokens += counted[0]
                 self.stats.words = words

@@ -135,8 +135,9 @@ def test_a_cancelled_stream_frees_its_slot(engine):
     cancel.set()
     assert list(stream) == [] and all(seen)
     _until(lambda: not any(s["is_processing"] for s in _slots(server)), "every slot idle after the cancel")
-    # The server finishes the token it is on and notices the closed stream when it sends the next one.
-    assert _predicted(server) - before <= len(seen) + 3
+    # The server notices the closed stream when it sends its next token: a few tokens on an idle box; on one
+    # oversubscribed by other jobs (seen in CI: 44) the hang-up reaches it later. Uncancelled, it would write 400.
+    assert _predicted(server) - before <= len(seen) + 100
 
 
 def test_a_stream_cancelled_before_its_first_token_frees_its_slot(engine):
