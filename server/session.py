@@ -57,6 +57,7 @@ class UserTurn:
     speculative: Response | None = None
     reader: TurnReader | None = None  # reads the words into the model's cache while they are spoken
     dropped: int = 0  # speculative replies dropped because the user went on
+    barged_in: bool = False  # began by talking over the agent
 
 
 class Session:
@@ -372,6 +373,8 @@ class Session:
         turn = self._turn
         if turn is not None and turn.speculative is response:
             turn.required_silence_ms = self._endpointer.required_silence_ms(response.transcript)
+            if turn.barged_in:  # someone taking the floor often pauses mid-sentence: never the shortest wait
+                turn.required_silence_ms = max(turn.required_silence_ms, self._endpointer.unknown_ms)
 
     async def _commit_turn(self) -> None:
         turn, self._turn = self._turn, None
@@ -565,7 +568,8 @@ class Session:
     async def _begin_turn_from_overlap(self, overlap: Overlap, frames: list[np.ndarray]) -> None:
         timeline = TurnTimeline(self.clock)
         timeline.mark("speech_start", self._arrival.wall_ms(overlap.started_ms))
-        self._turn = UserTurn(self._overlap_item, timeline, started_ms=overlap.started_ms, frames=frames)
+        self._turn = UserTurn(self._overlap_item, timeline, started_ms=overlap.started_ms, frames=frames,
+                              barged_in=True)
         await self.set_state("user_speaking")
         if overlap.ended:
             await self._on_pause(overlap.started_ms + overlap.speech_ms)
