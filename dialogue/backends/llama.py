@@ -101,23 +101,18 @@ class LlamaChatModel:
     def _read(self, tokens: list[int]) -> None:
         """Evaluate `tokens`, reusing the cached prefix, so the logits after the last one are fresh."""
         llm = self._llm
-        cached = 0
-        for a, b in zip(llm._input_ids[:llm.n_tokens], tokens):
-            if a != b:
-                break
-            cached += 1
-        llm.n_tokens = min(cached, len(tokens) - 1)
+        llm.n_tokens = min(self._cached(tokens), len(tokens) - 1)
         llm.eval(tokens[llm.n_tokens:])
 
     def _cache_use(self, prompt: str) -> dict:
         """How many of the prompt's tokens the cache already holds (read before, and not read again)."""
         tokens = self._llm.tokenize(prompt.encode(), special=True)
-        cached = 0
-        for a, b in zip(self._llm._input_ids[:self._llm.n_tokens], tokens):
-            if a != b:
-                break
-            cached += 1
-        return {"prompt_tokens": len(tokens), "prompt_cached_tokens": cached}
+        return {"prompt_tokens": len(tokens), "prompt_cached_tokens": self._cached(tokens)}
+
+    def _cached(self, tokens: list[int]) -> int:
+        """How many of `tokens`, from the start, the context holds already."""
+        held = self._llm._input_ids[:self._llm.n_tokens]
+        return next((i for i, (a, b) in enumerate(zip(held, tokens)) if a != b), min(len(held), len(tokens)))
 
     @staticmethod
     def _pieces(chunks, cancel: threading.Event | None) -> Iterator[str]:
@@ -151,11 +146,7 @@ class LlamaChatModel:
         tokens = self._llm.tokenize(prompt[:end + len(last)].encode(), special=True)[:-1]
         with self._lock:
             llm = self._llm
-            cached = 0
-            for a, b in zip(llm._input_ids[:llm.n_tokens], tokens):
-                if a != b:
-                    break
-                cached += 1
+            cached = self._cached(tokens)
             if cached >= len(tokens):
                 return 0
             llm.n_tokens = cached  # eval drops the cache past this point before it extends it
