@@ -88,26 +88,28 @@ class Pipeline:
 
     def warm_backchannels(self) -> None:
         """Synthesize every backchannel phrase now, so the first one costs nothing mid-conversation."""
-        import numpy as np
-
         from server.backchannel import PHRASES
 
         for tone, phrases in PHRASES.items():
             for phrase in phrases:
-                chunks = list(self.voice.synthesize(phrase, emotion=tone))
-                self._clips[(phrase, tone)] = (np.concatenate([c.samples for c in chunks]), self.voice.sample_rate)
+                self._render(phrase, tone)
 
     def warm_openers(self, *, openers: bool = True) -> None:
         """Render every reply opener (`dialogue/openers.py`) and the first clause of each fixed crisis reply once,
         so a reply's first words cost no synthesis."""
-        import numpy as np
-
         from dialogue.engine import fixed_openings
         from dialogue.openers import all_openers
 
         for phrase, tone in {*(all_openers() if openers else []), *fixed_openings(self.safety_policy())}:
-            chunks = list(self.voice.synthesize(phrase, emotion=tone))
-            self._clips[(phrase, tone)] = (np.concatenate([c.samples for c in chunks]), self.voice.sample_rate)
+            self._render(phrase, tone)
+
+    def _render(self, phrase: str, tone: str) -> tuple[object, int]:
+        """Synthesize a phrase whole and keep it for the process's life, keyed by phrase and tone."""
+        import numpy as np
+
+        chunks = list(self.voice.synthesize(phrase, emotion=tone))
+        self._clips[(phrase, tone)] = (np.concatenate([c.samples for c in chunks]), self.voice.sample_rate)
+        return self._clips[(phrase, tone)]
 
     def rendered(self, phrase: str, tone: str) -> "object | None":
         """A phrase's audio in the voice's own rate, if it was rendered ahead of time."""
@@ -116,17 +118,13 @@ class Pipeline:
 
     async def backchannel_clip(self, phrase: str, tone: str) -> tuple[object, int] | None:
         """A short acknowledgement in the agent's voice, synthesized once per process and kept."""
-        import numpy as np
-
-        key = (phrase, tone)
-        if key not in self._clips:
+        if (phrase, tone) not in self._clips:
             try:
-                chunks = await self.workers["tts"].run(lambda: list(self.voice.synthesize(phrase, emotion=tone)))
+                return await self.workers["tts"].run(self._render, phrase, tone)
             except Exception as exc:
                 log.warning("could not synthesize backchannel %r: %s", phrase, exc)
                 return None
-            self._clips[key] = (np.concatenate([c.samples for c in chunks]), self.voice.sample_rate)
-        return self._clips[key]
+        return self._clips[(phrase, tone)]
 
     def close(self) -> None:
         for worker in self.workers.values():
