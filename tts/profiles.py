@@ -43,10 +43,11 @@ class Prosody:
 class ProfileTable:
     """Emotion -> Prosody. Unknown emotions fall back to neutral; intensity is clamped to [0, 1]."""
 
-    def __init__(self, profiles: dict[str, Prosody]) -> None:
+    def __init__(self, profiles: dict[str, Prosody], path: Path | None = None) -> None:
         if "neutral" not in profiles:
             raise ValueError("a profile table needs a 'neutral' entry")
         self.profiles = profiles
+        self.path = path  # the file it was read from, if any
 
     @classmethod
     def load(cls, path: str | Path = DEFAULT_TABLE) -> "ProfileTable":
@@ -65,7 +66,7 @@ class ProfileTable:
         missing = set(EMOTIONS) - set(profiles)
         if missing:
             raise ValueError(f"{path} lacks profiles for {sorted(missing)}")
-        return cls(profiles)
+        return cls(profiles, Path(path))
 
     def get(self, emotion: str | None, intensity: float | None = 0.5) -> Prosody:
         neutral = self.profiles["neutral"]
