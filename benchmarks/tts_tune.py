@@ -1,4 +1,4 @@
-"""Tune each reply tone's Piper prosody against Warmline's own emotion classifier (issue 6, EmoAlign).
+"""Tune each reply tone's prosody (Piper joe or hibari heart) against Warmline's own emotion classifier (issue 6, EmoAlign).
 
 Per tone, a coordinate search over the profile knobs, within bounds that keep the voice natural (BOUNDS),
 maximising how often the voice analyser's emotion label is one of the tone's target emotions
@@ -7,8 +7,10 @@ only ever hears TUNING_SENTENCES; the result is then reported on the benchmark's
 (benchmarks.tts.SENTENCES, the held-out set), rendered afresh, against neutral synthesis and against the
 current profiles.toml. Pauses are not searched (they stay as profiles.toml has them).
 
-Run:  python -m benchmarks.tts_tune [--quick] [--tones calm,serious] [--keep-direction] [--write] [--json OUT]
-It prints the proposed values as TOML; `--write` puts them into tts/profiles.toml, only for the tones whose
+Run:  python -m benchmarks.tts_tune [--voice piper-joe|hibari-heart] [--quick] [--tones calm,serious] [--keep-direction]
+      [--write] [--json OUT]
+It prints the proposed values as TOML; `--write` puts them into the voice's table (tts/profiles.toml for Piper,
+tts/profiles_hibari.toml for hibari), only for the tones whose
 held-out label agreement beats neutral synthesis (the file's comments are left as they are: edit them).
 `--keep-direction` keeps each knob on the side of neutral the current profile has (serious stays low and
 slow instead of turning into gentle). After the search, Whisper base checks the chosen profile on the tuning
@@ -156,6 +158,8 @@ class Evaluator:
 
     def _cached_raw(self, spoken, prosody, cancel):
         key = (spoken, round(prosody.rate, 4), round(prosody.variation, 4))
+        if self.voice._own_pitch(prosody):  # hibari sets pitch in its raw audio: the raw depends on it
+            key += (round(prosody.pitch_semitones, 4), round(prosody.pitch_range, 4))
         if key not in self.raw_cache:
             self.raw_cache[key] = self._raw(spoken, prosody, cancel)
         return self.raw_cache[key]
@@ -320,13 +324,13 @@ def run(args: argparse.Namespace) -> dict:
     unknown = set(tones) - set(EMOALIGN_TARGETS)
     if unknown:
         raise SystemExit(f"unknown tones {sorted(unknown)}; choose from {', '.join(EMOALIGN_TARGETS)}")
-    tuning = TUNING_SENTENCES[:4] if args.quick else TUNING_SENTENCES
+    tuning = TUNING_SENTENCES[:4] if args.quick else TUNING_SENTENCES[:args.tuning_sentences]
     heldout = HELD_OUT_SENTENCES[:4] if args.quick else HELD_OUT_SENTENCES
     levels = QUICK_LEVELS if args.quick else LEVELS
     passes = 1 if args.quick else args.passes
     repeats = 1 if args.quick else args.repeats
     t0 = time.perf_counter()
-    voice = build_voice("piper", threads=1)
+    voice = build_voice(voice=args.voice, threads=1)
     evaluate = Evaluator(voice, VoiceAnalyser(cpu_threads=1))
     current = {t: voice.profiles.profiles[t] for t in tones}
     per_sweep = sum(len(v) for v in levels.values())
@@ -334,7 +338,7 @@ def run(args: argparse.Namespace) -> dict:
 
     neutral = voice.profiles.profiles["neutral"]
     heard_neutral = evaluate(neutral, tuning)
-    results: dict = {"suite": "tts_tune", "quick": bool(args.quick), "bounds": BOUNDS, "levels": levels,
+    results: dict = {"suite": "tts_tune", "voice": args.voice, "quick": bool(args.quick), "bounds": BOUNDS, "levels": levels,
                      "keep_direction": bool(args.keep_direction),
                      "passes": passes, "fine": not args.quick, "tuning_sentences": tuning,
                      "held_out_sentences": heldout, "held_out_repeats": repeats,
@@ -402,20 +406,19 @@ def run(args: argparse.Namespace) -> dict:
     print(report)
     print(f"written: {folder / 'tune.json'}, {folder / 'report.md'}")
     if args.write:
-        from tts.profiles import DEFAULT_TABLE
-
+        table = voice.profiles.path
         if wins:
-            DEFAULT_TABLE.write_text(apply_to_toml(DEFAULT_TABLE.read_text(), {t: _values(tuned[t]) for t in wins}))
-            print(f"{DEFAULT_TABLE}: wrote {', '.join(sorted(wins))} (held-out label above neutral); "
+            table.write_text(apply_to_toml(table.read_text(), {t: _values(tuned[t]) for t in wins}))
+            print(f"{table}: wrote {', '.join(sorted(wins))} (held-out label above neutral); "
                   "update the comments there")
         else:
-            print(f"{DEFAULT_TABLE}: not written, no tuned tone beats neutral synthesis on the held-out sentences")
+            print(f"{table}: not written, no tuned tone beats neutral synthesis on the held-out sentences")
     return results
 
 
 def _report(r: dict) -> str:
     h = r["held_out"]["tables"]
-    lines = ["# Piper tone profiles tuned against the emotion classifier", "",
+    lines = [f"# {r.get('voice', 'piper-joe')} tone profiles tuned against the emotion classifier", "",
              f"{'quick run, ' if r['quick'] else ''}{len(r['tuning_sentences'])} tuning sentences, "
              f"{len(r['held_out_sentences'])} held-out sentences (the bench's) x {r['held_out_repeats']} renderings, "
              f"{r['evaluations']} classifier calls in the search, {r['minutes']} min, load {r['load_average_at_start']} "
@@ -450,8 +453,11 @@ def _report(r: dict) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--voice", default="piper-joe", help="a voice catalog name: piper-joe (default) or hibari-heart")
     parser.add_argument("--quick", action="store_true",
                         help="4 tuning and 4 held-out sentences, 3-5 levels a knob, one sweep (a few minutes)")
+    parser.add_argument("--tuning-sentences", type=int, default=len(TUNING_SENTENCES),
+                        help=f"how many of the {len(TUNING_SENTENCES)} tuning sentences the search hears (fewer: faster)")
     parser.add_argument("--tones", default=None, help=f"comma-separated (default all: {', '.join(EMOALIGN_TARGETS)})")
     parser.add_argument("--passes", type=int, default=1,
                         help="coarse sweeps over the knobs (then one fine sweep); each adds ~20 min")
@@ -460,7 +466,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="each knob stays on the side of neutral the current profile has (the tone keeps its character)")
     parser.add_argument("--no-wer", action="store_true", help="skip the Whisper base check on the chosen profiles")
     parser.add_argument("--write", action="store_true",
-                        help="write the tuned values into tts/profiles.toml for the tones that beat neutral held-out")
+                        help="write the tuned values into the voice's profile table for the tones that beat neutral held-out")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--json", default=None, help="also write the results here")
     parser.add_argument("--out-dir", default=None,
