@@ -27,7 +27,7 @@ def to_mulaw(samples: np.ndarray, rate: int = MODEL_RATE) -> bytes:
 
 def from_mulaw(data: bytes, rate: int = MODEL_RATE) -> np.ndarray:
     """8 kHz mu-law as float audio at `rate`."""
-    return resample(ulaw_decode(np.frombuffer(data, dtype=np.uint8)), PHONE_RATE, rate)
+    return _bounded(resample(ulaw_decode(np.frombuffer(data, dtype=np.uint8)), PHONE_RATE, rate))
 
 
 def to_slin(samples: np.ndarray, rate: int = MODEL_RATE) -> bytes:
@@ -36,7 +36,12 @@ def to_slin(samples: np.ndarray, rate: int = MODEL_RATE) -> bytes:
 
 
 def from_slin(data: bytes, rate: int = MODEL_RATE) -> np.ndarray:
-    return resample(pcm16_to_float(data), PHONE_RATE, rate)
+    return _bounded(resample(pcm16_to_float(data), PHONE_RATE, rate))
+
+
+def _bounded(samples: np.ndarray) -> np.ndarray:
+    """The resampler's filter rings past full scale at sharp edges (a clipped voice, line noise); keep it audio."""
+    return np.clip(samples, -1.0, 1.0, out=samples)
 
 
 def phone_round_trip(samples16k: np.ndarray) -> np.ndarray:

@@ -141,8 +141,8 @@ class TwilioMediaStream:
             return None
         try:
             msg = json.loads(message)
-        except json.JSONDecodeError as exc:
-            self._bad(f"not JSON ({exc})")
+        except (ValueError, RecursionError) as exc:  # not JSON, an integer too long, brackets nested too deep
+            self._bad(f"not JSON ({str(exc)[:200]})")
             return None
         if not isinstance(msg, dict) or not isinstance(msg.get("event"), str):
             self._bad("a message without an 'event'")
@@ -185,7 +185,8 @@ class TwilioMediaStream:
             self._bad("a 'start' without start.streamSid")
             return
         fmt = start.get("mediaFormat") or {}
-        if fmt and (fmt.get("encoding") != "audio/x-mulaw" or int(fmt.get("sampleRate", 8000)) != 8000):
+        if fmt and (not isinstance(fmt, dict) or fmt.get("encoding") != "audio/x-mulaw"
+                    or fmt.get("sampleRate", 8000) not in (8000, "8000")):
             log.warning("twilio stream: media format %s; Media Streams carry audio/x-mulaw at 8000 Hz, assuming that", fmt)
         stream_sid = start.get("streamSid") or msg.get("streamSid")
         self.line = TwilioLine(ws=self.ws, stream_sid=stream_sid, call_id=start.get("callSid") or stream_sid)
