@@ -102,8 +102,9 @@ async def backchannel_scenario(url: str, question: np.ndarray, sound: np.ndarray
                 "paused": bool([e for _, e in caller.events[n:] if e.get("type") == "input_audio_buffer.speech_started"])}
 
 
-async def interruption_scenario(url: str, question: np.ndarray, interruption: np.ndarray) -> dict:
-    async with Caller(url) as caller:
+async def interruption_scenario(url: str, question: np.ndarray, interruption: np.ndarray, *,
+                                session: dict | None = None) -> dict:
+    async with Caller(url, session=session) as caller:
         # Interrupt early: the server sends audio at most 300 ms ahead, so a reply shorter than the wait
         # plus that lead is already complete on the server's side and cannot be cut.
         await _ask_until_talking_after(caller, question, 0.4)
@@ -134,6 +135,10 @@ async def interruption_scenario(url: str, question: np.ndarray, interruption: np
                 "audio_flow_stop_ms": round(((max(old_deltas) if old_deltas else t0) - onset) * 1000, 1),
                 "response_ms": round((t_second - speech_end) * 1000, 1),
                 "first_status": first_done["response"]["status"],
+                # audio of the interrupted reply sent after the server said it heard the user (one in flight at most)
+                "deltas_after_speech_started": sum(1 for e in caller.events[caller.index_of(started):]
+                                                   if e[1].get("type") == "response.output_audio.delta"
+                                                   and e[1]["response_id"] == first_done["response"]["id"]),
                 "history_cut": len(history.split()) < len(full_text.split()), "heard_words": len(heard.split()),
                 "history_words": len(history.split()), "history_matches_heard": history == heard,
                 "generated_words": len(full_text.split())}

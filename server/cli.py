@@ -24,8 +24,9 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--llm-model", help="catalog name (qwen2.5-1.5b, qwen2.5-0.5b), GGUF path, HF id, or the endpoint's model")
     p.add_argument("--llm-endpoint", help="base URL of an OpenAI-compatible chat endpoint (with --llm-backend openai)")
     p.add_argument("--dialogue-mode", choices=["tags", "free"])
-    p.add_argument("--voice-backend", choices=["piper", "espeak", "coqui"])
-    p.add_argument("--voice", help="voice file or name for the voice backend")
+    p.add_argument("--voice-backend", choices=["piper", "hibari", "espeak", "coqui"])
+    p.add_argument("--voice", help="the default voice: a voice name from `warmline models` (piper-joe, hibari-heart) or a "
+                                   "file or name for the voice backend; a session may choose another by name")
     p.add_argument("--end-silence-ms", type=int, help="silence that ends a user turn (default 600)")
     p.add_argument("--no-analyser", dest="analyser", action="store_false", default=None,
                    help="skip paralinguistic analysis")

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 
 from server.config import Config
-from server.models import resolve
+from server.models import resolve, voice_names
 from server.workers import ModelWorker
 
 log = logging.getLogger("warmline.pipeline")
@@ -27,6 +27,8 @@ class Pipeline:
     risk_scorer: object | None = None  # dialogue.safety.RiskScorer, shared by every session's safety policy
     workers: dict[str, ModelWorker] = field(default_factory=dict)
     load_seconds: dict[str, float] = field(default_factory=dict)
+    voices: dict = field(default_factory=dict)  # every voice a session may choose, by name; `voice` is the default's
+    default_voice: str = ""
     _clips: dict = field(default_factory=dict)
 
     @classmethod
@@ -47,6 +49,7 @@ class Pipeline:
         from asr.whisper import WhisperRecognizer
         from dialogue.backends import build_chat_model
         from tts import build_voice
+        from tts.factory import voice_name
 
         vad = timed("vad", lambda: SileroVAD(resolve(config.vad_model)))
         recognizer = timed("asr", lambda: WhisperRecognizer(resolve(config.asr_model), device=config.device,
@@ -65,6 +68,14 @@ class Pipeline:
                                                                 endpoint=config.llm_endpoint, threads=config.llm_threads,
                                                                 engine=config.llm_engine, slots=config.llm_slots))
         voice = timed("tts", lambda: build_voice(config.voice_backend, voice=config.voice, device=config.device))
+        default_voice = voice_name(config.voice_backend, config.voice)
+        voices = {default_voice: voice}
+        for name in voice_names():  # the catalog's other voices, for sessions that choose one (hibari: ~0.6 s)
+            if name not in voices:
+                try:
+                    voices[name] = timed(f"tts {name}", lambda n=name: build_voice(voice=n, device=config.device))
+                except ModelLoadError as exc:  # the default voice still speaks; this one is not offered
+                    log.warning("voice %s not offered: %s", name, exc)
         risk_scorer = None
         if (config.safety_scorer or "off") != "off":  # a screen that cannot load stops the start: it is safety
             from dialogue.safety import RiskScorer
@@ -77,7 +88,8 @@ class Pipeline:
         workers = {name: ModelWorker(name) for name in ("vad", "asr", "paralinguistics", "safety", "tts")}
         # A batching engine (llama-server) decodes several replies at once: one worker thread per slot.
         workers["dialogue"] = ModelWorker("dialogue", threads=getattr(chat_model, "concurrency", 1))
-        return cls(config, vad, recognizer, analyser, chat_model, voice, risk_scorer, workers, timings)
+        return cls(config, vad, recognizer, analyser, chat_model, voice, risk_scorer, workers, timings, voices=voices,
+                   default_voice=default_voice)
 
     def safety_policy(self) -> "object":
         from dialogue.safety import ModelRiskCheck, SafetyPolicy
@@ -86,45 +98,60 @@ class Pipeline:
         return SafetyPolicy(locale=self.config.locale, scorer=self.risk_scorer,
                             model_check=ModelRiskCheck(self.chat_model, threshold=float(check)) if check is not None else None)
 
+    def voice_named(self, name: str | None) -> object:
+        """A voice by the name a session chose; the default voice for None or a name not offered."""
+        return self.voices.get(self._voice_key(name), self.voice)
+
+    def _voice_key(self, name: str | None) -> str:
+        return name if name in self.voices else self.default_voice
+
     def warm_backchannels(self) -> None:
-        """Synthesize every backchannel phrase now, so the first one costs nothing mid-conversation."""
+        """Synthesize every backchannel phrase now, in every voice, so the first one costs nothing mid-conversation."""
         from server.backchannel import PHRASES
 
-        for tone, phrases in PHRASES.items():
-            for phrase in phrases:
-                self._render(phrase, tone)
+        for name in self.voices or [None]:
+            for tone, phrases in PHRASES.items():
+                for phrase in phrases:
+                    self._render(phrase, tone, name)
 
     def warm_openers(self, *, openers: bool = True) -> None:
         """Render every reply opener (`dialogue/openers.py`) and the first clause of each fixed crisis reply once,
-        so a reply's first words cost no synthesis."""
+        in every voice, so a reply's first words cost no synthesis."""
         from dialogue.engine import fixed_openings
         from dialogue.openers import all_openers
 
-        for phrase, tone in {*(all_openers() if openers else []), *fixed_openings(self.safety_policy())}:
-            self._render(phrase, tone)
+        for name in self.voices or [None]:
+            t0 = time.monotonic()
+            for phrase, tone in {*(all_openers() if openers else []), *fixed_openings(self.safety_policy())}:
+                self._render(phrase, tone, name)
+            self.load_seconds[f"openers {name or 'voice'}"] = round(time.monotonic() - t0, 2)
 
-    def _render(self, phrase: str, tone: str) -> tuple[object, int]:
-        """Synthesize a phrase whole and keep it for the process's life, keyed by phrase and tone."""
+    def _render(self, phrase: str, tone: str, voice: str | None = None) -> tuple[object, int]:
+        """Synthesize a phrase whole and keep it for the process's life, keyed by voice, phrase and tone
+        (voice None: the default voice)."""
         import numpy as np
 
-        chunks = list(self.voice.synthesize(phrase, emotion=tone))
-        self._clips[(phrase, tone)] = (np.concatenate([c.samples for c in chunks]), self.voice.sample_rate)
-        return self._clips[(phrase, tone)]
+        speaker = self.voice_named(voice)
+        chunks = list(speaker.synthesize(phrase, emotion=tone))
+        key = (self._voice_key(voice), phrase, tone)
+        self._clips[key] = (np.concatenate([c.samples for c in chunks]), speaker.sample_rate)
+        return self._clips[key]
 
-    def rendered(self, phrase: str, tone: str) -> "object | None":
+    def rendered(self, phrase: str, tone: str, voice: str | None = None) -> "object | None":
         """A phrase's audio in the voice's own rate, if it was rendered ahead of time."""
-        clip = self._clips.get((phrase, tone))
-        return clip[0] if clip is not None and clip[1] == self.voice.sample_rate else None
+        clip = self._clips.get((self._voice_key(voice), phrase, tone))
+        return clip[0] if clip is not None and clip[1] == self.voice_named(voice).sample_rate else None
 
-    async def backchannel_clip(self, phrase: str, tone: str) -> tuple[object, int] | None:
-        """A short acknowledgement in the agent's voice, synthesized once per process and kept."""
-        if (phrase, tone) not in self._clips:
+    async def backchannel_clip(self, phrase: str, tone: str, voice: str | None = None) -> tuple[object, int] | None:
+        """A short acknowledgement in the chosen voice, synthesized once per process and kept."""
+        key = (self._voice_key(voice), phrase, tone)
+        if key not in self._clips:
             try:
-                return await self.workers["tts"].run(self._render, phrase, tone)
+                return await self.workers["tts"].run(self._render, phrase, tone, voice)
             except Exception as exc:
                 log.warning("could not synthesize backchannel %r: %s", phrase, exc)
                 return None
-        return self._clips[(phrase, tone)]
+        return self._clips[key]
 
     def close(self) -> None:
         for worker in self.workers.values():

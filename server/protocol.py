@@ -87,6 +87,7 @@ class SessionSettings:
     output_format: AudioFormat = field(default_factory=AudioFormat)
     turn_detection: TurnDetection = field(default_factory=TurnDetection)
     voice: str = "warmline"
+    voices: tuple[str, ...] = ()  # the names `voice` may take (the server's voices); empty: any
     transcription: dict = field(default_factory=lambda: {"model": "whisper"})
 
     def update(self, session: object) -> None:
@@ -106,12 +107,16 @@ class SessionSettings:
         td_present = "turn_detection" in inp or "turn_detection" in session
         td_spec = inp.get("turn_detection", session.get("turn_detection"))
         turn_detection = self._parse_turn_detection(td_spec) if td_present else self.turn_detection
+        voice = out.get("voice", session.get("voice", self.voice))
+        if not isinstance(voice, str) or (self.voices and voice not in self.voices):
+            raise ProtocolError("invalid_voice", f"unknown voice {voice!r}; this server speaks "
+                                f"{', '.join(self.voices) or 'its default voice'}; the session keeps {self.voice!r}")
         instructions = session.get("instructions", self.instructions)
         if instructions is not None and not isinstance(instructions, str):
             raise ProtocolError("invalid_event", "instructions must be a string")
         self.input_format, self.output_format, self.turn_detection = input_format, output_format, turn_detection
         self.instructions = instructions
-        self.voice = out.get("voice", session.get("voice", self.voice))
+        self.voice = voice
 
     def _parse_turn_detection(self, spec: object) -> TurnDetection:
         if spec is None:
@@ -142,7 +147,8 @@ class SessionSettings:
             "audio": {
                 "input": {"format": self.input_format.to_dict(), "transcription": self.transcription,
                           "turn_detection": self.turn_detection.to_dict()},
-                "output": {"format": self.output_format.to_dict(), "voice": self.voice},
+                "output": {"format": self.output_format.to_dict(), "voice": self.voice,
+                           **({"warmline_voices": list(self.voices)} if self.voices else {})},
             },
         }
 

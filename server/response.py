@@ -93,6 +93,7 @@ class Response:
         self.id = new_id("resp")
         self.item_id = new_id("item")
         self.cancel_event = threading.Event()
+        self.speaker = session.settings.voice  # a voice chosen mid-reply speaks from the next reply
         self.finished = False
         self.status = "in_progress"
         self.reason: str | None = None
@@ -350,7 +351,8 @@ class Response:
                 s.prepare_next_turn(self.conversation)
 
         async def synthesize() -> None:
-            resampler = StreamResampler(p.voice.sample_rate, self._rate)
+            voice = p.voice_named(self.speaker)
+            resampler = StreamResampler(voice.sample_rate, self._rate)
             try:
                 while (clause := await clauses.get()) is not None:
                     spoken = SpokenClause(clause.text, start_ms=len(self._audio) * 1000 / self._rate)
@@ -358,11 +360,11 @@ class Response:
                     await self.emit({"type": "response.output_audio_transcript.delta", "response_id": self.id,
                                      "item_id": self.item_id, "output_index": 0, "content_index": 0,
                                      "delta": clause.text + " "})
-                    ready = p.rendered(clause.text, clause.emotion)
+                    ready = p.rendered(clause.text, clause.emotion, self.speaker)
                     if not self.clauses[:-1]:
                         self.timeline.extra["first_clause_prerendered"] = int(ready is not None)
                     stream = _one(ready) if ready is not None else p.workers["tts"].stream(
-                        lambda c=clause: p.voice.synthesize(c.text, emotion=c.emotion, cancel=self.cancel_event),
+                        lambda c=clause: voice.synthesize(c.text, emotion=c.emotion, cancel=self.cancel_event),
                         cancel=threading.Event())
                     async for chunk in stream:
                         if self.cancel_event.is_set():

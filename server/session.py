@@ -69,6 +69,10 @@ class Session:
         cfg = self.config = pipeline.config
         self.pipeline, self._send = pipeline, send
         self.settings = settings or SessionSettings()
+        if pipeline.voices:  # a session speaks in the server's default voice until it names another
+            self.settings.voices = tuple(pipeline.voices)
+            if self.settings.voice not in pipeline.voices:
+                self.settings.voice = pipeline.default_voice
         self.settings.turn_detection.threshold = cfg.vad_threshold
         self.settings.turn_detection.silence_duration_ms = cfg.end_silence_ms
         self.clock = Clock()
@@ -477,7 +481,7 @@ class Session:
         if self.response is not None and self.response.audible:
             return
         phrase, tone = pick(tone_for(self.last_voice))
-        clip = await self.pipeline.backchannel_clip(phrase, tone)
+        clip = await self.pipeline.backchannel_clip(phrase, tone, self.settings.voice)
         if clip is None:
             return
         samples, rate = clip
