@@ -548,6 +548,7 @@
     constructor(doc) {
       this.button = doc.getElementById('toggle');
       this.muteButton = doc.getElementById('mute');
+      this.voicePicker = doc.getElementById('voice');
       this.transcriptView = new TranscriptView(doc.getElementById('transcript'), doc.getElementById('hint'));
       this.panels = new PanelsView(doc);
       this.context = null;
@@ -560,6 +561,37 @@
       this.status = this.freshStatus();
       this.button.addEventListener('click', () => (this.running ? this.stop('stopped') : this.start()));
       this.muteButton.addEventListener('click', () => this.setMuted(!this.status.muted));
+      this.voicePicker.addEventListener('change', () => this.chooseVoice(this.voicePicker.value));
+    }
+
+    // ---- the agent's voice: the server lists its voices in the session; a choice applies from the next reply
+    storedVoice() {
+      try {
+        return window.localStorage.getItem('warmline.voice') || '';
+      } catch (err) {
+        return '';
+      }
+    }
+
+    chooseVoice(name) {
+      try {
+        window.localStorage.setItem('warmline.voice', name);
+      } catch (err) { /* private browsing: the choice lasts this page only */ }
+      if (this.socket && name) {
+        this.socket.send({ type: 'session.update', session: { type: 'realtime', audio: { output: { voice: name } } } });
+      }
+    }
+
+    showVoices(session) {
+      const output = session && session.audio && session.audio.output;
+      if (!output) return;
+      const names = output.warmline_voices || [output.voice];
+      const picker = this.voicePicker;
+      if ([...picker.options].map((o) => o.value).join() !== names.join()) {
+        picker.replaceChildren(...names.map((n) => el('option', { value: n }, n)));
+      }
+      picker.value = output.voice;
+      picker.disabled = names.length < 2;
     }
 
     freshStatus() {
@@ -647,7 +679,8 @@
             output_modalities: ['audio'],
             audio: {
               input: { format: { type: 'audio/pcm', rate: INPUT_RATE } },
-              output: { format: { type: 'audio/pcm', rate: OUTPUT_RATE } },
+              output: { format: { type: 'audio/pcm', rate: OUTPUT_RATE },
+                        ...(this.storedVoice() ? { voice: this.storedVoice() } : {}) },
             },
           },
         });
@@ -785,6 +818,7 @@
         case 'session.updated':
           this.status.session = event.session || null;
           this.adoptOutputRate(event.session);
+          this.showVoices(event.session);
           break;
         case 'input_audio_buffer.speech_started': {
           this.status.speechStarted.push({ item_id: event.item_id || null, event_id: event.event_id || null });
