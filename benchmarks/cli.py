@@ -24,6 +24,7 @@ SUITES = {
     "engine": ("benchmarks.llm_engine", "dialogue model in process vs llama-server: tokens/s at 1, 2, 4 streams, first token"),
     "safety": ("benchmarks.safety", "crisis screen on held-out parts (voice on/off, multi-turn); --speech: through the server"),
     "telephony": ("benchmarks.telephony", "phone path (Twilio, AudioSocket) beside wideband: latency, barge-in, WER, voice"),
+    "soak": ("benchmarks.soak", "N callers for minutes through one server: sessions, turns, errors, p95 latency and memory over time"),
 }
 
 

@@ -1,15 +1,16 @@
-"""The empathy and safety suites end to end on a tiny slice against a real server, and the judge on a
+"""The empathy, safety and soak suites end to end on a tiny slice against a real server, and the judge on a
 real model (embedded) and over the OpenAI-compatible HTTP path."""
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from benchmarks import empathy, safety, safety_speech, scoring
+from benchmarks import empathy, safety, safety_speech, scoring, soak
 from benchmarks.judge import Judge, add_judge_arguments
 
 pytestmark = pytest.mark.slow
@@ -203,3 +204,60 @@ def test_piper_caller_speaks_the_words_at_the_callers_rate():
     assert audio.dtype.name == "float32" and 1.0 < len(audio) / 16000 < 5.0
     heard = WhisperRecognizer(resolve("whisper-base")).transcribe(audio).text
     assert wer("Everyone would be better off without me.", heard) <= 0.15, heard
+
+
+# --- soak ------------------------------------------------------------------------------------------------
+
+def test_soak_suite_holds_a_caller_and_reports_its_figures(ws_url, librivox):
+    """One caller for 20 s against the shared server: the report's shape, turns answered, memory sampled from
+    the process found listening on the URL's port. No timing thresholds: the box may be busy."""
+    result = soak.run(_args(soak, ["--url", ws_url, "--callers", "1", "--minutes", str(20 / 60), "--no-warmup"]))
+    for key in ("config", "held_s", "sessions", "turns", "errors", "first_audio_ms", "per_minute", "memory",
+                "metrics", "per_turn", "report_markdown"):
+        assert key in result, key
+    assert result["sessions"]["opened"] == 1 and result["sessions"]["reconnects"] == 0
+    assert result["turns"]["spoken"] >= 1 and result["turns"]["completed"] >= 1, result["per_turn"]
+    assert result["errors"] == {}, result["errors"]
+    assert result["first_audio_ms"]["n"] >= 1
+    assert result["per_minute"] and result["per_minute"][0]["turns"] >= 1
+    memory = result["memory"]
+    assert memory["pid"] is not None and len(memory["samples"]) >= 2
+    assert memory["start_mb"] > 100 and memory["end_mb"] > 100 and memory["after_hang_up_mb"] > 100
+    assert result["metrics"]["status"] is not None  # 200 with figures, or the server's 404
+    assert "# Soak" in result["report_markdown"]
+    json.dumps({k: v for k, v in result.items() if k != "report_markdown"})
+
+
+class _Metrics(BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802
+        if self.path != "/metrics":
+            self.send_error(404)
+            return
+        body = (b"# HELP warmline_sessions open sessions\n# TYPE warmline_sessions gauge\nwarmline_sessions 3\n"
+                b'warmline_first_audio_seconds_bucket{le="0.5"} 2\nwarmline_first_audio_seconds_count 7\n'
+                b'warmline_errors_total{code="busy"} 1\n')
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; version=0.0.4")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_soak_reads_prometheus_text_and_tolerates_a_missing_endpoint():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Metrics)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        got = soak.scrape_metrics(base, {})
+        missing = soak.scrape_metrics(base + "/nothing", {})
+        listening = soak.pid_listening_on(server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert got == {"status": 200, "samples": {"warmline_sessions": 3.0, "warmline_first_audio_seconds_count": 7.0,
+                                              'warmline_errors_total{code="busy"}': 1.0}}
+    assert missing == {"status": 404}
+    assert listening == os.getpid()  # how the suite finds a running server's process for its memory
