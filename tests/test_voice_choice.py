@@ -92,3 +92,33 @@ def test_both_voices_stop_within_one_chunk_on_barge_in(ws_url, librivox, voice):
     assert r["first_status"] == "cancelled", r
     assert r["deltas_after_speech_started"] <= 1, r  # at most the chunk already on its way
     assert r["history_cut"] and r["history_matches_heard"], r
+
+
+def test_the_browser_page_offers_the_voices_and_remembers_the_choice(warmline_server, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    from tests.browser import Browser, fake_mic_wav, unavailable_reason
+
+    if unavailable_reason():
+        pytest.skip(unavailable_reason())
+
+    def voice_of(snap):
+        return snap["session"]["audio"]["output"]["voice"] if snap and snap.get("session") else None
+
+    with Browser(fake_mic_wav(tmp_path / "mic.wav", [30.0])) as browser:
+        browser.open(warmline_server + "/")
+        browser.click("toggle")
+        browser.wait_for(lambda s: voice_of(s) == DEFAULT, timeout=30, what="the session in the default voice")
+        picker = Select(browser.driver.find_element(By.ID, "voice"))
+        assert [o.get_attribute("value") for o in picker.options] == [DEFAULT, SECOND]
+        picker.select_by_value(SECOND)
+        browser.wait_for(lambda s: voice_of(s) == SECOND, timeout=30, what="the session to take the chosen voice")
+        browser.click("toggle")  # stop, then start again: the page asks for the remembered voice at once
+        browser.wait_for(lambda s: not s["connected"], timeout=10, what="the page to hang up")
+        browser.click("toggle")
+        snap = browser.wait_for(lambda s: s["connected"] and s["eventsSeen"].get("session.created", 0) >= 2
+                                and s["eventsSeen"].get("session.updated", 0) >= 3, timeout=30,
+                                what="a new session, configured")  # counts run on across the page's sessions
+        assert voice_of(snap) == SECOND
+        assert Select(browser.driver.find_element(By.ID, "voice")).first_selected_option.get_attribute("value") == SECOND
