@@ -1,6 +1,6 @@
 """`warmline bench tts`: speed, audible emotion and intelligibility of the voices.
 
-Measures, per backend: time to the first audio chunk and real-time factor for short and long replies
+Measures, per backend (Piper joe and hibari heart, the two voices a session can choose, side by side): time to the first audio chunk and real-time factor for short and long replies
 (also through the 24 kHz / 8 kHz resampler); per emotion, the prosody of the output (median pitch,
 pitch range, speaking time, loudness) against neutral and against the direction profiles.toml
 documents; Whisper base WER per emotion against neutral; and, when paralinguistics/ is importable,
@@ -31,6 +31,7 @@ SENTENCES = ["I understand how difficult this has been for you.", "Tell me a lit
              "We can take this one step at a time.", "Your feelings make sense, and you are not alone.",
              "Let's think together about what might help tonight.", "Thank you for being so honest with me.",
              "It is okay to feel tired after a week like this.", "Would you like to try a short breathing exercise?"]
+NEURAL_VOICES = ("piper", "hibari")  # the voices a session can choose: every measure runs on both
 # The classes of Warmline's 8-emotion head that each reply tone should pull toward. Neutral is left out:
 # neutral synthesis is heard as neutral, so a tone that counted "neutral" as agreement could never beat it.
 EMOALIGN_TARGETS = {"warm": {"happy", "calm"}, "gentle": {"calm", "sad"}, "calm": {"calm"}, "reassuring": {"calm"},
@@ -38,9 +39,9 @@ EMOALIGN_TARGETS = {"warm": {"happy", "calm"}, "gentle": {"calm", "sad"}, "calm"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--backends", default="piper,espeak", help="comma-separated: piper, espeak, coqui")
+    parser.add_argument("--backends", default="piper,hibari,espeak", help="comma-separated: piper, hibari, espeak, coqui")
     parser.add_argument("--quick", action="store_true", help="fewer repeats and sentences (under two minutes)")
-    parser.add_argument("--threads", type=int, default=1, help="threads for Piper (onnxruntime) and the Whisper check")
+    parser.add_argument("--threads", type=int, default=1, help="threads for Piper / hibari (onnxruntime) and the Whisper check")
     parser.add_argument("--no-wer", action="store_true", help="skip the Whisper intelligibility check")
     parser.add_argument("--json", default=None, help="write the results here")
     parser.add_argument("--report-dir", default=None,
@@ -58,7 +59,7 @@ def _stats(values: list[float]) -> dict:
 def _build(backend: str, threads: int):
     from tts import build_voice
 
-    options = {"threads": threads} if backend == "piper" else {}
+    options = {"threads": threads} if backend in NEURAL_VOICES else {}
     t0 = time.perf_counter()
     voice = build_voice(backend, device="auto", **options)
     return voice, time.perf_counter() - t0
@@ -210,10 +211,10 @@ def run(args: argparse.Namespace) -> dict:
         for rate in (24000, 8000):
             entry[f"short_reply_at_{rate}"] = measure_latency(ResampledVoice(voice, rate), SHORT_REPLIES[:4], 1)
         entry["prosody"], audio = measure_prosody(voice, sentences)
-        quick_skip = args.quick and backend != "piper"
+        quick_skip = args.quick and backend not in NEURAL_VOICES
         entry["intelligibility"] = ({"status": "skipped"} if args.no_wer or quick_skip
                                     else measure_wer(audio, sentences, voice.sample_rate, args.threads))
-        entry["emoalign"] = (measure_emoalign(audio, voice.sample_rate, args.threads) if backend == "piper"
+        entry["emoalign"] = (measure_emoalign(audio, voice.sample_rate, args.threads) if backend in NEURAL_VOICES
                              else {"status": "skipped"})
         results["backends"][backend] = entry
     results["load_average_at_end"] = round(os.getloadavg()[0], 2)
@@ -264,9 +265,72 @@ def _report(results: dict, folder: Path) -> str:
         for tone, r in (ea.get("per_emotion") or {}).items():
             lines.append(f"- {tone} ({', '.join(r['target'])}): label {r['agree_rendered']} vs {r['agree_on_neutral']} "
                          f"on neutral; probability {r['target_prob_rendered']} vs {r['target_prob_on_neutral']}")
+    lines += _side_by_side(results)
     (folder / "report.md").write_text("\n".join(lines) + "\n")
     _plot(results, folder / "prosody.png")
-    return "\n".join(lines) + "\n\n![prosody against neutral](prosody.png)\n"
+    _plot_voices(results, folder / "voices.png")
+    return "\n".join(lines) + "\n\n![prosody against neutral](prosody.png)\n\n![the voices per tone](voices.png)\n"
+
+
+def _voices(results: dict) -> list[tuple[str, dict]]:
+    return [(n, e) for n, e in results["backends"].items()
+            if n in NEURAL_VOICES and e.get("status") == "ok" and e["emoalign"].get("status") == "ok"]
+
+
+def _side_by_side(results: dict) -> list[str]:
+    """One row per tone, one column group per voice: EmoAlign label and probability (vs neutral synthesis) and WER."""
+    voices = _voices(results)
+    if not voices:
+        return []
+    lines = ["", "## The voices side by side", "",
+             "First chunk of a short reply p50 / p90: " + "; ".join(
+                 f"{n} {e['short_reply']['first_audio_ms']['p50']} / {e['short_reply']['first_audio_ms']['p90']} ms "
+                 f"(RTF {e['short_reply']['real_time_factor']['p50']})" for n, e in voices) + ".", "",
+             "| tone | " + " | ".join(f"{n}: label (neutral) | {n}: prob (neutral) | {n}: WER %" for n, _ in voices) + " |",
+             "|---|" + "---|---|---|" * len(voices)]
+    for tone in EMOALIGN_TARGETS:
+        cells = []
+        for _, e in voices:
+            r, wer = e["emoalign"]["per_emotion"][tone], e["intelligibility"].get("wer_percent", {})
+            cells.append(f"{r['agree_rendered']} ({r['agree_on_neutral']}) | {r['target_prob_rendered']} "
+                         f"({r['target_prob_on_neutral']}) | {wer.get(tone, '-')} (neutral {wer.get('neutral', '-')})")
+        lines.append(f"| {tone} | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append("Label above neutral synthesis: " + "; ".join(
+        f"{n} {e['emoalign']['emotions_better_than_neutral']}" for n, e in voices) + ". Probability above neutral: "
+        + "; ".join(f"{n} {e['emoalign']['emotions_moved_toward_target']}" for n, e in voices) + ".")
+    return lines
+
+
+def _plot_voices(results: dict, path: Path) -> None:
+    """Per tone and voice: the classifier's label share and probability on the tone's emotions, against neutral."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    voices = _voices(results)
+    if not voices:
+        return
+    tones = list(EMOALIGN_TARGETS)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
+    width = 0.8 / (2 * len(voices))
+    x = np.arange(len(tones))
+    for ax, (key, title) in zip(axes, [("agree", "label share on the tone's emotions"),
+                                       ("target_prob", "probability on the tone's emotions")]):
+        for i, (name, e) in enumerate(voices):
+            per = e["emoalign"]["per_emotion"]
+            offset = (2 * i - len(voices)) * width
+            ax.bar(x + offset, [per[t][f"{key}_rendered"] for t in tones], width, label=f"{name}: tone")
+            ax.bar(x + offset + width, [per[t][f"{key}_on_neutral"] for t in tones], width, alpha=0.45,
+                   label=f"{name}: neutral synthesis")
+        ax.set_xticks(x, tones, fontsize=8)
+        ax.set_ylim(0, 1)
+        ax.set_title(title, fontsize=9)
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
 
 
 def _plot(results: dict, path: Path) -> None:
