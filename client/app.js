@@ -53,9 +53,22 @@
       this.ws = null;
     }
 
-    open() {
+    // A server with a key gives its own page a short-lived token (--public-page); browsers pass it as a
+    // subprotocol, as OpenAI's browser clients pass ephemeral keys.
+    async protocols() {
+      try {
+        const r = await fetch('/v1/page-token', { cache: 'no-store' });
+        const token = r.ok ? (await r.json()).value : null;
+        return token ? ['realtime', `openai-insecure-api-key.${token}`] : [];
+      } catch (err) {
+        return [];
+      }
+    }
+
+    async open() {
+      const protocols = await this.protocols();
       return new Promise((resolve, reject) => {
-        const ws = new WebSocket(this.url);
+        const ws = new WebSocket(this.url, protocols);
         this.ws = ws;
         ws.onopen = () => resolve();
         ws.onerror = () => reject(new Error(`could not connect to ${this.url}`));

@@ -98,6 +98,19 @@ class Conversation:
         known = {t.item_id for t in self.turns}
         self.turns[copied:copied] = [copy.deepcopy(t) for t in other.turns if t.item_id not in known]
 
+    def forget_before(self, keep_turns: int) -> int:
+        """Keep the last `keep_turns` turns (and their emotion and risk records), so a long call's memory stays
+        bounded; the model only ever reads the last `max_messages` anyway. Escalations are kept however old: a
+        crisis earlier in the call still shapes the replies. Returns how many turns were dropped."""
+        drop = len(self.turns) - keep_turns
+        if drop <= 0:
+            return 0
+        del self.turns[:drop]
+        del self.trajectory.points[:max(0, len(self.trajectory.points) - keep_turns)]
+        old, recent = self.concern[:-keep_turns], self.concern[-keep_turns:]
+        self.concern = [c for c in old if c.escalate][-8:] + recent
+        return drop
+
     @property
     def last_user(self) -> Turn | None:
         return next((t for t in reversed(self.turns) if t.role == "user"), None)

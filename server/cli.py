@@ -32,7 +32,23 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
                    help="skip paralinguistic analysis")
     p.add_argument("--voice-heads", help="folder of paralinguistic heads trained with `python -m paralinguistics.train "
                    "--out DIR` (default: the shipped ones)")
-    p.add_argument("--api-key", help="require this bearer token from clients")
+    p.add_argument("--api-key", help="require this key (or a token minted with it) from every client; needed to listen "
+                   "on anything but loopback (README, 'Running it for others')")
+    p.add_argument("--allowed-origins", help="comma-separated browser origins that may connect besides this server's "
+                   "own page ('*': any)")
+    p.add_argument("--public-page", action="store_true", default=None,
+                   help="the bundled page gets its own short-lived tokens: anyone who can load it may talk")
+    p.add_argument("--max-sessions", type=int, help="conversations at once; more are told the server is busy (default 16)")
+    p.add_argument("--idle-timeout", dest="idle_timeout_s", type=float,
+                   help="close a connection that sends nothing for this many seconds (default 300; 0: never)")
+    p.add_argument("--max-session-minutes", type=float, help="longest conversation (default 240; 0: no limit)")
+    p.add_argument("--model-timeout", dest="model_timeout_s", type=float,
+                   help="give up a model call that runs (or a stream that is silent) this long, apologise, go on "
+                   "(default 30 s)")
+    p.add_argument("--llm-fallback", help="with --llm-backend openai: an embedded model (qwen2.5-0.5b, qwen2.5-1.5b or a "
+                   "GGUF) that answers while the endpoint is down")
+    p.add_argument("--log-content", action="store_true", default=None,
+                   help="write what callers say into the log (debugging only; off by default)")
     p.add_argument("--backchannels", choices=["auto", "on", "off"],
                    help="agent's short acknowledgements in long user turns (auto: off on G.711 telephone audio)")
     p.add_argument("--no-openers", dest="openers", action="store_false", default=None,
@@ -57,8 +73,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     keys = ("host", "port", "device", "threads", "llm_threads", "asr_model", "llm_backend", "llm_model", "llm_endpoint",
             "dialogue_mode", "voice_backend", "voice", "end_silence_ms", "analyser", "voice_heads", "api_key", "locale",
-            "safety_scorer", "safety_model_check", "backchannels", "llm_engine", "llm_slots", "read_ahead", "openers")
+            "safety_scorer", "safety_model_check", "backchannels", "llm_engine", "llm_slots", "read_ahead", "openers",
+            "allowed_origins", "public_page", "max_sessions", "idle_timeout_s", "model_timeout_s", "llm_fallback",
+            "log_content")
     config = Config.from_env(**{k: getattr(args, k) for k in keys})
+    if args.max_session_minutes is not None:
+        config.max_session_s = args.max_session_minutes * 60
+    from server.app import StartRefused, WarmlineServer as _Server
+
+    try:  # before minutes of model loading, not after
+        _Server.check_exposure_of(config)
+    except StartRefused as exc:
+        print(f"warmline: {exc}", file=sys.stderr)
+        return 2
     from server.telephony import options as telephony_options
 
     telephony_options.apply(config, args)
@@ -68,15 +95,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ModelLoadError as exc:
         print(f"warmline: {exc}", file=sys.stderr)
         return 2
-    try:
-        from dialogue.engine import DialogueEngine
+    from dialogue.engine import DialogueEngine
 
-        DialogueEngine(pipeline.chat_model, mode=config.dialogue_mode, safety=pipeline.safety_policy()).warm()
-        if config.backchannels != "off":
-            pipeline.warm_backchannels()
-        pipeline.warm_openers(openers=config.openers)
-    except Exception as exc:  # warming is an optimisation only
-        logging.getLogger("warmline").warning("could not warm the dialogue model or the voice: %s", exc)
+    for what, warm in (("the dialogue model", lambda: DialogueEngine(pipeline.chat_model, mode=config.dialogue_mode,
+                                                                      safety=pipeline.safety_policy()).warm()),
+                       ("the backchannels", pipeline.warm_backchannels if config.backchannels != "off" else None),
+                       ("the openers", lambda: pipeline.warm_openers(openers=config.openers))):
+        try:
+            if warm:
+                warm()
+        except Exception as exc:  # warming is an optimisation only; each part on its own (a dead endpoint, a voice)
+            logging.getLogger("warmline").warning("could not warm %s: %s", what, exc)
     try:
         asyncio.run(WarmlineServer(config, pipeline).serve_forever())
     except KeyboardInterrupt:

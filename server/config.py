@@ -35,6 +35,7 @@ class Config:
     llm_backend: str = "llama"  # llama | openai | transformers
     llm_model: str = "qwen2.5-1.5b"  # catalog name, GGUF path, HF id, or the endpoint's model name
     llm_endpoint: str | None = None  # for llm_backend=openai
+    llm_fallback: str | None = None  # an embedded GGUF (catalog name or path) that answers while the endpoint is down
     dialogue_mode: str = "tags"  # tags | free
     llm_threads: int = 2  # llama.cpp threads; under heavy load from other work, 1 can decode faster (they spin-wait)
     llm_engine: str = "embedded"  # llm_backend=llama: embedded (in this process) | server (a supervised llama-server)
@@ -63,9 +64,26 @@ class Config:
     call_records: str | None = None  # folder for per-call records (None: none are kept)
     call_recording: bool = False  # with call_records: also keep the caller's audio
 
-    max_sessions: int = 16
+    # access (server/access.py): on any interface but loopback the server will not start without api_key
+    allowed_origins: str | None = None  # comma-separated browser origins besides the server's own; "*" = any
+    public_page: bool = False  # the bundled page mints its own short-lived tokens (a public line)
+    token_seconds: int = 600  # lifetime of a minted token (it only has to open the WebSocket)
+
+    # limits (README "Running it for others"); 0 turns a time limit off
+    max_sessions: int = 16  # more get a `server_busy` error and close code 1013
     max_message_bytes: int = 4 << 20  # a larger WebSocket message closes the connection (1009)
     max_audio_bytes_per_append: int = 1 << 20
+    audio_speed: float = 2.0  # a client may send audio at most this much faster than real time ...
+    audio_burst_s: float = 90.0  # ... once this much audio beyond real time is spent (a whole clip sent at once)
+    idle_timeout_s: float = 300.0  # a connection that sends nothing this long is closed
+    max_session_s: float = 4 * 3600.0  # a conversation's longest life
+    send_timeout_s: float = 20.0  # a client that reads nothing this long while we send is cut off
+    max_history_turns: int = 400  # turns remembered per conversation (the model reads the last 16 messages)
+    model_timeout_s: float = 30.0  # a model call that runs this long (a stream: gives nothing this long) is given up
+    drain_s: float = 20.0  # on shutdown, replies in progress get this long to finish
+
+    # privacy: nothing the caller says or sounds like is written anywhere unless asked for
+    log_content: bool = False  # put transcripts in the log (debugging only)
     client_dir: str | None = None  # None = the client/ folder of this checkout or install
     extra: dict = field(default_factory=dict)
 

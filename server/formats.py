@@ -43,6 +43,10 @@ class AudioFormat:
     def bytes_per_sample(self) -> int:
         return 2 if self.type == "audio/pcm" else 1
 
+    def seconds(self, nbytes: int) -> float:
+        """How much audio `nbytes` of this format carry."""
+        return nbytes / self.bytes_per_sample / self.rate
+
     def decode(self, data: bytes) -> np.ndarray:
         if not data:
             raise FormatError("empty audio")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 from server.config import Config
@@ -30,6 +31,7 @@ class Pipeline:
     voices: dict = field(default_factory=dict)  # every voice a session may choose, by name; `voice` is the default's
     default_voice: str = ""
     _clips: dict = field(default_factory=dict)
+    faults: Counter = field(default_factory=Counter)  # faults handled mid-turn, by kind (for /metrics)
 
     @classmethod
     def load(cls, config: Config) -> "Pipeline":
@@ -64,9 +66,17 @@ class Pipeline:
                 model = getattr(recognizer, "encoder", None)  # shared when it is Whisper base's
                 analyser = timed("paralinguistics", lambda: VoiceAnalyser(whisper_model=model, device=config.device,
                                                                            models_dir=config.voice_heads))
+        remote = {"timeout": config.model_timeout_s} if config.llm_backend == "openai" else {}
         chat_model = timed("dialogue", lambda: build_chat_model(config.llm_backend, config.llm_model, device=config.device,
                                                                 endpoint=config.llm_endpoint, threads=config.llm_threads,
-                                                                engine=config.llm_engine, slots=config.llm_slots))
+                                                                engine=config.llm_engine, slots=config.llm_slots,
+                                                                **remote))
+        if config.llm_fallback:  # the embedded model answers while a remote endpoint is down
+            from dialogue.backends.fallback import FallbackChatModel
+
+            local = timed("dialogue fallback", lambda: build_chat_model("llama", config.llm_fallback,
+                                                                        device=config.device, threads=config.llm_threads))
+            chat_model = FallbackChatModel(chat_model, local)
         voice = timed("tts", lambda: build_voice(config.voice_backend, voice=config.voice, device=config.device))
         default_voice = voice_name(config.voice_backend, config.voice)
         voices = {default_voice: voice}
@@ -120,9 +130,11 @@ class Pipeline:
         from dialogue.engine import fixed_openings
         from dialogue.openers import all_openers
 
+        from server.response import APOLOGY
+
         for name in self.voices or [None]:
             t0 = time.monotonic()
-            for phrase, tone in {*(all_openers() if openers else []), *fixed_openings(self.safety_policy())}:
+            for phrase, tone in {*(all_openers() if openers else []), *fixed_openings(self.safety_policy()), APOLOGY}:
                 self._render(phrase, tone, name)
             self.load_seconds[f"openers {name or 'voice'}"] = round(time.monotonic() - t0, 2)
 

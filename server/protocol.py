@@ -39,6 +39,8 @@ def parse_client_event(text: str) -> dict:
         event = json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ProtocolError("invalid_json", f"not valid JSON: {exc}") from None
+    except RecursionError:  # a "JSON bomb" of nested brackets
+        raise ProtocolError("invalid_json", "JSON nested too deeply") from None
     if not isinstance(event, dict):
         raise ProtocolError("invalid_event", "an event is a JSON object")
     kind = event.get("type")

@@ -23,15 +23,18 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from server.audio import StreamResampler
+from server.audio import StreamResampler, resample
 from server.protocol import error_event, message_item, new_id
 from server.timeline import TurnTimeline
+from server.workers import ModelTimeout, WorkerBusy
 
 if TYPE_CHECKING:
     from server.session import Session
 
 log = logging.getLogger("warmline.response")
 CHUNK_MS = 100  # audio per response.output_audio.delta
+# Said when a model hangs or the workers are full mid-turn; rendered at start-up, so a hung voice can still say it.
+APOLOGY = ("I'm sorry, I lost my train of thought for a moment. Could you say that again?", "gentle")
 
 
 @dataclass
@@ -218,14 +221,23 @@ class Response:
             self.status = "completed"
         except asyncio.CancelledError:
             self.status = "cancelled"
+        except (ModelTimeout, WorkerBusy) as exc:  # a stage hung, or too many calls wait: say sorry, go on
+            log.error("response %s: %s; apologising", self.id, exc)
+            self.status = "failed"
+            s.pipeline.faults["model_timeout" if isinstance(exc, ModelTimeout) else "workers_busy"] += 1
+            await self.emit(error_event("model_timeout" if isinstance(exc, ModelTimeout) else "server_busy",
+                                        f"{exc}; the agent apologised and the conversation goes on"))
+            await self._apologise()
         except Exception as exc:  # one failed turn must not end the session
             if self.cancel_event.is_set():  # a stage honouring cancellation (e.g. asr Cancelled)
                 self.status = "cancelled"
                 return
             log.exception("response %s failed", self.id)
             self.status = "failed"
+            s.pipeline.faults["turn_failed"] += 1
             # held back with the rest if speculative: the client hears of it when the turn is confirmed
-            await self.emit(error_event("model_failed", f"this turn failed and was dropped: {exc}"))
+            await self.emit(error_event("model_failed", f"this turn failed: {exc}; the agent apologised"))
+            await self._apologise()
         finally:
             self.finished = True
             self.heard.set()
@@ -249,7 +261,8 @@ class Response:
                 p.analyser.analyse, self.audio, baseline=s.baseline, transcript=lambda: words.result(timeout=120)))
             beside.add_done_callback(lambda f: f.cancelled() or f.exception())  # observed, also when not awaited
         try:
-            transcript = await p.workers["asr"].run(p.recognizer.transcribe, self.audio, cancel=self.cancel_event)
+            transcript = await p.workers["asr"].run(p.recognizer.transcribe, self.audio, cancel=self.cancel_event,
+                                                    timeout=s.config.model_timeout_s)
         except BaseException:
             words.set_result(None)  # heard nothing (failed or cancelled): the analysis learns nothing
             raise
@@ -264,13 +277,19 @@ class Response:
             self._reading = asyncio.create_task(self._read_words(self.transcript))
         try:
             if p.analyser is not None and self.transcript:
-                profile = await beside if beside is not None else await p.workers["paralinguistics"].run(
-                    p.analyser.analyse, self.audio, encoder_states=transcript.encoder_states, baseline=s.baseline,
-                    transcript=self.transcript)
-                self.voice = profile.to_dict()
-                s.last_voice = self.voice
-                self.timeline.mark("analysis")
-                await self.emit({"type": "warmline.paralinguistics", "item_id": self.user_item, "result": self.voice})
+                try:
+                    profile = await asyncio.wait_for(asyncio.shield(beside), s.config.model_timeout_s) \
+                        if beside is not None else await p.workers["paralinguistics"].run(
+                            p.analyser.analyse, self.audio, encoder_states=transcript.encoder_states,
+                            baseline=s.baseline, transcript=self.transcript, timeout=s.config.model_timeout_s)
+                except (ModelTimeout, asyncio.TimeoutError):  # the words alone still get an answer
+                    log.error("response %s: the voice analysis overran; the turn goes on without it", self.id)
+                    s.pipeline.faults["analysis_timeout"] += 1
+                else:
+                    self.voice = profile.to_dict()
+                    s.last_voice = self.voice
+                    self.timeline.mark("analysis")
+                    await self.emit({"type": "warmline.paralinguistics", "item_id": self.user_item, "result": self.voice})
         finally:
             # recognised words stay in the history even if the user speaks again before the reply starts: the
             # next reply then hears them too (and the safety check with it)
@@ -338,12 +357,14 @@ class Response:
                     yield from reply
 
             try:
-                async for part in p.workers["safety"].stream(until_model, cancel=self.cancel_event):
+                stall = s.config.model_timeout_s
+                async for part in p.workers["safety"].stream(until_model, cancel=self.cancel_event, stall_timeout=stall):
                     await handle(part, from_model=False)
                 if self.cancel_event.is_set():
                     reply.close()  # not running now: records what was said, without waiting for the model
                 else:
-                    async for part in p.workers["dialogue"].stream(with_model, cancel=self.cancel_event):
+                    async for part in p.workers["dialogue"].stream(with_model, cancel=self.cancel_event,
+                                                                   stall_timeout=stall):
                         await handle(part, from_model=True)
             finally:
                 await clauses.put(None)
@@ -365,7 +386,7 @@ class Response:
                         self.timeline.extra["first_clause_prerendered"] = int(ready is not None)
                     stream = _one(ready) if ready is not None else p.workers["tts"].stream(
                         lambda c=clause: voice.synthesize(c.text, emotion=c.emotion, cancel=self.cancel_event),
-                        cancel=threading.Event())
+                        cancel=threading.Event(), stall_timeout=s.config.model_timeout_s)
                     async for chunk in stream:
                         if self.cancel_event.is_set():
                             break
@@ -381,14 +402,19 @@ class Response:
 
         thinker = asyncio.create_task(think())
         synth = asyncio.create_task(synthesize())
+        sender = asyncio.create_task(self._send_paced())
         try:
-            await self._send_paced()
+            await asyncio.wait({thinker, synth, sender}, return_when=asyncio.FIRST_EXCEPTION)
+            for task in (thinker, synth):  # a hung stage: apologise with what was said so far (see _run)
+                if task.done() and not task.cancelled() and isinstance(task.exception(), (ModelTimeout, WorkerBusy)):
+                    raise task.exception()
+            await sender
             await asyncio.gather(thinker, synth)
         finally:
-            for task in (thinker, synth):
+            for task in (thinker, synth, sender):
                 if not task.done():
                     task.cancel()
-            await asyncio.gather(thinker, synth, return_exceptions=True)
+            await asyncio.gather(thinker, synth, sender, return_exceptions=True)
 
     async def _send_paced(self) -> None:
         """Send audio as it is synthesized, never more than `lead_ms` ahead of playback."""
@@ -435,6 +461,39 @@ class Response:
         delta = base64.b64encode(s.settings.output_format.encode(samples)).decode("ascii")
         await s.send({"type": "response.output_audio.delta", "response_id": self.id, "item_id": self.item_id,
                       "output_index": 0, "content_index": 0, "delta": delta})
+
+    async def _apologise(self) -> None:
+        """A stage hung or the workers are full: say so, kindly, with the clip rendered at start-up, after whatever
+        was already said; the history keeps what was spoken, and the conversation goes on."""
+        p = self.session.pipeline
+        if self.audio is not None and self.transcript is None:
+            self.transcript = ""  # heard nothing usable: the session may end the turn and take the apology
+        if not self.create or self.cancel_event.is_set() and self.reason:
+            return
+        # rendered at start-up; if not (a warm-up failed), the voice renders it now, if it can
+        found = await p.backchannel_clip(*APOLOGY, self.speaker)
+        if found is None:
+            return
+        clip, rate = found
+        if not self._created:
+            await self._open()
+        self.cancel_event = threading.Event()  # the stage's cancel is set; the apology itself is not cancelled
+        self.clauses.append(SpokenClause(APOLOGY[0], start_ms=len(self._audio) * 1000 / self._rate,
+                                         duration_ms=len(clip) * 1000 / rate))
+        await self.emit({"type": "response.output_audio_transcript.delta", "response_id": self.id,
+                         "item_id": self.item_id, "output_index": 0, "content_index": 0, "delta": APOLOGY[0]})
+        self._audio = np.concatenate([self._audio, resample(clip, rate, self._rate)])
+        self._synth_done = True
+        self.reply_text, self.reply_emotion = " ".join(c.text for c in self.clauses), APOLOGY[1]
+        try:
+            self.conversation.find(self.item_id).text = self.reply_text
+        except KeyError:
+            self.conversation.add_assistant(self.reply_text, item_id=self.item_id, emotion=APOLOGY[1])
+        try:
+            await self._send_paced()
+        except asyncio.CancelledError:
+            self.status = "cancelled"
+            raise
 
     # --- closing ------------------------------------------------------------------------------------
     def _cut_history(self) -> None:

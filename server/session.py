@@ -338,6 +338,7 @@ class Session:
             self._preroll = []
 
     async def _begin_turn(self, item_id: str, at_ms: float, *, frames: list[np.ndarray]) -> None:
+        self.conversation.forget_before(self.config.max_history_turns)  # no speculative copy is alive here
         timeline = TurnTimeline(self.clock)
         timeline.mark("speech_start", self._arrival.wall_ms(at_ms))
         self._turn = UserTurn(item_id, timeline, started_ms=at_ms, frames=frames)
@@ -554,7 +555,8 @@ class Session:
         self._overlap = None
         response = self.response
         if decision == "resume" and response is not None and not response.finished:
-            log.info("overlap was not an interruption (%r, %s); resuming", overlap.transcript, overlap.events)
+            log.info("session %s: overlap was not an interruption (%s, %s); resuming", self.settings.id,
+                     self._said(overlap.transcript), overlap.events)
             response.resume()
             await self.send({"type": "warmline.resumed", "response_id": response.id, "item_id": response.item_id,
                              "heard": overlap.transcript or ""})
@@ -562,7 +564,8 @@ class Session:
             self._overlap_frames = []
             return
         # A real barge-in: the reply ends where it paused; the overlap becomes the user's turn.
-        log.info("overlap is an interruption (%r, %.0f ms, %s)", overlap.transcript, overlap.speech_ms, overlap.events)
+        log.info("session %s: overlap is an interruption (%s, %.0f ms, %s)", self.settings.id,
+                 self._said(overlap.transcript), overlap.speech_ms, overlap.events)
         if response is not None and not response.finished:
             await response.interrupt()
             await self.set_state("interrupted")
@@ -570,6 +573,7 @@ class Session:
         await self._begin_turn_from_overlap(overlap, frames)
 
     async def _begin_turn_from_overlap(self, overlap: Overlap, frames: list[np.ndarray]) -> None:
+        self.conversation.forget_before(self.config.max_history_turns)
         timeline = TurnTimeline(self.clock)
         timeline.mark("speech_start", self._arrival.wall_ms(overlap.started_ms))
         self._turn = UserTurn(self._overlap_item, timeline, started_ms=overlap.started_ms, frames=frames,
@@ -578,10 +582,20 @@ class Session:
         if overlap.ended:
             await self._on_pause(overlap.started_ms + overlap.speech_ms)
 
+    @property
+    def busy(self) -> bool:
+        """A turn is being heard or answered."""
+        return self._turn is not None or any(r is not None and not r.finished for r in (self.response, self._hearing))
+
+    def _said(self, text: str | None) -> str:
+        """What the caller said, as the log may show it: the words only with `log_content`, else their count."""
+        return repr(text) if self.config.log_content else f"{len((text or '').split())} words"
+
     async def close(self) -> None:
         self._closed = True
-        if self._overlap_task and not self._overlap_task.done():
-            self._overlap_task.cancel()
+        for task in (self._overlap_task, self._preparing):
+            if task and not task.done():
+                task.cancel()
         if self._turn is not None:
             if self._turn.reader is not None:
                 self._turn.reader.stop()

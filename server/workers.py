@@ -4,11 +4,17 @@ Each model gets one `ModelWorker` (a single thread, shared by every session), so
 queue up instead of contending for the same cores. Blocking calls go through `run`; generators
 (tokens, audio chunks) through `stream`, which yields their items on the loop as they are produced.
 Both honour a `threading.Event` that the callee checks once per step.
+
+Timeouts count from the moment a call starts running, never from when it queued behind other sessions' calls:
+`run(..., timeout=)` bounds the whole call, `stream(..., stall_timeout=)` the wait for each next item. On a timeout
+the call's cancel event is set and `ModelTimeout` is raised; a call that ignores its cancel event and never returns
+leaves the worker `stuck` (reported by /healthz, so a supervisor can restart the process).
 """
 from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, AsyncIterator, Callable, Iterator
 
@@ -24,35 +30,72 @@ class ModelWorker:
         self._waiting = 0  # calls submitted and not yet started
         self._running = 0
         self._count = threading.Lock()
+        self._started_at: dict[int, float] = {}  # call number -> monotonic start, while it runs
+        self._calls = 0
+        self.timeouts = 0  # calls that overran their timeout
 
     @property
     def idle(self) -> bool:
         """No call running and none waiting: a call submitted now starts at once."""
         return not (self._waiting or self._running)
 
-    def _submit(self, fn: Callable[[], Any]):
+    def stuck_seconds(self) -> float:
+        """How long the oldest running call has run (0 when none runs)."""
+        with self._count:
+            starts = list(self._started_at.values())
+        return time.monotonic() - min(starts) if starts else 0.0
+
+    def _submit(self, fn: Callable[[], Any], started: asyncio.Event | None = None):
+        loop = asyncio.get_running_loop()
         with self._count:
             self._waiting += 1
+            self._calls += 1
+            number = self._calls
 
         def call():
             with self._count:
                 self._waiting -= 1
                 self._running += 1
+                self._started_at[number] = time.monotonic()
+            if started is not None:
+                loop.call_soon_threadsafe(started.set)
             try:
                 return fn()
             finally:
                 with self._count:
                     self._running -= 1
+                    self._started_at.pop(number, None)
 
-        return asyncio.get_running_loop().run_in_executor(self._executor, call)
+        return loop.run_in_executor(self._executor, call)
 
-    async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    async def run(self, fn: Callable[..., Any], *args: Any, timeout: float | None = None,
+                  cancel: threading.Event | None = None, **kwargs: Any) -> Any:
+        """`cancel` is passed on to `fn` (as `cancel=`) and set on a timeout."""
         if not self._slots.acquire(blocking=False):
             raise WorkerBusy(f"{self.name} worker has too many pending calls")
+        if cancel is not None:
+            kwargs["cancel"] = cancel
+        started = asyncio.Event() if timeout else None
         try:
-            return await self._submit(lambda: fn(*args, **kwargs))
+            future = self._submit(lambda: fn(*args, **kwargs), started)
+            if not timeout:
+                return await future
+            waiting = asyncio.ensure_future(started.wait())
+            await asyncio.wait({waiting, future}, return_when=asyncio.FIRST_COMPLETED)
+            waiting.cancel()
+            try:
+                return await asyncio.wait_for(asyncio.shield(future), timeout)
+            except asyncio.TimeoutError:
+                self._overran(cancel)
+                future.add_done_callback(lambda f: f.cancelled() or f.exception())
+                raise ModelTimeout(self.name, timeout) from None
         finally:
             self._slots.release()
+
+    def _overran(self, cancel: threading.Event | None) -> None:
+        self.timeouts += 1
+        if cancel is not None:
+            cancel.set()
 
     async def run_when_idle(self, fn: Callable[[], Any]) -> bool:
         """Run `fn` only if, when its turn comes, no other call is waiting behind it: for work that
@@ -65,7 +108,8 @@ class ModelWorker:
 
         return bool(await self.run(maybe))
 
-    async def stream(self, make_iter: Callable[[], Iterator[Any]], *, cancel: threading.Event) -> AsyncIterator[Any]:
+    async def stream(self, make_iter: Callable[[], Iterator[Any]], *, cancel: threading.Event,
+                     stall_timeout: float | None = None) -> AsyncIterator[Any]:
         """Run `make_iter()` on the worker thread and yield its items here.
 
         Leaving the `async for` early (break, exception, task cancellation) sets `cancel`, so the
@@ -77,6 +121,7 @@ class ModelWorker:
         queue: asyncio.Queue = asyncio.Queue()
 
         def produce() -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, _STARTED)
             try:
                 for item in make_iter():
                     loop.call_soon_threadsafe(queue.put_nowait, item)
@@ -89,10 +134,20 @@ class ModelWorker:
                 self._slots.release()
 
         future = self._submit(produce)
-        exhausted = False
+        exhausted = running = False
         try:
             while True:
-                item = await queue.get()
+                if stall_timeout and running:
+                    try:
+                        item = await asyncio.wait_for(queue.get(), stall_timeout)
+                    except asyncio.TimeoutError:
+                        self._overran(cancel)
+                        raise ModelTimeout(self.name, stall_timeout) from None
+                else:
+                    item = await queue.get()
+                if item is _STARTED:
+                    running = True
+                    continue
                 if item is _DONE:
                     exhausted = True
                     break
@@ -112,6 +167,16 @@ class ModelWorker:
 
 class WorkerBusy(RuntimeError):
     pass
+
+
+class ModelTimeout(RuntimeError):
+    def __init__(self, worker: str, seconds: float) -> None:
+        super().__init__(f"the {worker} model gave nothing for {seconds:.0f} s")
+        self.worker, self.seconds = worker, seconds
+
+
+_STARTED = object()  # the producer began: a stream's stall timeout counts from here
+
 
 
 class _Failure:

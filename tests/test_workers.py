@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from server.workers import ModelWorker, WorkerBusy
+from server.workers import ModelTimeout, ModelWorker, WorkerBusy
 
 
 def test_stream_yields_items_and_stops_the_producer_when_the_consumer_leaves():
@@ -94,3 +94,71 @@ def test_run_when_idle_runs_alone_and_gives_way_to_waiting_calls():
 
     ran, skipped = asyncio.run(main())
     assert ran == ["alone", "reply"] and skipped is False
+
+
+def test_a_call_that_overruns_its_timeout_is_given_up_and_told_to_stop():
+    stopped = threading.Event()
+
+    def hangs(cancel):
+        while not cancel.wait(0.01):
+            pass
+        stopped.set()
+
+    async def main():
+        worker = ModelWorker("t")
+        with pytest.raises(ModelTimeout):
+            await worker.run(hangs, timeout=0.2, cancel=threading.Event())
+        return worker
+
+    worker = asyncio.run(main())
+    assert stopped.wait(2), "the hung call was not told to stop"
+    assert worker.timeouts == 1
+
+
+def test_a_timeout_counts_from_when_the_call_starts_not_while_it_queues():
+    """Queued behind a long call from another session, a call is not timed out: only its own running time counts."""
+    async def main():
+        worker = ModelWorker("t")
+        first = asyncio.ensure_future(worker.run(time.sleep, 0.6))
+        await asyncio.sleep(0.05)
+        return await worker.run(lambda: "done", timeout=0.3), await first
+
+    assert asyncio.run(main())[0] == "done"
+
+
+def test_a_stream_that_goes_silent_is_given_up_but_a_slow_steady_one_is_not():
+    def steady():
+        for i in range(5):
+            time.sleep(0.1)
+            yield i
+
+    def stalls(cancel):
+        yield "first"
+        while not cancel.wait(0.01):
+            pass
+
+    async def main():
+        worker = ModelWorker("t")
+        got = [item async for item in worker.stream(steady, cancel=threading.Event(), stall_timeout=0.3)]
+        cancel, partial = threading.Event(), []
+        with pytest.raises(ModelTimeout):
+            async for item in worker.stream(lambda: stalls(cancel), cancel=cancel, stall_timeout=0.3):
+                partial.append(item)
+        return got, partial, cancel.is_set()
+
+    got, partial, cancelled = asyncio.run(main())
+    assert got == [0, 1, 2, 3, 4] and partial == ["first"] and cancelled
+
+
+def test_a_running_call_reports_how_long_it_has_run():
+    async def main():
+        worker = ModelWorker("t")
+        assert worker.stuck_seconds() == 0
+        call = asyncio.ensure_future(worker.run(time.sleep, 0.3))
+        await asyncio.sleep(0.15)
+        during = worker.stuck_seconds()
+        await call
+        return during, worker.stuck_seconds()
+
+    during, after = asyncio.run(main())
+    assert during > 0 and after == 0
