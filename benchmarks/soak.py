@@ -116,6 +116,7 @@ async def _conversation(k: int, session: int, caller: Caller, speech: list[np.nd
     import websockets
 
     stale: set[str] = set()  # replies of earlier turns: their late audio is not this turn's answer
+    row: dict | None = None  # the turn in flight, until its outcome is in tally.turns
     try:
         await caller.silence(rng.uniform(0.3, 1.0))
         while time.monotonic() < deadline:
@@ -133,6 +134,7 @@ async def _conversation(k: int, session: int, caller: Caller, speech: list[np.nd
                 except TimeoutError:
                     tally.errors["no_reply_audio"] += 1
                     tally.turns.append({**row, "status": "no_reply"})
+                    row = None
                     continue
                 rid = delta.get("response_id")
                 stale.add(rid)
@@ -144,6 +146,7 @@ async def _conversation(k: int, session: int, caller: Caller, speech: list[np.nd
                     seen["barged"].add(rid)
                     tally.turns_completed += 1
                     tally.turns.append({**row, "status": "barged_in"})
+                    row = None
                     continue
                 try:
                     done = await caller.wait_for("response.done", timeout=REPLY_END_TIMEOUT_S,
@@ -151,17 +154,21 @@ async def _conversation(k: int, session: int, caller: Caller, speech: list[np.nd
                 except TimeoutError:
                     tally.errors["reply_never_ended"] += 1
                     tally.turns.append({**row, "status": "unfinished"})
+                    row = None
                     continue
                 status = done["response"].get("status")
                 tally.turns_completed += 1
                 tally.replies_completed += status == "completed"
                 tally.turns.append({**row, "status": status})
+                row = None
             finally:
                 keep.cancel()
                 await asyncio.gather(keep, return_exceptions=True)
             await caller.silence(rng.uniform(0.5, 2.0))  # the caller thinks before speaking again
         return None
-    except (websockets.ConnectionClosed, ConnectionError) as exc:
+    except (websockets.ConnectionClosed, ConnectionError):
+        if row is not None:  # the session ended while this turn waited for (the end of) its reply
+            tally.turns.append({**row, "status": "session_ended"})
         ws = caller._ws
         code = getattr(ws, "close_code", None) if ws is not None else None
         reason = getattr(ws, "close_reason", "") if ws is not None else ""
@@ -367,9 +374,11 @@ def _figures(tally: Tally, *, minutes: float, callers: int, held_s: float, pid: 
              barge_in: float) -> dict:
     answered = [t for t in tally.turns if t.get("first_audio_ms") is not None]
     per_minute = []
-    for m in range(max(1, int(np.ceil(held_s / 60)))):
-        rows = [t for t in answered if m * 60 <= t["t_s"] < (m + 1) * 60]
-        in_minute = [s["rss_mb"] for s in rss if m * 60 <= s["t_s"] < (m + 1) * 60]
+    n_minutes = max(1, int(np.ceil(minutes - 1e-9)))  # what a turn finishing after the deadline adds goes to the last
+    last = n_minutes - 1
+    for m in range(n_minutes):
+        rows = [t for t in answered if min(int(t["t_s"] // 60), last) == m]
+        in_minute = [s["rss_mb"] for s in rss if min(int(s["t_s"] // 60), last) == m]
         lat = percentiles([t["first_audio_ms"] for t in rows])
         per_minute.append({"minute": m + 1, "turns": len(rows), "first_audio_p50_ms": lat["p50"],
                            "first_audio_p95_ms": lat["p95"], "rss_mb": in_minute[-1] if in_minute else None})
@@ -431,10 +440,11 @@ def _report(r: dict, plot: Path | None) -> str:
           table(["minute", "turns", "first audio p50 ms", "p95 ms", "RSS MiB"],
                 [[m["minute"], m["turns"], m["first_audio_p50_ms"], m["first_audio_p95_ms"], m["rss_mb"]]
                  for m in r["per_minute"]]), "",
-          f"Server resident memory (VmRSS, pid {mem['pid']}): {mem['at_ready_mb']} MiB when ready, "
-          f"{mem['start_mb']} MiB at the start of the load (after a warm-up turn), peak {mem['peak_mb']}, "
-          f"{mem['end_mb']} at the end (growth {mem.get('growth_mb')}), {mem['after_hang_up_mb']} MiB 5 s after "
-          "the callers hung up.", ""]
+          (f"Server resident memory (VmRSS, pid {mem['pid']}): {mem['at_ready_mb']} MiB when ready, "
+           f"{mem['start_mb']} MiB at the start of the load, peak {mem['peak_mb']}, {mem['end_mb']} at the end "
+           f"(growth {mem.get('growth_mb')}), {mem['after_hang_up_mb']} MiB 5 s after the callers hung up."
+           if mem["pid"] else "Server memory: not measured (no local server process found for the URL; pass --pid)."),
+          ""]
     metrics = r["metrics"]
     if metrics["scrapes"]:
         last = next(s for s in reversed(metrics["samples"]) if s.get("status") == 200)["samples"]
