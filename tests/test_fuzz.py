@@ -70,9 +70,8 @@ events = st.fixed_dictionaries({"type": event_types}, optional={
 # --- known defects (see the xfail tests at the end) ---------------------------------------------------------
 
 KNOWN_BUGS = {
-    # server/protocol.py parse_client_event catches only JSONDecodeError: a JSON bomb of nested brackets
-    # raises RecursionError and an integer of more than 4300 digits ValueError, and either ends the session.
-    "parse_nesting": (RecursionError, "maximum recursion depth"),
+    # server/protocol.py parse_client_event catches JSONDecodeError and RecursionError only: an integer of
+    # more than 4300 digits raises ValueError (Python's int-string limit) and ends the session.
     "parse_long_int": (ValueError, "integer string conversion"),
     # server/protocol.py SessionSettings.update: `audio`, `audio.input`, `audio.output` are used with .get()
     # without checking they are objects; turn_detection numbers go through float()/int() catching only
@@ -107,7 +106,7 @@ def _check_parse(text: str) -> None:
         _expect_protocol_error(exc)
         return
     except Exception as exc:  # noqa: BLE001 (the property is about which exceptions come out)
-        if known_bug(exc, "parse_nesting", "parse_long_int"):
+        if known_bug(exc, "parse_long_int"):
             return
         raise
     assert isinstance(event, dict) and event["type"] in CLIENT_EVENTS
@@ -570,9 +569,10 @@ def _never_raises_other_than_protocol_error(fn) -> None:
         pass
 
 
-@pytest.mark.xfail(strict=False, reason="KNOWN_BUGS parse_nesting: RecursionError escapes parse_client_event")
-def test_bug_parse_client_event_json_bomb():
-    _never_raises_other_than_protocol_error(lambda: parse_client_event("[" * 100_000))
+def test_parse_client_event_refuses_a_json_bomb():
+    with pytest.raises(ProtocolError) as e:
+        parse_client_event("[" * 100_000)
+    assert e.value.code == "invalid_json"
 
 
 @pytest.mark.xfail(strict=False, reason="KNOWN_BUGS parse_long_int: ValueError escapes parse_client_event")
