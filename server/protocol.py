@@ -37,10 +37,10 @@ def new_id(prefix: str) -> str:
 def parse_client_event(text: str) -> dict:
     try:
         event = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ProtocolError("invalid_json", f"not valid JSON: {exc}") from None
     except RecursionError:  # a "JSON bomb" of nested brackets
         raise ProtocolError("invalid_json", "JSON nested too deeply") from None
+    except ValueError as exc:  # bad JSON, bad UTF-8, an integer of thousands of digits
+        raise ProtocolError("invalid_json", f"not valid JSON: {exc}") from None
     if not isinstance(event, dict):
         raise ProtocolError("invalid_event", "an event is a JSON object")
     kind = event.get("type")
@@ -96,8 +96,8 @@ class SessionSettings:
         """Apply a `session.update` payload; all-or-nothing, so a bad field leaves the session as it was."""
         if not isinstance(session, dict):
             raise ProtocolError("invalid_event", "session.update needs a 'session' object")
-        audio = session.get("audio") or {}
-        inp, out = audio.get("input") or {}, audio.get("output") or {}
+        audio = _object(session.get("audio"), "audio")
+        inp, out = _object(audio.get("input"), "audio.input"), _object(audio.get("output"), "audio.output")
         # Beta shape: input_audio_format / output_audio_format / turn_detection at the top level.
         in_spec = inp.get("format", session.get("input_audio_format"))
         out_spec = out.get("format", session.get("output_audio_format"))
@@ -134,8 +134,8 @@ class SessionSettings:
             td.threshold = float(spec.get("threshold", td.threshold))
             td.silence_duration_ms = int(spec.get("silence_duration_ms", td.silence_duration_ms))
             td.prefix_padding_ms = int(spec.get("prefix_padding_ms", td.prefix_padding_ms))
-        except (TypeError, ValueError):
-            raise ProtocolError("invalid_event", "turn_detection numbers must be numbers") from None
+        except (TypeError, ValueError, OverflowError):
+            raise ProtocolError("invalid_event", "turn_detection numbers must be finite numbers") from None
         if not (0.0 < td.threshold < 1.0) or not (100 <= td.silence_duration_ms <= 10000):
             raise ProtocolError("invalid_event", "threshold must be in (0, 1) and silence_duration_ms in [100, 10000]")
         td.create_response = bool(spec.get("create_response", td.create_response))
@@ -153,6 +153,14 @@ class SessionSettings:
                            **({"warmline_voices": list(self.voices)} if self.voices else {})},
             },
         }
+
+
+def _object(value: object, name: str) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ProtocolError("invalid_event", f"session.{name} must be an object")
+    return value
 
 
 class EventIds:

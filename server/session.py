@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -172,7 +173,7 @@ class Session:
                 self.response.pause()
                 await self.response.cancel("client_cancelled")
             elif kind == "warmline.playback":
-                response = self._recent_responses.get(event.get("item_id"))
+                response = self._recent_responses.get(_item_id(event))
                 if response and event.get("state") == "started":
                     response.timeline.mark("playback_confirmed")
         except ProtocolError as exc:
@@ -193,7 +194,12 @@ class Session:
         if not isinstance(item, dict) or item.get("type") != "message" or item.get("role") not in ("user", "assistant", "system"):
             raise ProtocolError("invalid_event", "conversation.item.create needs a message item with a role")
         parts = item.get("content") or []
-        text = " ".join(p.get("text") or p.get("transcript") or "" for p in parts if isinstance(p, dict)).strip()
+        if not isinstance(parts, list):
+            raise ProtocolError("invalid_event", "a message's content is a list of parts")
+        said = [p.get("text") or p.get("transcript") or "" for p in parts if isinstance(p, dict)]
+        if not all(isinstance(t, str) for t in said):
+            raise ProtocolError("invalid_event", "a content part's text must be a string")
+        text = " ".join(said).strip()
         if not text:
             raise ProtocolError("invalid_event", "the message has no text content")
         item_id = item.get("id") or new_id("item")
@@ -213,8 +219,8 @@ class Session:
             turn.item_id, turn.role, "incomplete" if turn.interrupted else "completed", turn.text)})
 
     async def _truncate(self, event: dict) -> None:
-        item_id, played = event.get("item_id"), event.get("audio_end_ms")
-        if not isinstance(played, (int, float)) or played < 0:
+        item_id, played = _item_id(event), event.get("audio_end_ms")
+        if not isinstance(played, (int, float)) or not math.isfinite(played) or played < 0:
             raise ProtocolError("invalid_event", "conversation.item.truncate needs a non-negative audio_end_ms")
         response = self._recent_responses.get(item_id)
         if response is not None:
@@ -603,6 +609,13 @@ class Session:
         for response in (self.response, self._hearing):
             if response and not response.finished:
                 await response.cancel("client_disconnected")
+
+
+def _item_id(event: dict) -> str | None:
+    item_id = event.get("item_id")
+    if item_id is not None and not isinstance(item_id, str):
+        raise ProtocolError("invalid_event", "item_id must be a string")
+    return item_id
 
 
 def _b64decode(text: str, limit: int) -> bytes:

@@ -5,10 +5,7 @@ The property everywhere: an input either parses or is refused with the module's 
 FormatError / ValueError with a message, the Twilio reader's "skipped", AudioSocket's TruncatedMessage);
 never another exception, never a hang; decoded audio is finite and within [-1, 1].
 
-A defect found here and not fixed yet is listed in KNOWN_BUGS with its smallest input and has an xfail test of
-its own below; the fuzz properties tolerate exactly that class of failure (and nothing else), so the rest of
-the input space is still checked. Once the code is fixed (the xfail test then reports XPASS), delete the entry
-and the marker.
+Each defect these found is fixed, and its smallest input stays as a test of its own (`test_found_by_fuzzing_*`).
 """
 from __future__ import annotations
 
@@ -67,31 +64,6 @@ events = st.fixed_dictionaries({"type": event_types}, optional={
     "event_id": json_values, "session": session_payloads, "audio": st.text(max_size=40) | json_values,
     "item": json_values, "item_id": json_values, "audio_end_ms": numbers}) | json_values
 
-# --- known defects (see the xfail tests at the end) ---------------------------------------------------------
-
-KNOWN_BUGS = {
-    # server/protocol.py parse_client_event catches JSONDecodeError and RecursionError only: an integer of
-    # more than 4300 digits raises ValueError (Python's int-string limit) and ends the session.
-    "parse_long_int": (ValueError, "integer string conversion"),
-    # server/protocol.py SessionSettings.update: `audio`, `audio.input`, `audio.output` are used with .get()
-    # without checking they are objects; turn_detection numbers go through float()/int() catching only
-    # TypeError/ValueError, so Infinity or a huge integer raises OverflowError.
-    "update_not_object": (AttributeError, "has no attribute 'get'"),
-    "update_overflow": (OverflowError, ""),
-    # server/session.py _create_item joins the parts' "text" / "transcript" without checking they are strings.
-    "item_text_not_string": (TypeError, ""),
-    # server/session.py _truncate: audio_end_ms NaN / Infinity passes the `< 0` check, then int() raises.
-    "truncate_nan_inf": ((ValueError, OverflowError), "convert float"),
-    # server/session.py _truncate and handle's warmline.playback look item_id up in a dict unchecked: an
-    # item_id that is a JSON array or object raises TypeError.
-    "item_id_unhashable": (TypeError, "unhashable type"),
-}
-
-
-def known_bug(exc: BaseException, *names: str) -> bool:
-    return any(isinstance(exc, KNOWN_BUGS[n][0]) and KNOWN_BUGS[n][1] in str(exc) for n in names)
-
-
 def _expect_protocol_error(exc: ProtocolError) -> None:
     assert isinstance(exc.code, str) and re.fullmatch(r"[a-z][a-z_]*", exc.code), exc.code  # PROTOCOL.md's codes
     assert isinstance(exc.message, str) and exc.message.strip()
@@ -105,10 +77,6 @@ def _check_parse(text: str) -> None:
     except ProtocolError as exc:
         _expect_protocol_error(exc)
         return
-    except Exception as exc:  # noqa: BLE001 (the property is about which exceptions come out)
-        if known_bug(exc, "parse_long_int"):
-            return
-        raise
     assert isinstance(event, dict) and event["type"] in CLIENT_EVENTS
 
 
@@ -152,11 +120,6 @@ def test_session_update_applies_or_refuses_whole(payload):
         _expect_protocol_error(exc)
         assert json.dumps(s.to_dict()) == before, "a refused update changed the session"
         return
-    except Exception as exc:  # noqa: BLE001
-        if known_bug(exc, "update_not_object", "update_overflow"):
-            assert json.dumps(s.to_dict()) == before
-            return
-        raise
     # accepted: the session is one a client could have asked for
     assert s.input_format.type in ("audio/pcm", "audio/pcmu", "audio/pcma") and s.input_format.rate in PCM_RATES
     assert s.output_format.type in ("audio/pcm", "audio/pcmu", "audio/pcma") and s.output_format.rate in PCM_RATES
@@ -522,14 +485,11 @@ def _bare_session():
     return s
 
 
-def _check_session_call(coro_fn, *bugs: str) -> None:
+def _check_session_call(coro_fn) -> None:
     try:
         asyncio.run(coro_fn())
     except ProtocolError as exc:
         _expect_protocol_error(exc)
-    except Exception as exc:  # noqa: BLE001
-        if not known_bug(exc, *bugs):
-            raise
 
 
 content_parts = st.lists(st.fixed_dictionaries({}, optional={"type": st.just("input_text") | json_values,
@@ -545,7 +505,7 @@ items = st.fixed_dictionaries({}, optional={"type": st.just("message") | json_va
 @given(items)
 def test_item_create_payload(item):
     s = _bare_session()
-    _check_session_call(lambda: s._create_item(item), "item_text_not_string")
+    _check_session_call(lambda: s._create_item(item))
 
 
 @FUZZ
@@ -553,11 +513,9 @@ def test_item_create_payload(item):
 @example("item_a1", 0)
 def test_truncate_and_retrieve_payloads(item_id, played):
     s = _bare_session()
-    _check_session_call(lambda: s._truncate({"item_id": item_id, "audio_end_ms": played}),
-                        "truncate_nan_inf", "item_id_unhashable")
+    _check_session_call(lambda: s._truncate({"item_id": item_id, "audio_end_ms": played}))
     _check_session_call(lambda: s._retrieve_item(item_id))
-    _check_session_call(lambda: s.handle({"type": "warmline.playback", "item_id": item_id, "state": "started"}),
-                        "item_id_unhashable")
+    _check_session_call(lambda: s.handle({"type": "warmline.playback", "item_id": item_id, "state": "started"}))
 
 
 # --- the known defects, one input each ---------------------------------------------------------------------------
@@ -575,39 +533,33 @@ def test_parse_client_event_refuses_a_json_bomb():
     assert e.value.code == "invalid_json"
 
 
-@pytest.mark.xfail(strict=False, reason="KNOWN_BUGS parse_long_int: ValueError escapes parse_client_event")
-def test_bug_parse_client_event_long_integer():
+def test_found_by_fuzzing_parse_client_event_long_integer():
     _never_raises_other_than_protocol_error(
         lambda: parse_client_event('{"type": "response.create", "n": ' + "1" * 5000 + "}"))
 
 
-@pytest.mark.xfail(strict=False, reason="KNOWN_BUGS update_not_object: AttributeError in SessionSettings.update")
-def test_bug_session_update_audio_not_an_object():
+def test_found_by_fuzzing_session_update_audio_not_an_object():
     _never_raises_other_than_protocol_error(lambda: SessionSettings().update({"audio": {"input": "pcm16"}}))
 
 
-@pytest.mark.xfail(strict=False, reason="KNOWN_BUGS update_overflow: OverflowError in SessionSettings.update")
-def test_bug_session_update_infinite_silence():
+def test_found_by_fuzzing_session_update_infinite_silence():
     _never_raises_other_than_protocol_error(
         lambda: SessionSettings().update(json.loads('{"turn_detection": {"silence_duration_ms": Infinity}}')))
 
 
-@pytest.mark.xfail(strict=False, reason="KNOWN_BUGS item_text_not_string: TypeError in Session._create_item")
-def test_bug_item_create_with_numeric_text():
+def test_found_by_fuzzing_item_create_with_numeric_text():
     s = _bare_session()
     _never_raises_other_than_protocol_error(lambda: asyncio.run(s._create_item(
         {"type": "message", "role": "user", "content": [{"type": "input_text", "text": 5}]})))
 
 
-@pytest.mark.xfail(strict=False, reason="KNOWN_BUGS item_id_unhashable: TypeError in Session.handle")
-def test_bug_playback_report_with_a_list_item_id():
+def test_found_by_fuzzing_playback_report_with_a_list_item_id():
     s = _bare_session()
     _never_raises_other_than_protocol_error(lambda: asyncio.run(s.handle(
         {"type": "warmline.playback", "item_id": [], "state": "started"})))
 
 
-@pytest.mark.xfail(strict=False, reason="KNOWN_BUGS truncate_nan_inf: ValueError in Session._truncate")
-def test_bug_truncate_with_nan_audio_end():
+def test_found_by_fuzzing_truncate_with_nan_audio_end():
     s = _bare_session()
     _never_raises_other_than_protocol_error(lambda: asyncio.run(s._truncate(
         json.loads('{"type": "conversation.item.truncate", "item_id": "item_a1", "audio_end_ms": NaN}'))))
