@@ -141,3 +141,18 @@ def test_browser_escalation_banner(warmline_server, tmp_path):
         first = event["resources"][0]
         assert (first["name"] if isinstance(first, dict) else str(first)) in shown, shown
         _keep_screenshot(browser, tmp_path, "escalation.png")
+
+
+def test_the_page_gets_its_own_token_from_a_server_with_a_key(tmp_path):
+    """--api-key with --public-page: the page fetches a short-lived token and passes it as a WebSocket subprotocol;
+    the server would refuse the page's socket without it (tests/test_hardening.py checks the refusals)."""
+    from benchmarks.server_proc import start_server, stop_server
+
+    proc, url, _ = start_server(["--api-key", "browser-test-key", "--public-page", "--no-analyser"])
+    try:
+        wav = fake_mic_wav(tmp_path / "mic.wav", [1.0, librivox("0880"), 10.0])
+        with Browser(wav) as browser:
+            snap = _start(browser, url)
+            assert snap["connected"] and not snap["errors"], describe(snap)
+    finally:
+        stop_server(proc)
