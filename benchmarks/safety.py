@@ -1,11 +1,14 @@
 """`warmline bench safety`: the crisis screen on the development set's parts, each figure named by the
 part it comes from, and (with `--speech`) the same statements spoken through the server.
 
-Parts (`benchmarks/safety_sets/`, written by three authors who never saw the rules nor each other's part):
+Parts (`benchmarks/safety_sets/`, each file by its own author, who never saw the rules nor another file):
 - `tune`: what the patterns and the scorer were tuned on (its figures are optimistic by construction);
 - `heldout`: written separately, never tuned on: **the figures to quote**;
 - `heldout_spoken`: a second held-out part in a speech recogniser's style, to confirm on;
+- `final`: held-out parts written last, each read once at the end of the session that added it;
 - `dialogue`: the dialogue suite's 76 cases (written beside the first rules; a regression check).
+A part's name may also be one author's file (`--parts final_e`: `final_e.jsonl` alone), and every part's
+figures are also given per author (the id's prefix: `FE-001` -> `FE`).
 
 Each case runs through `SafetyPolicy.assess` turn by turn, as a call would (a placeholder reply between
 turns), and counts as escalated if any of its turns escalated; its level is the gravest the call reached.
@@ -42,8 +45,13 @@ def add_arguments(p) -> None:
 
 
 def part_files(part: str) -> list[Path]:
-    """The files of a part: every author's (`tune_b.jsonl`, `tune_c.jsonl`, ...), or the dialogue suite's."""
-    return [DIALOGUE] if part == "dialogue" else sorted(SETS.glob(PARTS[part]))
+    """The files of a part: every author's (`tune_b.jsonl`, `tune_c.jsonl`, ...), one author's file named by its
+    stem (`final_e`), or the dialogue suite's."""
+    if part == "dialogue":
+        return [DIALOGUE]
+    if part not in PARTS and (SETS / f"{part}.jsonl").exists():
+        return [SETS / f"{part}.jsonl"]
+    return sorted(SETS.glob(PARTS[part]))
 
 
 def load_part(part: str) -> list:
@@ -105,6 +113,9 @@ def summarise(rows: list[dict]) -> dict:
     per_cat = defaultdict(list)
     for r in crisis:
         per_cat[r["category"] or "unnamed"].append(r["level"] in ESCALATE)
+    per_author = defaultdict(list)
+    for r in rows:
+        per_author[r["id"].split("-")[0] if "-" in r["id"] else "-"].append(r)
     per_kind = defaultdict(list)
     for r in rows:
         per_kind[(r["kind"], "crisis" if r["expected"] in ESCALATE else r["expected"])].append(
@@ -126,6 +137,12 @@ def summarise(rows: list[dict]) -> dict:
         "multi_turn": {"cases": len(multi),
                        "recall": S.share([r["level"] in ESCALATE for r in multi if r["expected"] in ESCALATE]),
                        "false_alarm_rate": S.share([r["level"] in ESCALATE for r in multi if r["expected"] == "none"])},
+        "per_author": {k: {"cases": len(v),
+                           "recall": S.share([r["level"] in ESCALATE for r in v if r["expected"] in ESCALATE]),
+                           "false_alarm_rate": S.share([r["level"] in ESCALATE for r in v if r["expected"] == "none"]),
+                           "false_alarm_rate_single_turn": S.share([r["level"] in ESCALATE for r in v
+                                                                    if r["expected"] == "none" and r["turns"] == 1])}
+                       for k, v in sorted(per_author.items())} if len(per_author) > 1 else {},
         "per_kind": {f"{k} ({what})": {"n": len(v), "escalated": S.share(v)} for (k, what), v in sorted(per_kind.items())},
         "escalated_by": dict(Counter(r["source"] for r in rows if r["level"] in ESCALATE)),
         "misses": [r for r in crisis if r["level"] not in ESCALATE],
@@ -183,6 +200,12 @@ def report(out: dict) -> str:
         for key, r in res.items():
             rows.append([f"{part} ({out['parts'][part]['cases']})", key, *_headline(r)])
     md += [table(head, rows), ""]
+    by_author = [[part, key, author, a["cases"], a["recall"], a["false_alarm_rate"], a["false_alarm_rate_single_turn"]]
+                 for part, res in out["results"].items() for key, r in res.items()
+                 for author, a in r.get("per_author", {}).items()]
+    if by_author:
+        md += ["## Per author (a part's files, by the id's prefix)", "",
+               table(["part", "screen", "author", "cases", "recall", "false alarms", "false alarms, one-turn"], by_author), ""]
     q = out["quoted_part"]
     best = out["results"][q].get("patterns+scorer, voice on") or next(iter(out["results"][q].values()))
     md += [f"## `{q}`, the default screen: per category", "",
