@@ -9,6 +9,7 @@ distressed voice raises the prior odds of a crisis (a bias on the crisis logit);
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,30 +62,39 @@ class SentenceEncoder:
     def encode(self, texts: list[str], batch: int = 64) -> np.ndarray:
         import torch
 
+        if self.device == "cpu":
+            _use_threads(self.threads)
         out = []
         for i in range(0, len(texts), batch):
-            with torch.inference_mode(), _threads(self.threads if self.device == "cpu" else None):
+            with torch.inference_mode():
                 out.append(self.pooled(texts[i:i + batch]).float().cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, self.dim), np.float32)
 
 
-class _threads:
-    """torch's intra-op threads for one call (the scorer runs beside the other models on two cores)."""
+_configured = threading.local()
 
-    def __init__(self, n: int | None) -> None:
-        self.n = n
 
-    def __enter__(self):
-        import torch
+def _use_threads(n: int | None) -> None:
+    """torch's intra-op threads for the calling thread, set once per thread (the scorer runs beside the other
+    models on two cores; it used to set and restore the count around every call, which could race with a
+    model on another worker). torch keeps the count per thread (OpenMP), but `set_num_threads` also changes
+    the default that threads starting torch later inherit: that default is put back from a helper thread,
+    which leaves this thread's count alone."""
+    if not n or getattr(_configured, "threads", None) == n:
+        return
+    import torch
 
-        self.before = torch.get_num_threads()
-        if self.n:
-            torch.set_num_threads(self.n)
-
-    def __exit__(self, *exc):
-        import torch
-
-        torch.set_num_threads(self.before)
+    torch.get_num_threads()  # this thread takes the default now (torch does it lazily), not after the restore below
+    seen: list[int] = []
+    probe = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))  # a fresh thread: the default
+    probe.start()
+    probe.join()
+    torch.set_num_threads(n)
+    if seen and seen[0] != n:
+        restore = threading.Thread(target=torch.set_num_threads, args=(seen[0],))
+        restore.start()
+        restore.join()
+    _configured.threads = n
 
 
 def pieces(text: str) -> list[str]:

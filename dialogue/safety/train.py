@@ -206,12 +206,13 @@ def main(argv=None) -> int:
     ap.add_argument("--epochs", type=int, default=EPOCHS)
     ap.add_argument("--top-layers", default=",".join(map(str, TOP_LAYERS)), help="the encoder layers to tune")
     ap.add_argument("--oof-cache", help="keep the out-of-fold scores here and reuse them (same cases and settings)")
+    ap.add_argument("--threads", type=int, default=2, help="torch threads (1 is faster on a busy machine)")
     args = ap.parse_args(argv)
     from server.models import resolve
 
     import torch
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     t0 = time.monotonic()
     if not args.cases:
         args.cases = [str(p) for p in sorted(TUNE.parent.glob(TUNE.name))]
