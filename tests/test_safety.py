@@ -242,6 +242,87 @@ def test_hard_negatives_do_not_escalate(policy, text):
     assert not policy.detect(text).escalate, policy.detect(text)
 
 
+# The pattern families added with the tuning parts e and f: each escalates its kind, and the hard negative beside
+# it (the same words in an ordinary turn) does not. Written for these tests, not taken from the development set.
+PATTERN_FAMILIES = [
+    ("an imagined death, accepted", "suicide", "If I didn't wake up one morning, honestly I'd be fine with that.",
+     "If it rained all weekend, honestly I'd be fine with that."),
+    ("asking God to take them", "suicide", "Every night I ask God to just take me.",
+     "Every night I ask God to watch over my kids."),
+    ("a euphemism said to be permanent", "suicide", "Some days I think about checking out, permanently.",
+     "We're checking out of the hotel early tomorrow."),
+    ("searching for a method", "suicide", "I've been googling the most painless methods.",
+     "I've been googling how long to roast a chicken."),
+    ("a giveaway with no more need", "suicide", "I handed my camera to my cousin, I won't be needing it.",
+     "I handed my camera to my cousin, I got a new one for my birthday."),
+    ("insurance that pays out", "suicide", "I made sure the insurance pays out to the kids, just in case.",
+     "I need to renew the car insurance this week."),
+    ("a past attempt, the feeling back", "suicide", "I was sectioned at nineteen, and lately the feeling is coming back.",
+     "I tried to quit smoking before and the urge is coming back."),
+    ("a blade against the skin", "self_harm", "The razor is pressed against my wrist.", "The razor is in the bathroom cabinet."),
+    ("not eating as a punishment", "self_harm", "I stopped eating three days ago. I deserve to be hungry, it's a punishment.",
+     "I stopped eating after eight, it's a diet my doctor suggested."),
+    ("a voice telling them to harm", "self_harm", "There's a voice telling me I should cut myself.",
+     "There's a voice note from my sister I should listen to."),
+    ("a weapon and where the person is", "harm_to_others", "I found her address and the bat is in my car.",
+     "I found her address and I'm sending a birthday card."),
+    ("a baby shaken", "harm_to_others", "I shook the baby when she wouldn't stop crying.",
+     "I shook the rattle until she stopped crying."),
+    ("papers and money held", "abuse", "My husband keeps my passport and bank card so I can't leave.",
+     "My husband keeps the spare keys in his car."),
+    ("a threat if they tell", "abuse", "He says if I tell anyone he'll hurt my mum.",
+     "She says if I tell anyone about the surprise party she'll be furious."),
+    ("someone's goodbye, then silence", "suicide", "My friend texted me goodbye and now she isn't answering.",
+     "My friend texted me goodbye from the airport and now her phone is off for the flight."),
+    ("a diabetic emergency", "medical_emergency", "I'm diabetic and I'm shaking and confused.",
+     "I'm diabetic, what can I eat for breakfast?"),
+    ("someone not moving", "medical_emergency", "Grandad fell in the garden and he's not moving.",
+     "She's not moving to Leeds after all."),
+]
+
+
+@pytest.mark.parametrize("family,category,crisis,negative", PATTERN_FAMILIES, ids=[f[0] for f in PATTERN_FAMILIES])
+def test_pattern_families_escalate_their_kind_and_not_the_negative_beside_it(family, category, crisis, negative):
+    concern = detect(crisis)
+    assert concern.escalate and concern.category == category, (family, concern)
+    assert not detect(negative).escalate, (family, detect(negative))
+
+
+def test_a_denial_holds_back_the_scorer_but_not_the_patterns(policy):
+    denied = "I'm not suicidal, I just need to vent about work."
+    assert not policy.detect(denied).escalate, policy.detect(denied)
+    said_anyway = "I'm not suicidal, but I've got the pills counted out on the table."
+    assert policy.detect(said_anyway).escalate
+
+
+def test_the_scorer_sets_its_thread_count_once_and_leaves_the_default_alone(policy):
+    """torch's thread count is per thread; the scorer sets its own thread's once and never changes the count
+    that threads starting torch later inherit (it used to set and restore it around every call)."""
+    import threading
+
+    import torch
+
+    def fresh() -> int:
+        seen = []
+        t = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
+        t.start()
+        t.join()
+        return seen[0]
+
+    default = fresh()
+    counts = []
+
+    def score() -> None:
+        for _ in range(2):
+            policy.scorer.score("I just need to talk to someone tonight.")
+            counts.append(torch.get_num_threads())
+
+    t = threading.Thread(target=score)
+    t.start()
+    t.join()
+    assert counts == [1, 1] and fresh() == default
+
+
 def test_the_voice_raises_the_prior_and_never_lowers_it(policy):
     words = "I don't know how much longer I can keep going like this."
     alone, crying = policy.detect(words), policy.detect(words, VoiceCues.from_input({"vocal_events": ["crying"]}))
@@ -330,3 +411,19 @@ def test_a_model_that_cannot_answer_yes_no_is_refused():
 
     with pytest.raises(ValueError, match="yes/no"):
         ModelRiskCheck(object())
+
+
+def test_the_bench_reads_one_authors_file_and_gives_each_authors_figures():
+    from benchmarks.safety import PARTS, part_files, summarise
+
+    assert [p.name for p in part_files("tune_e")] == ["tune_e.jsonl"] and "tune_e" not in PARTS
+    assert {p.name for p in part_files("tune")} >= {"tune_e.jsonl", "tune_f.jsonl"}
+
+    def row(case_id, expected, level, turns=1):
+        return {"id": case_id, "kind": "k", "category": None, "turns": turns, "voice": None, "expected": expected,
+                "level": level, "got_category": None, "source": "", "reason": ""}
+
+    r = summarise([row("TE-1", "elevated", "elevated"), row("TE-2", "none", "elevated", turns=2),
+                   row("TF-1", "imminent", "concern"), row("TF-2", "none", "none")])
+    assert r["per_author"]["TE"] == {"cases": 2, "recall": 1.0, "false_alarm_rate": 1.0, "false_alarm_rate_single_turn": None}
+    assert r["per_author"]["TF"]["recall"] == 0.0 and r["per_author"]["TF"]["false_alarm_rate"] == 0.0

@@ -1,6 +1,11 @@
 """The lexical member of the screen: patterns for what people say in crisis, with negation ("I would
 never hurt myself") and idioms ("this commute is killing me") left alone. Deterministic, < 1 ms, and
-auditable by a deployment; the scorer (`scorer.py`) hears what the patterns were never written for."""
+auditable by a deployment; the scorer (`scorer.py`) hears what the patterns were never written for.
+
+The rules are grouped by category (suicide, self-harm, harm to others, abuse, medical emergency), gravest
+level first within each. They were written on the development set's tuning part only (`tune_*`); the
+held-out parts were never read line by line.
+"""
 from __future__ import annotations
 
 import re
@@ -12,16 +17,31 @@ _NEG = re.compile(r"\b(not|never|no|don'?t|didn'?t|wouldn'?t|won'?t|isn'?t|ain'?
 
 
 # What makes an alarming phrase innocent when the same turn says it: it is over, or it is about helping
-# someone else (a match is then a concern to keep an ear on, not a crisis); a goodbye or a giveaway for a
-# move, a new job or an exam.
+# someone else, or it happens in a story (a match is then a concern to keep an ear on, not a crisis); a
+# goodbye or a giveaway for a move, a new job or an exam.
 PAST_OR_HELPING = re.compile(
-    r"\b(\w+ years ago|years back|used to|back (in|then|when)|when i was (a teen(ager)?|younger|a kid|in)|in year \w+|"
+    r"\b((\w+ )?years ago|years back|used to|back (in|then|when)|when i was (a teen(ager)?|younger|a kid|in)|in year \w+|"
+    r"(in|at|during) (college|uni|university|high school|my teens|my twenties)|(took|had|got|after) (treatment|therapy|counselling|help)|"
     r"i haven'?t (for|since)|doing (well|great|fine|good) (now|these days)|glad i stuck around|i'?m (happy|proud|thirty|fine) now|"
-    r"warning signs|prevention|support (her|him|them)|one of my (kids|students|clients|patients)|volunteer|peer support|"
-    r"how (do|can|should) i (help|support|talk)|and i said no|never once|died (of|from))\b", re.I)
+    r"(in )?a good place now|warning signs|prevention|support (her|him|them)|one of my (kids|students|clients|patients)|volunteer|peer support|"
+    r"how (do|can|should|would) i (like |best |even )?(help|support|talk|ask|bring)|ask (a|my|the) (patient|client|student)|"
+    r"(talk|speak) to (my|a|her|him) \w+ about|and i said no|never once|died (of|from))\b", re.I)
+FICTION = re.compile(
+    r"\b(novel|story|stories|book|film|movie|episode|series|serial|telly|show|game|character|chapter|script|play|poem|scene|campaign)\b",
+    re.I)
+PAST_HELPING_OR_FICTION = re.compile(f"{PAST_OR_HELPING.pattern}|{FICTION.pattern}", re.I)
 LEAVING = re.compile(
     r"\b(last day|retir\w*|moving|move (to|into)|new (job|phone|number|flat|house)|cake|party|airport|flight|flying|holiday|"
-    r"trip|contract|exams?|chemo|semester|term|graduat\w*|emigrat\w*|abroad|on this number)\b", re.I)
+    r"trip|contract|exams?|chemo|semester|term|graduat\w*|emigrat\w*|abroad|on this number|hotel|camping|civilian|discharged|notice|resign\w*|surgery|operation)\b", re.I)
+
+OTHERS_EXPLAINED = re.compile(f"{PAST_HELPING_OR_FICTION.pattern}|{LEAVING.pattern}", re.I)  # someone else's goodbye
+
+# Someone saying outright that they are safe ("I'm not suicidal, I just need to vent"). The patterns handle
+# negation themselves; this is for the scorer, which reads a denial much as it reads the thing denied.
+DENIAL = re.compile(
+    r"\b(i'?m|i am|im) not (suicidal|in (any )?danger|(going to|gonna) (hurt|kill|do anything)|thinking (of|about) (ending|hurting|killing))|"
+    r"\bi('?d| would) never (do anything|hurt|kill)|\b(i )?(don'?t|do not|dont) (want|wanna)( to)? (die|hurt (myself|him|her|anyone)|kill (myself|him|her))\b|"
+    r"\bnot suicidal\b|\bnever (thought|think) about (killing|ending|hurting)", re.I)
 
 
 @dataclass(frozen=True)
@@ -40,65 +60,43 @@ def _r(category: str, level: str, reason: str, pattern: str, negatable: bool = T
 
 
 _PRONOUN = r"(him|her|them|someone|somebody|people|everyone|everybody|my (boss|husband|wife|partner|dad|father|mom|mother|brother|sister|neighbou?r|ex|son|daughter|kids?|baby|coworker|teacher))"
-RULES: tuple[Rule, ...] = (
-    # suicide
+_MEANS = r"(pills|tablets|meds|medication|painkillers|paracetamol|insulin|rope|gun|pistol|rifle|shotgun|revolver|blade|razor)"
+_DAY = r"(tonight|tomorrow|today|this (week(end)?|sunday|monday|tuesday|wednesday|thursday|friday|saturday)|(on )?(sunday|monday|tuesday|wednesday|thursday|friday|saturday))"
+_ABUSER = r"(he|she|they|my (husband|wife|partner|boyfriend|girlfriend|bf|gf|dad|father|mum|mom|mother|stepdad|stepfather|stepmom|uncle|brother|son|grandson|ex|boss|coach|in-laws))"
+
+# The reasons several patterns give (one rule per pattern: their negation and defusing differ).
+HARMING_NOW = "is harming themselves now"
+THOUGHTS_OF_HARM = "has thoughts of hurting someone"
+MEDICAL = "describes a medical emergency"
+
+SUICIDE: tuple[Rule, ...] = (
+    # imminent: intent with a time, the means at hand, a plan
     _r("suicide", "imminent", "states intent or a plan to end their life",
        r"\b(going to|gonna|will|plan(ning)? to|ready to|decided to|about to) (kill myself|end (it all|my life|it tonight)|take my (own )?life)"),
     _r("suicide", "imminent", "has the means ready or is saying goodbye",
        # "good[- ]?bye?": recognisers also write "good by", "good-bye"
        r"\b((wrote|written|writing) (a|my) (suicide|good[- ]?bye?) (note|letter)|(pills|rope|gun) (is|are) ready|this is (my|the) (last|final) (good[- ]?bye?|night|message)|"
        r"said good[- ]?bye? to everyone|won'?t be (here|around|alive) (tomorrow|by morning|much longer)|tonight'?s the night)", negatable=False, defused_by=LEAVING),
-    _r("suicide", "elevated", "speaks of wanting to die or kill themselves",
-       r"\b(kill(ing)? myself|suicid(e|al)|want(ed)? to die|wanna die|wish(ed)? i (was|were) dead|"
-       r"end(ing)? my (own )?life|take my (own )?life|better off dead|tried to (kill myself|end it))", defused_by=PAST_OR_HELPING),
-    _r("suicide", "elevated", "expresses not wanting to live",
-       r"\b(don'?t|do not) want to (live|be alive|be here|exist|wake up)( anymore| any more)?\b|"
-       r"\bno (reason|point) (to|in) (live|living|going on)|\b(everyone|they|my family|the world)('?d| would) be better off without me|"
-       r"\bcan'?t go on( anymore| any more)?\s*($|[.!,])|\bwant to (sleep|go to sleep) and never wake up|"
-       r"\bwant(ing)? to disappear (forever|for good)|\bgiving away (all )?my (things|stuff|belongings)|"
-       r"\b(don'?t|do not|can'?t|cannot) see (the|any) (point|reason) (of|in|to) (going on|living|being alive|carrying on|keep going|life)|"
-       r"\bno (reason|point) (to|in) (keep going|carry(ing)? on|be(ing)? (here|alive))|"
-       r"\b(thinking (about|of)|thought about) (ending it|ending it all|not being here)|\bend it all\b|"
-       r"\b(i'?d|i would) rather (not be here|be dead|not exist)|\bjust want (it all|it|everything|this|all of this) to (be over|end)\b", negatable=False, defused_by=LEAVING),
-    _r("suicide", "elevated", "speaks of someone else wanting to die",
-       r"\b(kill|killing) (himself|herself|themselves)|\b(he|she|they) (wants?|tried) to (die|end (it|his life|her life|their life))"),
-    _r("suicide", "concern", "sounds hopeless",
-       r"\b(what('?s| is) the point( of anything| of living| anymore)?|nothing matters( anymore)?|(i'?m|i am|i feel like) (just |such |nothing but |only )?a burden|no way out|"
-       r"tired of (everything|living|it all)|want it all to (stop|end)|can'?t do this anymore|no one would (miss|notice) me)", negatable=False),
-    # self-harm
-    _r("self_harm", "imminent", "is harming themselves now",
-       r"\b(i'?m|i am) (cutting|hurting|burning) myself (right )?now|\bcut (myself )?too deep|\bbleeding (and|because) i cut"),
-    _r("self_harm", "elevated", "speaks of harming themselves",
-       r"\b(cutting myself|self[- ]harm(ing)?|(cut|burn(ed|t)?|hurt|harm(ed)?) myself (on purpose|again|deliberately)|"
-       r"(want|wanting|urge|need|going|feel like|thinking about|started|keep) (to )?(cut|cutting|hurt|hurting|harm|harming|burn|burning|punish|punishing) myself|"
-       r"relapsed? (on|into) (cutting|self[- ]harm))", defused_by=PAST_OR_HELPING),
-    # harm to others
-    _r("harm_to_others", "imminent", "states intent to hurt someone",
-       rf"\b(going to|gonna|plan(ning)? to|want to|will|ready to) (kill|hurt|stab|shoot|strangle|beat up) {_PRONOUN}\b|"
-       r"\b(bring(ing)?|take|taking) a (gun|knife|weapon) to (school|work|the office|class)|\bshoot up (the|my) (school|office|work)"),
-    _r("harm_to_others", "elevated", "has thoughts of hurting someone",
-       rf"\b(thoughts? (of|about)|fantasi[sz](e|ing) about|can'?t stop thinking about) (kill|hurt|stabb|shoot)(ing)? {_PRONOUN}\b|"
-       rf"\bwant {_PRONOUN} (dead|to suffer)|\bmake (him|her|them) pay\b"),
-    # abuse
-    _r("abuse", "imminent", "is in danger from another person now",
-       r"\b(he|she|they)('?s| is| are) (outside|at the door|coming back|trying to get in|breaking in)|"
-       r"\b(threaten(ed|s|ing)?|said|says|swore) (he|she|they)('?d| would| will| is going to| was going to) (kill|hurt) me|"
-       r"\bthreaten(ed|s|ing)? to (kill|hurt) me|\bsomeone is (hurting|attacking|following) me", negatable=False),
-    _r("abuse", "elevated", "describes abuse",
-       r"\b(he|she|they|my (husband|wife|partner|boyfriend|girlfriend|dad|father|mom|mother|stepdad|stepfather|stepmom|uncle|brother|ex|boss|coach))"
-       r" (hits|hit|beats|beat|punched|punches|chokes|choked|kicked|kicks|slapped|slaps|shoves|shoved|raped|molested|hurts|hurt) me|"
-       r"\b(sexually |physically |emotionally )?abus(ed|ing|es) me|\bdomestic (violence|abuse)|\bafraid to go home|"
-       r"\b(won'?t|doesn'?t) let me (leave|see my|go out|have money)|\blocks? me (in|up)|\b(touch(es|ed)|touching) me (when|where|and) i (don'?t|didn'?t)|"
-       r"\bforced me to|\bi'?m being (abused|hurt|hit|beaten)", negatable=False, defused_by=PAST_OR_HELPING),
-    # --- indirect signals, written on the development set's tuning part (the held-out parts never read) ---
+    _r("suicide", "imminent", "wants to end their life soon",
+       r"\b(kill myself|end (it|it all|my life)|take my (own )?life)\b[^.?!]{0,20}\b(tonight|today|tomorrow|this weekend)\b"),
     _r("suicide", "imminent", "has the means at hand",
        r"\b(sav(ing|ed)|stockpil\w*|hoard\w*|collect(ing|ed)|count(ing|ed)( out)?|sort(ed|ing) out|lined up) (up )?(all )?(my |her |his |the |of my )?"
-       r"(sleeping |pain ?killer |heart )?(pills|tablets|meds|medication|painkillers|paracetamol|insulin)|"
-       r"\b(pills|tablets|gun|pistol|rifle|shotgun|revolver|rope)\b[^.?!]{0,30}\b(in front of me|on the table|in my lap)|"
-       r"\b(it'?s|is) loaded\b|\bengine running\b|\b(different|three|two) (shops|stores|pharmacies)\b|so nobody would (ask|stop me|notice)|"
-       r"\b(got|took|have) the (shotgun|gun|rifle|pistol) out\b|\bkeep going out there and looking at it|"
-       r"\b(standing|sitting|stood|sat|i'?m) (on|at) (the )?(edge|ledge|bridge|roof|cliff|tracks|platform)\b|"
-       r"\b(up|went|going) (to|on) the roof of\b", negatable=False),
+       r"(old |sleeping |pain ?killer |heart |pain )?(pills|tablets|meds|medication|painkillers|paracetamol|insulin)\b(?! (for|in) (the|a|my) (trip|holiday|week|pill ?box))|"
+       r"\b(pills|tablets|gun|pistol|rifle|shotgun|revolver|rope)\b[^.?!]{0,30}\b(in front of me|on the table|in my lap|on my lap|next to me|on the (bed|dresser|sink))|"
+       r"\b(it'?s|is) loaded\b|\bengine running\b|\b(different|three|two) (shops|stores|pharmacies|chemists)\b|so nobody would (ask|stop me|notice)|"
+       r"\b(got|took|have|get) (the|my|my dad'?s|dad'?s|his) (shotgun|gun|rifle|pistol|revolver) out\b|\bkeep going out there and looking at it|"
+       r"\b(standing|sitting|stood|sat|i'?m) (on|at) (the )?(edge|ledge|bridge|roof|cliff|tracks|platform)\b|\b(right )?at the edge\b[^.?!]{0,40}\b(voice|goodbye|jump)|"
+       r"\b(up|went|going) (to|on) the roof of\b|\bin the (car|garage) in the garage\b|\bin the garage with the door (down|shut|closed)\b|"
+       r"\b(pills|tablets|meds|ones)\b.{0,60}\b(weeks?|months?)'? worth\b[^.?!]{0,30}\b(lined up|saved|stashed|hidden)\b|"
+       r"\b(pills|tablets|meds)\b[^.?!]{0,20}\bthe whole (lot|bottle|packet|box)\b|\b(pills|tablets|meds)\b.{0,60}\b(saving|stockpiling|hoarding|collecting) them\b|"
+       r"\b(rope|pills|tablets|gun|rifle|shotgun|pesticide|poison|weedkiller|blade|razor)\b.{0,80}\b(go|going|keep|kept|just|sit|sat|sitting)( out( there)? and)? (look|looking|stare|staring) at (it|them)\b|"
+       r"\b(pesticide|poison|weedkiller|bleach|antifreeze)\b[^.?!]{0,30}\b(near|next to|by|beside|under) my (bed|pillow)\b|"
+       r"\b(took|taken|got) the blades? out of (my|the|a) (razor|sharpener)\b|"
+       r"\b(got|have|need|bought) enough (this time )?(to make sure it works|to not wake up|to do it properly|that it'?s done properly)\b",
+       negatable=False),
+    _r("suicide", "imminent", "has the means and a time",
+       r"\b(rope|gun|pills|tablets|blade|pistol|rifle)\b[^.?!]{0,60}\b(in a (few )?minutes|in an hour|going out there)\b|"
+       rf"\b(i'?ve got|i have|got|i'?ve) (the |my |all my |all the )?{_MEANS}\b[^.?!]{{0,15}}\bready\b", negatable=False),
     _r("suicide", "imminent", "has a plan or a time",
        r"\b(tonight|tomorrow|this (week(end)?|sunday|saturday|friday)|on (sunday|saturday|friday|my birthday)|after (the|my|everyone)\b[^.?!]{0,30})[^.?!]{0,30}"
        r"\b(i'?m (going to|gonna) do it|i'?ll do it|that'?s when|it'?s (over|done)|i'?m done)\b|"
@@ -106,110 +104,256 @@ RULES: tuple[Rule, ...] = (
        r"\b(picked|chosen|decided on) (the|a) (spot|place)\b|"
        r"\b(i'?ve|i have) (planned|worked) (it|everything) (all )?out\b|\b(worked out|know|planned) (exactly )?how i'?(ll|d|m going to) do it\b|"
        r"\bi know how i'?ll do it\b|\btonight'?s? (is )?the night\b|\bi'?ve decided\W+(it'?s )?tonight\b|\bsunday'?s the last day\b", negatable=False),
-    _r("suicide", "elevated", "asks about a way to die",
-       r"\bhow (many|much)\b[^.?!]{0,50}\b(would it take|to (be )?(fatal|lethal|kill|die|not wake up)|is (fatal|lethal|too many))|"
-       r"\b(be|is|was) (fatal|lethal)\b|\benough to kill\b|\bto not wake up\b|\b(most )?painless way\b|\bquick(est|er) way to (die|go)\b|"
-       r"\b(tallest|highest) (bridge|building|roof|car park|parking garage|cliff)\b|\bhow (high|tall)\b[^.?!]{0,40}\b(fatal|die|bridge|building|garage|roof)\b|"
-       r"\bhow long does it take (to drown|to die|for (someone|somebody|a person) to die)|\bcarbon monoxide\b|"
-       r"\bwhich would be quicker\b|\bwould that do it\b|\bdoes it hurt to (die|drown|overdose)", negatable=False),
+    _r("suicide", "imminent", "has a plan or a time",  # the same, where a party, a move or a trip can explain it
+       rf"\bi'?ve decided\W+(it'?s )?{_DAY}\b|\btonight i'?m doing it\b|\bi'?m doing it tonight\b|"
+       rf"\bi'?(ve)? (decided|picked|chosen)\b[^.?!]{{0,10}}\b(it'?s|its|it will be|it'?ll be) (gonna be |going to be )?{_DAY}\b|"
+       r"\b(once|after|when)\b[^.?!]{0,50}\b(i will|i'?ll|i'?m going to|i am going to) end (it|things|my life)\b(?! with)|"
+       r"\bi know (which|a) (bridge|tree|cliff)\b(?! (where|with|that|near|by))", negatable=False, defused_by=LEAVING),
+    # elevated: thoughts of ending their life, said directly or indirectly
+    _r("suicide", "elevated", "speaks of wanting to die or kill themselves",
+       r"\b(kill(ing)? myself|suicid(e|al)|want(ed)? to die|wanna die|wish(ed)? i (was|were) dead|"
+       r"end(ing)? my (own )?life|take my (own )?life|better off dead|tried to (kill myself|end it))", defused_by=PAST_OR_HELPING),
+    _r("suicide", "elevated", "speaks of someone else wanting to die",
+       r"\b(kill|killing) (himself|herself|themselves)|\b(he|she|they) (wants?|tried) to (die|end (it|his life|her life|their life))|"
+       r"\b(jokes?|joking|talk(s|ing)?|saying|says|keeps saying) about (not being (around|here)|dying|killing (himself|herself|themselves)|ending it)",
+       defused_by=PAST_HELPING_OR_FICTION),
+    _r("suicide", "imminent", "someone else is in danger now",
+       r"\b(he'?s|she'?s|he is|she is|they'?re|hes|shes) (going to|gonna|about to) (jump (off|from) (the|a) (bridge|roof|building|cliff|balcony)|jump in front|kill (himself|herself)|take all|overdose|end (it|his life|her life))\b|"
+       r"\b(he'?s|she'?s|hes|shes|he is|she is) taking (all|the whole)\b|"
+       r"\b(shed|garage|woods|barn|bush)\b[^.?!]{0,20}\bwith (the|a|his|her) (shotgun|gun|rifle|rope|pistol)\b|"
+       r"\b(goodbye|good ?bye|sorry for everything|love (you|them))\b.{0,80}\b(not answering|switched off|turned off|not picking up|won'?t answer|isn'?t answering|no answer)\b",
+       negatable=False, defused_by=OTHERS_EXPLAINED),
+    _r("suicide", "concern", "someone else may be in danger",
+       r"\b(she|he)('?s| has)? locked (herself|himself) in (the )?(bathroom|room|bedroom|garage|shed)\b", negatable=False, defused_by=PAST_HELPING_OR_FICTION),
+    _r("suicide", "elevated", "expresses not wanting to live",
+       r"\b(don'?t|do not|dont) (really )?(want to|wanna) (live|be alive|be here|exist|wake up)( anymore| any more)?\b(?! (for|at|when|if|in|on|with|tonight|today|tomorrow|this|next|while)\b)|"
+       r"\b(don'?t|do not|dont) (really )?(want to|wanna) be around (anymore|any more|at all)\b|"
+       r"\bno (reason|point) (to|in) (live|living|going on)|\b(everyone|they|my family|the world)('?d| would) be better off without me|"
+       r"\bcan'?t go on( anymore| any more)?\s*($|[.!,])|\bwant to (sleep|go to sleep) and never wake up|"
+       r"\bwant(ing)? to disappear (forever|for good)|\bgiving away (all )?my (things|stuff|belongings)|"
+       r"\b(don'?t|do not|can'?t|cannot) see (the|any) (point|reason) (of|in|to) (going on|living|being alive|carrying on|keep going|life)|"
+       r"\bno (reason|point) (to|in) (keep going|carry(ing)? on|be(ing)? (here|alive))|"
+       r"\b(thinking (about|of)|thought about) (ending it|ending it all|not being here)|\bend it all\b|"
+       r"\b(i'?d|i would) rather (not be here|be dead|not exist)|\bjust want (it all|it|everything|this|all of this) to (be over|end)\b|"
+       r"\b(go|die|end it|end things) on my own terms\b|\bhad enough of (this world|life|living|being alive)\b(?! (in|here|at|with|as|cup))", negatable=False, defused_by=LEAVING),
     _r("suicide", "elevated", "wishes not to be alive",
-       r"\b(wish|wishing|hope|hoping|pray|praying)\b[^.?!]{0,40}\b(not|never|wouldn'?t|don'?t|didn'?t) (wake up|see the morning|make it)|"
+       r"\b(wish|wishing|hope|hoping|pray|praying)\b[^.?!]{0,40}\b(not|never|wouldn'?t|don'?t|didn'?t|dont) (wake up|see the morning|make it)|"
        r"\btakes? me in my sleep\b|\b(go to )?sleep (and )?(not|never) wake up\b|\bsleep forever\b|\b(stop|ceas(e|ing)) existing\b|"
        r"\bwish i'?d never been born\b|\b(want(ed)?|wanting|wish) to be dead\b|\bwant(ed)? to disappear\b[^.?!]{0,20}\b(permanently|forever|for good)|"
-       r"\b(car|bus|truck|train|lorry)\b[^.?!]{0,30}\bhit (me|it)\b[^.?!]{0,40}\b(mind|okay|ok|fine|easier)|\b(mind|okay|fine)\b[^.?!]{0,30}\bif (a|the) (car|bus|truck|train) hit|"
+       r"\b(car|bus|truck|train|lorry)\b[^.?!]{0,30}\bhit (me|it)\b[^.?!]{0,40}\b(mind|okay|ok|fine|easier|relief)|\b(mind|okay|fine)\b[^.?!]{0,30}\bif (a|the) (car|bus|truck|train) hit|"
        r"\bsomething (bad )?(would |will |to )?happens? to me\b|\bwouldn'?t (be sad|mind) if i (didn'?t|don'?t) make it|"
-       r"\b(un-?aliv(e|ing)|unalive) myself|\bk ?m ?s\b|\bsewerslide\b|\bctb\b|\btop(ping)? myself\b|\boff myself\b|\byeet(ing)? myself\b|"
+       # a death or a disappearance imagined, and accepted ("if I didn't wake up tomorrow I'd be fine with that")
+       r"\bif (i|a (bus|car|truck|lorry|train)|the (bus|car|truck|lorry|train|cancer|illness)|it)\b[^.?!]{0,30}\b(disappeared|didn'?t wake up|never woke up|hit me|got me|took me|got hit|was hit|got run over|died)\b[^.?!]{0,40}\b(fine|okay|ok|alright|wouldn'?t mind|relief|fair enough|worst thing)\b|"
+       r"\b(wouldn'?t (mind|be the worst thing)|be fine|be okay|be a relief)\b[^.?!]{0,20}\bif (i|the (cancer|illness)|a (bus|car|truck|lorry|train))\b[^.?!]{0,30}\b(disappeared|didn'?t wake|got me|took me|hit me)\b|"
+       r"\b(wouldn'?t mind|be fine|be okay|be a relief) if (it all|everything) (just )?stopped\b|"
+       r"\bhop(e|ing)\b[^.?!]{0,20}\bi (get|got) (really |very )?(sick|ill)\b[^.?!]{0,20}\b(don'?t|dont|never|not) (get better|recover)|"
+       r"\b(ask(ed|ing)?|pray(ed|ing)?|beg(ged|ging)?)\b[^.?!]{0,30}\b(the lord|god|him|he)\b[^.?!]{0,20}\b(to |will |'?ll |would )?(just )?(take|call) me( home| soon)?\b|"
+       r"\b(un-?aliv(e|ing)|unalive) myself|\bk ?m ?s\b|\bsewerslide\b|\bctb\b|\btop(ping)? myself\b|\boff myself\b|\byeet(ing)? myself\b|\bfinish myself( off)?\b|"
        r"\b(want|wanna|going|gonna|thinking about|thought about|think about) (to )?end(ing)? it\b(?! with)|\bend it all\b|"
-       r"\bcheck(ed)? out for good\b|\bsigning off for good\b|\bonly (one )?way out\b|\bgo (and )?(be with|join) (him|her)\b|"
-       r"\bready to go (home|now)\b|\bgo home to (god|the lord|jesus)\b|\btired of waiting\b|\bthe long walk into the sea\b|"
+       r"\b(check(ing|ed)? out|log(ging)? off|sign(ing)? off|clock(ing)? out|bow(ing)? out|tap(ping)? out)\b(?! (of|from) (the|my|a) (hotel|room|shop)| (twitter|facebook|instagram|insta|tiktok|reddit|discord|social media)).{0,15}\b(permanently|for good|forever|for ever)\b|"
+       r"\bcheck(ed)? out for good\b|\bsigning off for good\b|\bcash(ing)? in (my|the) chips\b|\bonly (one )?way out\b|\bin case i (need|want) (a|the) way out\b|"
+       r"\bgo (and )?(be with|join) (him|her)\b|\bready to go (home|now)\b|\bgo home to (god|the lord|jesus)\b|\btired of waiting\b|\bthe long walk into the sea\b|"
        r"\bnot (going to|gonna) be around (much|for) long(er)?\b|\bwon'?t be (around|here) (much|for) long(er)?\b|"
        r"\b(it|this|everything|it all)('?ll| will) (all )?(be over|stop|end|be sorted) soon\b|\bit'?s all going to (stop|end) soon\b|"
-       r"\bwon'?t be long now\b|\bwon'?t matter after\b", negatable=False, defused_by=LEAVING),
+       r"\bwon'?t be long now\b|"
+       r"\bnobody('?d|'?ll| would| will)? (find|look for|notice|miss) (me|the \w+|my \w+)\b[^.?!]{0,20}\b(for (a while|days|weeks|ages)|until)\b|\bnobody('?d|'?ll| would| will) (find|look|notice)\b[^.?!]{0,25}\bfor (days|weeks|ages)\b|"
+       r"\b(don'?t|do not) want (anyone|anybody) (waking up and )?(stopping|to stop) me\b|\bbefore (anyone|anybody) (can |could )?(stop|stops) me\b|"
+       r"\bafter (tonight|today|tomorrow|this week|friday|saturday|sunday)\b[^.?!]{0,10}\b(it|nothing)('?ll| will)? ?(won'?t )?matter\b|\b(i'?d|i would) not swerve\b|\bwouldn'?t (bother to )?swerve\b|"
+       r"\b(not like|it'?s not like) (i'?ll |ill |i will )?be around (for|to see|by)\b|\bwon'?t be around to see (next|the next|christmas|the end|my birthday)\b|"
+       r"\b(heaven|hell|god|forgive\w*)\b.{0,60}\b(do|did|does|done) it (themselves|himself|herself|yourself|myself)\b|\bwon'?t matter after\b|\bnot bother(ing)? (waking|to wake) up\b|"
+       r"\b(could|might|would|will|'?ll|'?d) (just )?(not|never) come back from\b|"
+       r"\b(platform|train|tracks|edge|ledge)\b[^.?!]{0,60}\bstep(ping)? (forward|off)\b|"
+       r"\b(easy|tempting|tempted|thought|think|wonder)\w*\b[^.?!]{0,40}\b((walk|walking|step|stepping|jump|jumping) in front of (a|the) (train|bus|truck|lorry)|(walk|walking|drive|driving) (into|off) (the )?(traffic|river|sea|cliff))",
+       negatable=False, defused_by=LEAVING),
     _r("suicide", "elevated", "feels a burden to others",
-       r"\b(better off|easier|happier|fine|relieved|breathe easier|have (a|their|her|his) life( back)?|do better|manage fine|be better)\b[^.?!]{0,40}"
-       r"\b(without me|if i (was|were|wasn'?t|weren'?t)( gone| here| around| in (it|the picture))?|if i'?m gone|when i'?m gone|if it (was|were|weren'?t)n?'?t? for me|than with me)|"
-       r"\b(i'?m|i am)( just| literally| such| nothing but| only| a)* (a )?(burden|dead weight|drain on|weight (on|round|around)|cost to)\b|"
+       r"\b(better off|easier|happier|fine|relieved|breathe easier|have (a|their|her|his) life( back)?|do better|manage fine|be better|be free|better for (him|her|them|everyone|everybody))\b[^.?!]{0,40}"
+       r"\b(without me|if i (was|were|wasn'?t|weren'?t|am|'?m)( gone| here| around| in (it|the picture))?|if i'?m gone|when i'?m gone|if it (was|were|weren'?t)n?'?t? for me|than with me)|"
+       r"\b(i'?m|i am)( just| literally| such| nothing but| only| a)* (a )?(burden|dead weight|drain|weight (on|round|around)|cost to)\b|"
        r"\b(stop|quit) being a (problem|burden)\b|\bwon'?t be a (problem|burden)\b|\btaking myself out of the equation\b|"
-       r"\bnobody (has|needs|will have) to worry about me\b[^.?!]{0,15}\b(again|anymore|ever)|\bsoon i won'?t be\b", negatable=False),
+       r"\bnobody (has|needs|will have) to worry about me\b[^.?!]{0,15}\b(again|anymore|ever)|\bsoon i won'?t be\b|\bworth more (to (them|her|him|everyone|my \w+) )?(dead|gone)\b|"
+       r"\b(they|she|he|the kids|everyone)('?d| would) (all )?be better off with (someone else|anyone else|(just )?(their|her|his) (mum|mom|dad|father|mother)|my (sister|brother|mum|mom|mother|parents))\b(?! (this|next|for|while|tonight|today|on|at)\b)|"
+       r"\bwon'?t (be )?(bother|troubl|burden)\w* (anyone|anybody|them|everyone)\b[^.?!]{0,15}\b(after this|much longer|for (much )?long(er)?|anymore|any more|ever again)\b",
+       negatable=False),
     _r("suicide", "elevated", "sees no reason to live",
-       r"\b(no|any|one|single|a) (reason|point)\b[^.?!]{0,30}\b(keep going|to live|living|being (here|alive)|stay(ing)?|sticking around|get(ting)? up|carry(ing)? on|going on|me being here)|"
+       r"\b(no|any|one|single|a) (reason|point|purpose)\b[^.?!]{0,30}\b(keep going|to live|living|being (here|alive)|stay(ing)?|sticking around|get(ting)? up|carry(ing)? on|going on|go on|me being here)|"
        r"\bnothing (left )?(for me|to live for|to get up for)\b|\b(don'?t|do not) have (anything|anyone|a future|any future|nothing) (to live for|to get up for)|"
-       r"\bwhat am i (staying|living|still here) for\b|\bwhy i should (stay|keep going|live|be here)\b|\bpoint (of|in) (being alive|living)\b|"
-       r"\bonly reason i was still\b", negatable=False),
+       r"\bwhat am i (staying|living|still here) for\b|\bwhy i should (stay|keep going|live|be here)\b|\bpoint (of|in) (me )?(being alive|living|me being (alive|here))\b|"
+       r"\bonly reason i was still\b|\b(don'?t|do not|dont) (really )?(see|know) why i'?m (still )?(here|alive)\b(?! (at|in|on|with|until|till|late|after))|"
+       r"\bnothing (left )?(keeping|to keep) me (here|going|alive)\b", negatable=False, defused_by=LEAVING),
     _r("suicide", "elevated", "is saying goodbye",
        r"\bnone of (it|this)('?s| is| was) (their|your|his|her|anyone'?s) fault\b|\bi'?m sorry for everything\b|"
-       r"\bwhere (they|she|he)'?(ll| will) find (them|it|me)\b|\bfind me easier\b|\bso they know (how i felt|i loved)|\bto remember me by\b|"
-       r"\bif i don'?t (talk|speak) to you again\b|\b(this is|this'?ll be|this will be|probably) (the|my) last time\b|"
+       r"\bwhere (they|she|he)'?(ll| will) find (them|it|me)\b|\bfind me easier\b|\bso they know (how i felt|i loved)|\bto remember me by\b|\bremember me (like this|this way)\b|"
+       r"\bif i don'?t (talk|speak) to you again\b|\b(this is|this'?ll be|this will be|probably) (the|my) last time\b|\b(you'?ll|you will) be the last( one| person| voice)?\b(?!( one| person| voice)? (to|i'?d|who|in|at|on)\b)|"
        r"\bwon'?t be (calling|talking to you|ringing) again\b|\bthank(s| you) for (everything|being kind to me)\b.{0,60}\b(take care|bye|goodbye)|"
-       r"\b(before the end|after i'?m gone|when i'?m gone|for after i'?m gone)\b|\bsee (u|you) on the other side\b|\bi love (u|you),? bye\b|"
-       r"\b(read|open) (it )?after\b|\bwanted that done before\b|\bjust wanted to hear a voice\b", negatable=False, defused_by=LEAVING),
+       r"\b(before the end|after i'?m gone|when i'?m gone|for after i'?m gone)\b|\b(after|when|once) i'?m (not around|not here|no longer (here|around))( anymore| any more)\b|"
+       r"\bsee (u|you) on the other side\b|\bi love (u|you),? bye\b|\b(it was|it'?s been) nice knowing (u|you)\b|"
+       r"\b(read|open) (it )?after\b|\bwanted that done before\b|\bjust wanted to hear a voice\b|\bsaid (my|all my) good[- ]?byes\b|"
+       r"\b(wanted|want) to (say )?(good)?bye (properly )?to (someone|somebody)\b|\bsay (good)?bye properly\b|"
+       r"\btell (my \w+|the \w+|her|him|them|everyone)( that)? (i'?m|i am) sorry( for everything)?\s*([.!]|$)|"
+       r"\b(left|written|wrote|leaving) (her |him |them |my \w+ )?(a|the) (note|letter)\b[^.?!]{0,30}\b(understand|explain|know why)|"
+       r"\b(letters?|notes?)\b.{0,80}\b(not|wasn'?t|wasnt|isn'?t|isnt) (their|your|his|her|anyone'?s) fault\b|\b(letter|note)\b[^.?!]{0,30}\bunder my pillow\b|"
+       r"\b(wrote|written|writing|left) (letters|notes) (for|to) (my (mum|mom|mother|dad|father|sister|brother|wife|husband|kids|children|family|parents|partner)|each of)\b", negatable=False, defused_by=LEAVING),
     _r("suicide", "elevated", "gives things away or puts affairs in order",
-       r"\bwon'?t (be )?need(ing)? (it|them|him|her|any of (it|them)|anything)\b[^.?!]{0,20}\b(where|after|anymore|any more|now)|"
+       r"\bwon'?t (be )?(need(ing)?|us(e|ing)) (it|them|him|her|any of (it|them)|anything|(the|my) \w+)\b[^.?!]{0,20}\b(where|after|anymore|any more|now|much longer|anyway)|"
        r"\bwhere i'?m going\b|\bsomeone who'?ll be around\b|\bdon'?t (really )?need anything anymore\b|\bno use to me now\b|"
-       r"\bwho gets what\b|\b(affairs|everything) in order\b|\b(tying|tie) up (the )?loose ends\b|\b(will'?s|will is) (done|updated|sorted|written)\b|"
+       r"\bwho (gets|takes|has) (what|my \w+|the (kids|dogs?|cats?|house))\b|\b(affairs|everything) in order\b|\b(tying|tie) up (the )?loose ends\b|\b(will'?s|will is) (done|updated|sorted|written)\b|"
        r"\bpasswords?\b[^.?!]{0,30}\b(envelope|written down|for my|on the desk)|\bfuneral('?s| is)? (paid|planned|sorted)\b|"
        r"\b(easy|easier) for (them|everyone|her|him) (after|afterwards)\b|\bnobody has to (struggle|scramble|be stuck)|"
-       r"\binsurance\b[^.?!]{0,60}\b(self[- ]inflicted|suicide)\b|\bsquared away\b|\ball labell?ed\b|\bpaid (the rent|it) up to\b|"
-       r"\bgiving (away )?(all )?(my|her|his) (stuff|things|belongings)( away)?\b", negatable=False, defused_by=LEAVING),
+       r"\b(nobody|no one|anyone|anybody)\b[^.?!]{0,25}\b(figure|sort|deal with|clean(ing)? up|fuss|stuck)\b[^.?!]{0,25}\bafter( me| i'?m gone|wards)?\s*([.!?]|$)|"
+       r"\binsurance\b[^.?!]{0,60}\b(self[- ]inflicted|suicide|pays? out to|just in case)\b|\blife insurance\b[^.?!]{0,30}\b(current|paid up|valid|up to date)\b|"
+       r"\bsquared away\b|\ball labell?ed\b|\bpaid (the rent|it) up to\b|\bwhatever happens to me\b[^.?!]{0,30}\b(manage|be (fine|okay|alright|provided))|"
+       r"\bgiving (away )?(all )?(my|her|his) (stuff|things|belongings)( away)?\b|"
+       r"\b(gave|given|giving|handed|handing|passed|sent|boxed up)\b.{0,150}\b(won'?t|wont|will not) (be )?(need(ing)?|us(e|ing)|around|here)\b|"
+       r"\b(i )?won'?t (be )?(need(ing)?|us(e|ing))\b[^.?!]{0,15}\bafter (next|this|\w+day)\b", negatable=False, defused_by=LEAVING),
+    _r("suicide", "elevated", "asks about a way to die",
+       r"\bhow (many|much)\b[^.?!]{0,50}\b(would it take|to (be )?(fatal|lethal|kill|die|not wake up)|is (fatal|lethal|too many))|"
+       r"\b(be|is|was) (fatal|lethal)\b|\b(fatal|lethal|deadly) (dose|amount|height|fall)\b|\benough to kill\b|\bto not wake up\b|\b(most )?painless way\b|\bquick(est|er) way to (die|go)\b|"
+       r"\b(tallest|highest) (bridge|building|roof|car park|parking garage|cliff)\b|\bhow (high|tall)\b[^.?!]{0,40}\b(fatal|die|bridge|building|garage|roof)\b|"
+       r"\bhow long does it take (to drown|to die|for (someone|somebody|a person) to die)|\bcarbon monoxide\b|"
+       r"\bwhich would be quicker\b|\bwould that do it\b|\bwould (my |the |these |those )?(\w+ )?(insulin|pills|tablets|meds|medication|rope) do it\b|"
+       r"\b(less|more|least|most) painful\b[^.?!]{0,30}\b(hanging|overdos\w*|drowning|jumping|gun)\b|"
+       r"\b(insulin|pills|tablets|overdose|potassium)\b[^.?!]{0,40}\bstops? (your|my|the|a) heart\b|\bdoes it hurt to (die|drown|overdose)|"
+       r"\b(googl\w*|looked up|look(ing)? up|read(ing)? up|search\w*|research\w*)\b[^.?!]{0,60}\b(fatal|lethal|(pills|tablets|meds|medication)\b[^.?!]{0,20}\bmost dangerous|painless|to die|hanging|drown\w*|to be certain)\b|"
+       r"\b(height|high)\b[^.?!]{0,30}\bfall\b[^.?!]{0,20}\b(certain|fatal|kill|die)\b|\bexhaust\b[^.?!]{0,40}\b(closed|shut) garage\b|"
+       r"\b(train|fall|jump|bridge|height|drop)\b[^.?!]{0,80}\b(wouldn'?t|won'?t|not) feel (anything|a thing)\b|"
+       r"\b(beam|hatch|banister|bannister|loft)\b[^.?!]{0,40}\bhold (someone|somebody|a person|my weight)\b|"
+       r"\bhow long (before|until) (someone|somebody|anyone|a person)('?s| is| would be| gets)? (missed|found|noticed)\b", negatable=False),
     _r("suicide", "elevated", "has tried before and the wish is back",
-       r"\b(do it properly|get it right( this time)?|wish(ed)? it had worked|annoyed it didn'?t work|finish(ing)? (it|the job)|next time i'?d)\b|"
-       r"\b(feeling is coming back|starting to feel like it did|been thinking about going back)\b", negatable=False),
-    _r("suicide", "elevated", "is suddenly calm after deciding",
-       r"\b(peaceful|at peace|calm|relief|relieved|light|weight (is|has) (gone|lifted)|not (scared|upset|worried|fighting))\b.{0,60}"
-       r"\b(know (how|what)|decided|decision|made my mind up|going to do)\b|\b(know (how it|what i'?m going to)|decided|decision)\b.{0,60}"
-       r"\b(peaceful|at peace|relief|relieved|feels? light|weight is gone)\b", negatable=False, defused_by=LEAVING),
-    _r("suicide", "imminent", "has the means and a time",
-       r"\b(rope|gun|pills|tablets|blade|pistol|rifle)\b[^.?!]{0,60}\b(in a (few )?minutes|in an hour|going out there)\b|"
-       r"\b(i'?ve got|i have|got|i'?ve) (the |my |all my |all the )?(pills|tablets|rope|gun|pistol|rifle|blade)\b[^.?!]{0,15}\bready\b",
+       r"\b(do it properly|get it right( this time)?|wish(ed)? it had worked|annoyed it didn'?t work|finish(ing)? (it|the job)|next time i'?d|this time i'?d (make sure|do it|get it))\b|"
+       r"\b(feeling is coming back|starting to feel like it did|been thinking about going back)\b|\bmake sure no one (was|is|would be) (home|around)\b|"
+       r"\b(tried (to (end|kill) (it|myself|my life)|when i was|in year \w+)|attempted( suicide| to)|overdosed?|took an overdose|sectioned|(consumed|swallowed|drank) (phenyl|bleach|poison|pesticide))\b.{0,120}"
+       r"\b(feeling|thoughts?|pull|its?|it'?s)\b[^.?!]{0,25}\b(never (really )?(went away|left|stopped)|(is |are |'?s )?(kind of )?(coming|come) back|still coming)\b|"
+       r"\b(overdosed?|took an overdose|tried to (end|kill) (it|myself|my life))\b.{0,80}\bthink(ing)? about it again\b",
        negatable=False),
-    _r("suicide", "imminent", "wants to end their life soon",
-       r"\b(kill myself|end (it|it all|my life)|take my (own )?life)\b[^.?!]{0,20}\b(tonight|today|tomorrow|this weekend)\b"),
+    _r("suicide", "elevated", "is suddenly calm after deciding",
+       r"\b(peaceful|at peace|calm|relief|relieved|light|weight (is|has) (gone|lifted)|not (scared|upset|worried|fighting|stressed))\b.{0,60}"
+       r"\b(know (how|what)|decided|decision|made my mind up|going to do|settled|(found|have) (the|a) (solution|answer))\b|"
+       r"\b(know (how it|what i'?m going to)|decided|decision|settled|(found|have) (the|a) (solution|answer))\b.{0,60}"
+       r"\b(peaceful|at peace|relief|relieved|feels? light|weight is gone|calm)\b|"
+       r"\b(found|have) (the|a) (solution|answer) to (all )?(my problems|everything|it all)\b|"
+       r"\b(calm|peaceful|fine now|at peace|relieved)\b.{0,60}\b(everything|it all)( just)? (feels|is|'?s) (sorted|settled)\b|\b(happier|calmer|lighter|at peace)\b.{0,60}\bstopped fighting\b", negatable=False, defused_by=LEAVING),
+    # concern: hopeless, settled on something (two in one turn make it elevated)
+    _r("suicide", "concern", "sounds hopeless",
+       r"\b(what('?s| is) the point( of anything| of living| anymore)?|nothing matters( anymore)?|(i'?m|i am|i feel like) (just |such |nothing but |only )?a burden|no way out|"
+       r"tired of (everything|living|it all)|want it all to (stop|end)|can'?t do this anymore|(no one|nobody)('?s| is)? (would|will|going to|gonna) (miss|notice) me|(got|have) it all (worked out|planned))", negatable=False),
     _r("suicide", "concern", "sounds settled on something",
        r"\b(made|reached) (my|the|a) decision\b|\bmy mind'?s made up\b|\bmade my mind up\b|\b(made|making) (my )?peace\b|\bat peace\b|"
        r"\bi know (what i'?m (going to do|doing)|how (it|this) ends)\b|\b(stopped|not|stop) fighting (it|this)\b|\brunning out of road\b|"
        r"\bdon'?t worry about me\b", negatable=False),
-    _r("self_harm", "imminent", "is harming themselves now",
+)
+
+SELF_HARM: tuple[Rule, ...] = (
+    _r("self_harm", "imminent", HARMING_NOW,
+       r"\b(i'?m|i am) (cutting|hurting|burning) myself (right )?now|\bcut (myself )?too deep|\bbleeding (and|because) i cut"),
+    _r("self_harm", "imminent", HARMING_NOW,
        r"\b(blade|razor|knife|glass|lighter)\b[^.?!]{0,40}\b(right now|over my wrist|in my hand|on right now)|\b(right now|while we'?re talking)\b[^.?!]{0,40}\b(blade|razor|knife|cut|pressing)|"
        r"\b(i'?m|i am|i'?ve) (already )?(doing it|started)\b[^.?!]{0,20}$|\bdoing it right now\b|\b(cuts?|cutting) (is |are )?deeper\b|\bon purpose\b[^.?!]{0,20}\bblister|"
-       r"\bin the bath with a (razor|blade|knife)\b", negatable=False),
+       r"\bin the bath with a (razor|blade|knife)\b|\b(in|locked in) the (bathroom|bath|toilet)\b[^.?!]{0,10}\bwith (the|a|my) (razor|blade|knife|scissors)\b|"
+       r"\b(it'?s|its|this one'?s|the cut'?s|cuts are) deeper than (usual|before|last time|normal)\b|"
+       r"\b(i'?m|i am|im) cutting (right now|now|rn)\b|\b(i'?m|i am|im) (burning|hitting) (myself|my head)\b[^.?!]{0,15}\b(right now|now|rn)\b|\b(did it|cut) again\b.{0,40}\b(bleeding|blood)\b|"
+       r"\b(knife|blade|razor|scissors)\b[^.?!]{0,20}\b(against|over|pressed (to|into|on)) my (arm|wrist|skin|leg|thigh)\b", negatable=False),
+    _r("self_harm", "elevated", "speaks of harming themselves",
+       r"\b(cutting myself|self[- ]harm(ing)?|(cut|burn(ed|t)?|hurt|harm(ed)?) myself (on purpose|again|deliberately)|"
+       r"(want|wanting|urge|need|going|feel like|thinking about|started|keep) (to )?(cut|cutting|hurt|hurting|harm|harming|burn|burning|punish|punishing) myself|"
+       r"relapsed? (on|into) (cutting|self[- ]harm))", defused_by=PAST_OR_HELPING),
     _r("self_harm", "elevated", "harms themselves",
        r"\b(cutting|burning|scratching|hitting|punching|starving|hurting|harming)( myself| my (arms?|legs?|thighs?|wrists?|head))\b|"
        r"\b(cut|burn|scratch|hit|punch|starve|hurt)(ing|ed|s)? (myself|my arms?|my thighs?|my legs)\b[^.?!]{0,30}\b(with|till|until|again|when|so|to feel|on purpose|bleed)|"
        r"\b(started|start|doing) (cutting|the thing) again\b|\bcutting again\b|\brelapsed\b|\b(punch|punching) (the |a )?(brick )?walls?\b[^.?!]{0,40}\b(bleed|split|till|until)|"
        r"\bdig(ging)? my nails\b|\btill (it|they) bleeds?\b|\buntil (it|they) bleeds?\b|\b(stopped|stop|not) eating\b[^.?!]{0,20}\bon purpose\b|\bstarving myself\b|"
-       r"\bpull my hair out\b|\bopen them up again\b|\brazor blades\b|\bwear long sleeves\b|\bburn(ed|t)? myself\b|\bhit myself\b|\bhurt myself\b[^.?!]{0,20}\bfeel", defused_by=PAST_OR_HELPING),
+       r"\bpull my hair out\b|\bopen them up again\b|\brazor blades\b|\bwear long sleeves\b|\bburn(ed|t)? myself\b|\bhit myself\b|\bhurt myself\b[^.?!]{0,20}\bfeel|"
+       # not eating as a punishment ("I haven't eaten in three days. It's a punishment.")
+       r"\b(haven'?t eaten|not eating|stopped eating|starv\w*|skip(ping)? meals)\b.{0,60}\b(punish\w*|i deserve)\b", defused_by=PAST_OR_HELPING),
+    _r("self_harm", "elevated", "hears a voice telling them to harm themselves",
+       r"\b(voices?|something)\b[^.?!]{0,30}\b(telling|tells|told) me (to|i should) (hurt|kill|cut|harm) myself\b", negatable=False),
+    _r("self_harm", "elevated", "someone else is harming themselves",
+       r"\b(pics|pictures|photos) of (her|his|their) cuts\b|\b(she|he)('?s| is| has been| keeps) (cutting|burning) (herself|himself)\b", negatable=False,
+       defused_by=PAST_HELPING_OR_FICTION),
+)
+
+HARM_TO_OTHERS: tuple[Rule, ...] = (
+    _r("harm_to_others", "imminent", "states intent to hurt someone",
+       rf"\b(going to|gonna|plan(ning)? to|want to|will|ready to) (kill|hurt|stab|shoot|strangle|beat up) {_PRONOUN}\b|"
+       r"\b(bring(ing)?|take|taking) a (gun|knife|weapon) to (school|work|the office|class)|\bshoot up (the|my) (school|office|work)"),
     _r("harm_to_others", "imminent", "is about to hurt someone",
        r"\b(got|have|brought|put|with) (a|the|my|his|dad'?s|my dad'?s) (old )?(bat|knife|hammer|gun|revolver|rifle|air rifle|shotgun)\b[^.?!]{0,40}\b(for when|with me|outside|he'?s home|by the door|out)|"
        r"\boutside (his|her|their) (place|apartment|house|flat)\b|\bwon'?t walk away from it\b|\bgoing round there tonight\b|\b(bringing|bring) (something|a gun|a knife|a weapon) (in|into|to)\b|"
-       r"\bi know (where (he|she) (lives|parks)|what time he leaves)\b|\btook (dad'?s|his|the) (shotgun|gun|rifle) out\b[^.?!]{0,30}\bdrove", negatable=False),
-    _r("harm_to_others", "elevated", "has thoughts of hurting someone",
-       r"\b(thoughts?|thinking|think|urge|picture|picturing|fantasi\w+|imagine|scared|afraid)\b[^.?!]{0,40}\b(hurt|hurting|kill|killing|stab|stabbing|shoot|shooting|shake|shaking|strangle|wrong dose)\b(?!\s+(myself|me)\b)|"
+       r"\bi know (where (he|she) (lives|parks)|what time he leaves)\b|\btook (dad'?s|his|the) (shotgun|gun|rifle) out\b[^.?!]{0,30}\bdrove|"
+       r"\b(knife|gun|bat|hammer|machete|pistol|rifle|shotgun|weapon)\b.{0,80}\b(address|where (he|she|they)('?re)? (lives?|works?|stays?|staying)|going (to|over to|round to) (his|her|their))\b|"
+       r"\b(address|where (he|she|they|his \w+|her \w+|my \w+'?s? \w+)('?re)? (lives?|works?|stays?|staying)|parked outside|going (to|over to|round to) (his|her|their))\b.{0,80}\b(knife|gun|bat|hammer|machete|pistol|rifle|shotgun|weapon)\b|"
+       r"\bfound (his|her|their) address\b[^.?!]{0,40}\b(going|tonight)\b", negatable=False),
+    _r("harm_to_others", "elevated", THOUGHTS_OF_HARM,
+       rf"\b(thoughts? (of|about)|fantasi[sz](e|ing) about|can'?t stop thinking about) (kill|hurt|stabb|shoot)(ing)? {_PRONOUN}\b|"
+       rf"\bwant {_PRONOUN} (dead|to suffer)|\bmake (him|her|them) pay\b"),
+    _r("harm_to_others", "elevated", THOUGHTS_OF_HARM,
+       r"\b(thoughts?|thinking|think|urge|picture|picturing|fantasi\w+|imagine|scared|afraid|flash(es)?|images?|impulses?)\b[^.?!]{0,40}\b(hurt|hurting|kill|killing|stab|stabbing|shoot|shooting|shake|shaking|strangle|wrong dose)\b(?!\s+(myself|me)\b)|"
        r"\b(make|making) (them|him|her|everyone|everybody|them all)( all)? (pay|sorry)\b|\bput (him|her) in the ground\b|\bscared of what i('?ll| might| will)? do\b|"
-       r"\bi could (honestly )?hurt someone\b|\bvoices\b[^.?!]{0,40}\b(hurt|kill)\b|\bi'?ll stab\b|\burge to shake\b|\bshook (her|him) so hard\b", negatable=False),
+       r"\bi could (honestly )?hurt someone\b|\bvoices\b[^.?!]{0,40}\b(hurt|kill)\b|\bi'?ll stab\b|\burge to shake\b|\bshook (her|him) so hard\b|"
+       r"\bshook (the|my) baby\b|\bwanted to (throw|shake|smother) (him|her|the baby|my baby)\b(?! (a|an|the|out|away|off|over|up|in|into)\b)|"
+       r"\bpillow\b[^.?!]{0,30}\b(over|on) (his|her|their) face\b|\bpillow\b[^.?!]{0,20}\bthink about it\b|"
+       r"\bwho i'?d (start|begin) with\b|\b(picture|imagine|think|thought|fantasi\w+)\b[^.?!]{0,60}\b(run(ning)?|ran) (him|her|them) (over|down)\b|"
+       r"\b(he|she|they)('?s| is| are)? (going to|gonna|'?ll|will) (know|find out|learn) what it feels like\s*([.!]|$| when)|\b(that |so )?close to (hurting|killing|strangling|shaking) (them|him|her|the kids|the baby|my)\b", negatable=False),
+)
+
+ABUSE: tuple[Rule, ...] = (
+    _r("abuse", "imminent", "is in danger from another person now",
+       r"\b(he|she|they)('?s| is| are) (outside|at the door|coming back|trying to get in|breaking in)|"
+       r"\b(threaten(ed|s|ing)?|said|says|swore) (he|she|they)('?d| would| will| is going to| was going to) (kill|hurt) me|"
+       r"\bthreaten(ed|s|ing)? to (kill|hurt) me|\bsomeone is (hurting|attacking|following) me", negatable=False),
     _r("abuse", "imminent", "is in danger from someone now",
        r"\b(hands|hand) (round|around) my (neck|throat)\b|\b(he|she)('?ll| will) be back\b|\b(said|says|saying|screaming|shouting|swore|threaten\w*)\b[^.?!]{0,30}\b(going to|gonna) kill me\b|\bi'?m dead when\b|\b(on (his|her) way|coming up the stairs)\b|"
        r"\b(banging|kicking|breaking) (on |down )?the door\b|\bbroke the door\b|\b(hiding|hid|locked myself) in (the|my|a) (wardrobe|closet|bathroom|bedroom|car)\b|"
-       r"\b(he'?s|she'?s|he has|she has) got (a|the) (gun|knife)\b|\bgot the gun out\b|\bgetting his belt\b|\bfollowing me\b|\bshow me what happens\b|"
-       r"\bhe'?s (downstairs|still in there)\b[^.?!]{0,40}\b(smashing|screaming|drunk)|\b(hit|hits) me with a\b[^.?!]{0,40}\bbleeding\b", negatable=False),
+       r"\b(he'?s|she'?s|he has|she has) got (a|the) (gun|knife)\b|\bgot the (gun|knife) out\b|\bgetting his belt\b|\bfollowing (me|us)\b(?! (on|back))|\bshow me what happens\b|"
+       r"\bhe'?s (downstairs|still in there)\b[^.?!]{0,40}\b(smashing|screaming|drunk)|\b(hit|hits) me with a\b[^.?!]{0,40}\bbleeding\b|"
+       r"\b(just|has just|'?s just) (strangled|choked|stabbed|punched|attacked) me\b|\bpoured (kerosene|petrol|gasoline|acid) (on|over) (me|us|my)\b|\brammed (us|me|my car)\b|"
+       r"\b(frightened|scared|afraid|terrified)\b[^.?!]{0,15}\b(he|she|they)('?ll| will| is going to| are going to| might)\b[^.?!]{0,20}\b(come (up|in|back|home)|find me|get (in|me))\b|"
+       r"\b(is|'?s) (hitting|beating|hurting|choking|strangling|attacking|stabbing) (her|him|my (mum|mom|mother|sister|brother|dad))\b[^.?!]{0,20}\b(right )?now\b|"
+       r"\b(teach|show) me a lesson\b[^.?!]{0,30}\b(tonight|when (he|she) (comes|gets) (back|home))\b", negatable=False),
+    _r("abuse", "elevated", "describes abuse",
+       r"\b(he|she|they|my (husband|wife|partner|boyfriend|girlfriend|dad|father|mom|mother|stepdad|stepfather|stepmom|uncle|brother|ex|boss|coach))"
+       r" (hits|hit|beats|beat|punched|punches|chokes|choked|kicked|kicks|slapped|slaps|shoves|shoved|raped|molested|hurts|hurt) me|"
+       r"\b(sexually |physically |emotionally )?abus(ed|ing|es) me|\bdomestic (violence|abuse)|\bafraid to go home|"
+       r"\b(won'?t|doesn'?t) let me (leave|see my|go out|have money)|\blocks? me (in|up)|\b(touch(es|ed)|touching) me (when|where|and) i (don'?t|didn'?t)|"
+       r"\bforced me to|\bi'?m being (abused|hurt|hit|beaten)", negatable=False, defused_by=PAST_OR_HELPING),
     _r("abuse", "elevated", "is hurt or controlled by someone",
-       r"\b(hits|hit|shoves|shoved|grabs|grabbed|chokes|choked|slaps|slapped|kicks|kicked|beats|punches|punched|pushed|pushes|throws things at|locks|locked) me\b|"
-       r"\bbruises\b|\b(he|she)('?ll| will| would| gets| said he'?d| said she'?d) (hurt me|rough|do what he did)|\b(takes|took|takes all) my (pension|money|phone)\b|"
-       r"\bnobody will believe me\b|\bour (little )?secret\b|\btold me not to tell\b|\b(does|did) (stuff|things) to me\b|\bcomes into my room at night\b|"
-       r"\b(goes|went|checks) (through )?my phone\b|\b(doesn'?t|won'?t) (like|let) me (see|seeing|leave|go)\b|\bscared to go home\b|\bfrightened in my own\b", negatable=False, defused_by=PAST_OR_HELPING),
-    _r("medical_emergency", "imminent", "describes a medical emergency",
-       r"\bcan'?t feel my (legs|arms|face)\b|\b(arm|side)('?s| has| is)? (gone )?(numb|droopy)\b|\bchest('?s| is)? (really )?(tight|crushing)\b|\bholding (her|his) chest\b|"
-       r"\b(won'?t|not|isn'?t|can'?t) (wake|waking) (up|her|him)\b|\blips (look |are |going )?blue\b|\ballergic reaction\b|\bthroat('?s| is)? (going )?(all )?(tight|closing)\b|"
-       r"\bcan'?t get my words out\b|\bsugar('?s| is) (crashing|low)\b|\bcollapsed\b|\bunconscious\b|\bbreathing (really )?slow(ly)?\b|\bpumping out\b|\bblood everywhere\b|"
-       r"\bworst (headache|one) i'?ve ever\b|\bstiff neck\b[^.?!]{0,60}\brash\b|\bgone (all )?grey\b|\b(took|taken|had) (too much|a lot of (pills|tablets)|a load of pills|a bunch of (my )?pills|everything in my cabinet|like \d+|\d+ of the)\b|"
-       r"\bnot answering me\b|\b(bleeding|pain)\b[^.?!]{0,40}\bpregnant\b|\bpregnant\b[^.?!]{0,60}\bbleeding\b|\bfell\b[^.?!]{0,40}\bcan'?t (feel|move)", negatable=False),
-    # medical emergency
-    _r("medical_emergency", "imminent", "describes a medical emergency",
+       r"\b(hits|hit|shoves|shoved|grabs|grabbed|chokes|choked|slaps|slapped|kicks|kicked|beats|punches|punched|pushed|pushes|throws (things|stuff) at|locks|locked) me\b|"
+       r"\b(are|is|keeps?|kept|been|start(s|ed)?) (beating|hitting|kicking|slapping|punching|choking|strangling|burning|starving) me\b|"
+       r"\bbruises\b|\b(he|she)('?ll| will| would| gets| said he'?d| said she'?d) (hurt me|rough|do what he did)|\b(takes|took|takes all) my (pension|money)\b|\b(he|she|my (husband|wife|partner|boyfriend|girlfriend|bf|gf)) (took|takes|keeps|hides|smashed) my phone\b|"
+       rf"\b{_ABUSER}('?s| has| have|'?ve)? (got|took|takes|keeps|kept|holds|hides|controls) (all )?(my|the) (passport|bank card|pension card|card|cards|car keys|documents|papers|money|wages)\b|"
+       r"\bnobody will believe me\b|\b(no one|nobody) (would|will) believe (me|a man)\b|\bour (little )?secret\b|\btold me not to tell\b|\b(does|did) (stuff|things) to me\b|\bcomes into my room at night\b|"
+       r"\b(goes|went|checks) (through )?my phone\b|\b(doesn'?t|won'?t) (like|let) me (see|seeing|leave|go)\b|\bscared to go home\b|\bfrightened in my own\b|"
+       r"\bnot allowed to (call|see|phone|ring|talk to|contact|visit) my (parents|family|mum|mom|mother|dad|father|sister|brother)\b|"
+       r"\bif\b[^.?!]{0,40}\bthings get (thrown|smashed)\b|\b(grab\w*|hold\w*|held|squeez\w*|chok\w*|strangl\w*)\b[^.?!]{0,20}\b(my|by the) (neck|throat)\b|"
+       rf"\b{_ABUSER}('?s| has| have)? (put|landed) me in (the )?hospital\b|"
+       r"\b(the )?(stuff|things) (he|she) does (to me|at night)\b|\b(beat|knock) (it|that|the \w+) out of me\b|"
+       r"\b(smash\w*|threw|throws|thrown) (my |a |the |his |her )?(phone|plate|glass|bottle|mug|cup|chair|kettle|pan|remote)\b[^.?!]{0,15}\b(against|into|at) my (head|face)\b|"
+       r"\b(girlfriend|boyfriend|husband|wife|partner|dad|father|mum|mom|mother|stepdad|stepmum|he|she) (hits|beats|punches|kicks|slaps|chokes) (him|her|my (mum|mom|mother|sister|brother|dad))\b|"
+       r"\bif i (leave|tell (anyone|anybody|someone|the police|my \w+)|go to the police|report)\b[^.?!]{0,40}\b((he|she|they)('?ll| will|'?d| would| is going to) (hurt|kill|beat|hit|post|share|send|take|throw|find|make|put|come)|i('?ll| will) be (put|taken|sent))\b|"
+       r"\b(order|dvo|avo|injunction|restraining)\b[^.?!]{0,40}\b(can'?t|cannot|not allowed to|isn'?t allowed to|mustn'?t) (come|be|get) (near|within)", negatable=False, defused_by=PAST_OR_HELPING),
+)
+
+MEDICAL_EMERGENCY: tuple[Rule, ...] = (
+    _r("medical_emergency", "imminent", MEDICAL,
        r"\b(chest pain|(can'?t|cannot|can not) breathe|trouble breathing|struggling to breathe|not breathing|"
        r"overdos(e|ed|ing)|took (too many|a (bunch|handful) of|all (of )?(my|the)) (pills|tablets|meds)|"
        r"(having|had) a (heart attack|stroke|seizure)|face is drooping|numb on one side|bleeding (badly|a lot|heavily|everywhere)|"
        r"won'?t stop bleeding|passed out|(is|went|was) unconscious|swallowed (bleach|poison|antifreeze)|throat is (closing|swelling)|"
-       r"call (an ambulance|911|999|112)|need an ambulance)", negatable=False, defused_by=PAST_OR_HELPING),
+       r"call (an ambulance|911|999|112)|need an ambulance)", negatable=False, defused_by=PAST_HELPING_OR_FICTION),
+    _r("medical_emergency", "imminent", MEDICAL,
+       r"\bcan'?t feel my (legs|arms|face)\b|\b(arm|side)('?s| has| is)? (gone )?(numb|droopy)\b|\bchest('?s| is)? (really )?(tight|crushing)\b|\bholding (her|his) chest\b|"
+       r"\b(won'?t|not|isn'?t|can'?t) (wake|waking) (up|her|him)\b|\blips (look |are |going )?blue\b|\ballergic reaction\b|\bthroat('?s| is)? (going )?(all )?(tight|closing)\b|"
+       r"\bcan'?t get my words out\b|\bsugar('?s| is) (crashing|low)\b|\bcollapsed\b|\bunconscious\b|\bbreathing (really )?slow(ly)?\b|\bpumping out\b|\bblood everywhere\b|"
+       r"\bworst (headache|one) i'?ve ever\b|\bstiff neck\b[^.?!]{0,60}\brash\b|\bgone (all )?grey\b|\b(took|taken|had) (too much|a lot of (pills|tablets)|a load of pills|a bunch of (my )?pills|everything in my cabinet|like \d+|\d+ of the)\b|"
+       r"\bnot answering me\b|\b(bleeding|pain)\b[^.?!]{0,40}\bpregnant\b|\bpregnant\b[^.?!]{0,60}\bbleeding\b|\bfell\b[^.?!]{0,40}\bcan'?t (feel|move)|"
+       r"\b(diabetic|my sugar|insulin)\b[^.?!]{0,60}\b(shak(ing|y)|sweat\w*|confus\w*|muddled|faint\w*|slurr\w*)\b|\bbitten by a (snake|spider)\b|\bsnake ?bite\b|"
+       r"\bsoak(ing|ed)? through\b[^.?!]{0,30}\b(pad|pads|towel|towels)\b|\b(he'?s|she'?s|hes|shes|he is|she is|they'?re) not (moving|responding|breathing)\b(?! (to|in|out|house|away|back|abroad|there|here|on|at|with|from)\b)|"
+       r"\bblood (coming )?(out of|from) (his|her|my) ears?\b|\b(fall|fell|fallen)\b(?! asleep| in love| behind| for)[^.?!]{0,40}\bcan'?t (get up|move)\b|\b(took|taken|swallowed) the whole (bottle|packet|strip)\b|\bit was the whole bottle\b|"
+       r"\b(don'?t|do not) know how many (she|he|they|i) (had|took|swallowed|'?ve taken|taken)\b|"
+       r"\b(took|taken|swallowed) (a bunch|a load|a lot|loads|a handful|all|the rest)( of)? (my |her |his |the |my \w+'?s? )?(pills|tablets|meds)\b|"
+       r"\b(i'?ve|i have) taken something\b(?! for)|\b(headache|head)\b.{0,80}\bworst i'?ve ever (had|felt)\b|\bcan'?t see (properly )?out of (one|my left|my right) eye\b", negatable=False),
 )
+
+RULES: tuple[Rule, ...] = SUICIDE + SELF_HARM + HARM_TO_OTHERS + ABUSE + MEDICAL_EMERGENCY
 
 
 def match(text: str) -> Concern:
@@ -231,6 +375,11 @@ def match(text: str) -> Concern:
     found, rule, matched = best
     level = "elevated" if found == rank("concern") and concerns > 1 else LEVELS[found]
     return Concern(rule.category, level, rule.reason, matched, source="rules")
+
+
+def denies(text: str) -> bool:
+    """The turn says outright that the caller is safe ("I'm not suicidal", "I'd never hurt him")."""
+    return bool(DENIAL.search(text))
 
 
 def _negated(text: str, start: int) -> bool:

@@ -6,6 +6,7 @@ counsellor can dismiss; a miss costs far more.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Sequence
 
 from . import rules
@@ -28,7 +29,12 @@ class RiskScreen:
         """The gravest of the members on one text; the patterns name the reason where they agree."""
         found = [rules.match(text)] if self.patterns else []
         if self.scorer is not None and text.strip():
-            found.append(self.scorer.concern(text, distressed=distressed))
+            scored = self.scorer.concern(text, distressed=distressed)
+            if self.patterns and scored.escalate and not found[0].escalate and rules.denies(text):
+                # "I'm not suicidal, I just need to vent": the scorer reads a denial much as the thing denied, so
+                # with no pattern behind it, it asks (a concern) rather than escalates
+                scored = replace(scored, level="concern", reason=f"{scored.reason}, though they say they are safe")
+            found.append(scored)
         best = max(found, key=gravity)  # the first (the patterns) among equals
         scored = next((c for c in found if c.score is not None), Concern())
         return Concern(best.category, best.level, best.reason, best.matched, source=best.source, score=scored.score,
