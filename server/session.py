@@ -43,6 +43,7 @@ PRE_ROLL_MS = 400
 MANUAL_BUFFER_MS = 60_000
 ECHO_RECHECK_MS = 256
 PARTIAL_OVERLAP_MS = 480  # recognise an overlap this long even before it ends
+STOPPED_SENDING_MS = 300  # no audio this long: the client stopped streaming, and wall time stands in for silence
 
 Send = Callable[[dict], Awaitable[None]]
 
@@ -111,6 +112,8 @@ class Session:
         self._recent_responses: dict[str, Response] = {}  # by assistant item id, so late truncates still apply
         self._closed = False
         self._preparing: asyncio.Task | None = None  # held so the task is not collected mid-way
+        self._last_audio_wall = 0.0
+        self._watch: asyncio.Task | None = None
 
     def _make_endpointer(self) -> Endpointer:
         cfg = self.config
@@ -135,6 +138,21 @@ class Session:
     async def start(self) -> None:
         await self.send({"type": "session.created", "session": self.settings.to_dict()})
         await self.send({"type": "warmline.state", "state": self.state})
+        self._watch = asyncio.create_task(self._end_turns_when_audio_stops())
+
+    async def _end_turns_when_audio_stops(self) -> None:
+        """Turns end on audio time, which stands still when a client stops streaming after it speaks (a script that
+        sends a recording and waits): then the wall clock since the last audio counts as silence too."""
+        while not self._closed:
+            await asyncio.sleep(0.1)
+            turn = self._turn
+            quiet = self.clock.now_ms() - self._last_audio_wall
+            if turn is None or turn.paused_at is None or quiet < STOPPED_SENDING_MS:
+                continue
+            spec = turn.speculative
+            heard = spec is not None and (spec.transcript is not None or spec.finished)
+            if heard and self._audio_ms - turn.paused_at + quiet >= turn.required_silence_ms:
+                await self._commit_turn()
 
     async def handle(self, event: dict) -> None:
         kind, eid = event["type"], event.get("event_id")
@@ -254,7 +272,7 @@ class Session:
         buf = np.concatenate([self._pending, samples16k]) if self._pending.size else samples16k
         n = len(buf) // FRAME
         self._pending = buf[n * FRAME:].copy()
-        now = self.clock.now_ms()
+        now = self._last_audio_wall = self.clock.now_ms()
         self._arrival.add(self._audio_ms + (n * FRAME + len(self._pending)) * 1000 / SAMPLE_RATE, now)
         if n == 0:
             return
@@ -599,7 +617,7 @@ class Session:
 
     async def close(self) -> None:
         self._closed = True
-        for task in (self._overlap_task, self._preparing):
+        for task in (self._overlap_task, self._preparing, self._watch):
             if task and not task.done():
                 task.cancel()
         if self._turn is not None:

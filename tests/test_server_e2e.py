@@ -267,3 +267,20 @@ def test_words_read_while_spoken_leave_less_for_the_reply_to_read(ws_url, libriv
     assert after["read_ahead_reads"] >= 1 and after["read_ahead_tokens"] > 0, after
     assert after["prompt_cached_tokens"] >= before["prompt_cached_tokens"] + 5, (before, after)
     assert after["speculations_dropped"] == 0
+
+
+def test_a_client_that_stops_streaming_after_it_speaks_still_gets_its_answer(ws_url, librivox):
+    """A script that sends a recording and waits sends no silence after it: the turn still ends (wall time stands in
+    for the silence it did not send), however long recognition takes."""
+    speech, _ = clip_0880(librivox)
+
+    async def scenario():
+        async with Caller(ws_url) as caller:
+            await caller.silence(0.5)
+            await caller.stream(speech)
+            await caller.silence(0.2)  # then nothing at all
+            return caller, await caller.wait_for_reply(timeout=120)
+
+    caller, done = run(scenario())
+    assert caller.of_type("input_audio_buffer.speech_stopped")
+    assert done["response"]["status"] == "completed", caller.story()
