@@ -89,9 +89,11 @@ def _render(voice, text: str, emotion: str) -> np.ndarray:
 def measure_prosody(voice, sentences: list[str]) -> dict:
     from tts.base import EMOTIONS
     from tts.measure import prosody_features
+    from tts.pitch import FMAX
 
     audio = {e: [_render(voice, s, e) for s in sentences] for e in EMOTIONS}
-    feats = {e: prosody_features(np.concatenate(a), voice.sample_rate) for e, a in audio.items()}
+    ceiling = getattr(voice, "f0_max_hz", FMAX)  # the pitch tracker's ceiling, raised for a high voice
+    feats = {e: prosody_features(np.concatenate(a), voice.sample_rate, f0_max_hz=ceiling) for e, a in audio.items()}
     neutral = feats["neutral"]
     rows = {}
     for emotion in EMOTIONS:

@@ -114,7 +114,8 @@ def test_odd_input_never_crashes(voice):
 
 @pytest.fixture(scope="module")
 def measured(voice):
-    return {e: prosody_features(render(voice, " ".join(SENTENCES), emotion=e)[1], voice.sample_rate) for e in EMOTIONS}
+    return {e: prosody_features(render(voice, " ".join(SENTENCES), emotion=e)[1], voice.sample_rate,
+                                f0_max_hz=voice.f0_max_hz) for e in EMOTIONS}
 
 
 def test_profiles_move_prosody_in_the_documented_direction(voice, measured):

@@ -46,6 +46,7 @@ class HibariVoice(ClauseVoice):
     noise, loudness and pauses as every voice gets them. One instance per process (~0.3 s to load); not re-entrant."""
 
     sample_rate = 24000
+    f0_max_hz = 800.0  # a lively female voice passes the pitch tracker's usual 400 Hz ceiling (cheerful's peaks: ~480)
 
     def __init__(self, voice: str = "heart", *, device: str = "auto", threads: int = 1,
                  profiles: ProfileTable | None = None, chunk_ms: float = 100.0, seed: int | None = 0) -> None:

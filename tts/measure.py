@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .pitch import track_f0
+from .pitch import FMAX, track_f0
 
 
 def active_frames(x: np.ndarray, sr: int, *, frame_ms: float = 10.0, floor_db: float = -35.0) -> np.ndarray:
@@ -16,11 +16,11 @@ def active_frames(x: np.ndarray, sr: int, *, frame_ms: float = 10.0, floor_db: f
     return frames[energy > energy.max() * 10 ** (floor_db / 20)]
 
 
-def prosody_features(x: np.ndarray, sr: int) -> dict[str, float]:
+def prosody_features(x: np.ndarray, sr: int, *, f0_max_hz: float = FMAX) -> dict[str, float]:
     """f0_median_hz, f0_range_st (spread of pitch in semitones), speech_s (sounding time, pauses left out),
-    rms_db (loudness of the sounding frames)."""
+    rms_db (loudness of the sounding frames). `f0_max_hz`: the highest pitch tracked (a voice's `f0_max_hz`)."""
     x = np.asarray(x, dtype=np.float32).reshape(-1)
-    f0, _ = track_f0(x, sr)
+    f0, _ = track_f0(x, sr, fmax=f0_max_hz)
     voiced = f0[f0 > 0]
     active = active_frames(x, sr)
     return {
