@@ -43,7 +43,9 @@ PRE_ROLL_MS = 400
 MANUAL_BUFFER_MS = 60_000
 ECHO_RECHECK_MS = 256
 PARTIAL_OVERLAP_MS = 480  # recognise an overlap this long even before it ends
-STOPPED_SENDING_MS = 300  # no audio this long: the client stopped streaming, and wall time stands in for silence
+# No audio for this long, and for 3x the client's usual gap between sends: it stopped streaming, and wall time
+# stands in for silence (a client that sends a second of audio each second has gaps of a second, not a stop).
+STOPPED_SENDING_MS = 300
 
 Send = Callable[[dict], Awaitable[None]]
 
@@ -113,6 +115,7 @@ class Session:
         self._closed = False
         self._preparing: asyncio.Task | None = None  # held so the task is not collected mid-way
         self._last_audio_wall = 0.0
+        self._send_gap_ms = 0.0  # the client's recent largest gap between audio messages, decaying
         self._watch: asyncio.Task | None = None
 
     def _make_endpointer(self) -> Endpointer:
@@ -147,7 +150,7 @@ class Session:
             await asyncio.sleep(0.1)
             turn = self._turn
             quiet = self.clock.now_ms() - self._last_audio_wall
-            if turn is None or turn.paused_at is None or quiet < STOPPED_SENDING_MS:
+            if turn is None or turn.paused_at is None or quiet < max(STOPPED_SENDING_MS, 3 * self._send_gap_ms):
                 continue
             spec = turn.speculative
             heard = spec is not None and (spec.transcript is not None or spec.finished)
@@ -272,7 +275,10 @@ class Session:
         buf = np.concatenate([self._pending, samples16k]) if self._pending.size else samples16k
         n = len(buf) // FRAME
         self._pending = buf[n * FRAME:].copy()
-        now = self._last_audio_wall = self.clock.now_ms()
+        now = self.clock.now_ms()
+        if self._last_audio_wall:
+            self._send_gap_ms = max(now - self._last_audio_wall, 0.95 * self._send_gap_ms)
+        self._last_audio_wall = now
         self._arrival.add(self._audio_ms + (n * FRAME + len(self._pending)) * 1000 / SAMPLE_RATE, now)
         if n == 0:
             return
