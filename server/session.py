@@ -45,7 +45,8 @@ ECHO_RECHECK_MS = 256
 PARTIAL_OVERLAP_MS = 480  # recognise an overlap this long even before it ends
 # No audio for this long, and for 3x the client's usual gap between sends: it stopped streaming, and wall time
 # stands in for silence (a client that sends a second of audio each second has gaps of a second, not a stop).
-STOPPED_SENDING_MS = 300
+# Long enough that a client or a loaded server stalling for a moment is not taken for it.
+STOPPED_SENDING_MS = 1000
 
 Send = Callable[[dict], Awaitable[None]]
 
@@ -146,8 +147,12 @@ class Session:
     async def _end_turns_when_audio_stops(self) -> None:
         """Turns end on audio time, which stands still when a client stops streaming after it speaks (a script that
         sends a recording and waits): then the wall clock since the last audio counts as silence too."""
+        woke = self.clock.now_ms()
         while not self._closed:
             await asyncio.sleep(0.1)
+            late, woke = self.clock.now_ms() - woke > 250, self.clock.now_ms()
+            if late:  # this process stalled: audio that arrived meanwhile may not be read yet
+                continue
             turn = self._turn
             quiet = self.clock.now_ms() - self._last_audio_wall
             if turn is None or turn.paused_at is None or quiet < max(STOPPED_SENDING_MS, 3 * self._send_gap_ms):
