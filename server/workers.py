@@ -45,16 +45,27 @@ class ModelWorker:
             starts = list(self._started_at.values())
         return time.monotonic() - min(starts) if starts else 0.0
 
-    def _submit(self, fn: Callable[[], Any], started: asyncio.Event | None = None):
+    def _submit(self, fn: Callable[[], Any], started: asyncio.Event | None = None,
+                if_skipped: Callable[[], None] | None = None):
+        """`if_skipped`: called if the call is cancelled before it starts (then it never runs)."""
         loop = asyncio.get_running_loop()
         with self._count:
             self._waiting += 1
             self._calls += 1
             number = self._calls
+        claimed = [False]  # the call left the queue: it started, or was cancelled before it could
+
+        def leave_queue() -> bool:
+            with self._count:
+                if claimed[0]:
+                    return False
+                claimed[0] = True
+                self._waiting -= 1
+                return True
 
         def call():
+            leave_queue()
             with self._count:
-                self._waiting -= 1
                 self._running += 1
                 self._started_at[number] = time.monotonic()
             if started is not None:
@@ -66,7 +77,15 @@ class ModelWorker:
                     self._running -= 1
                     self._started_at.pop(number, None)
 
-        return loop.run_in_executor(self._executor, call)
+        def skipped(future) -> None:
+            # A caller cancelled while its call still queued: the executor drops the call, so count it out here,
+            # or the worker would look busy for ever (and read-ahead, which runs only on idle workers, would stop).
+            if future.cancelled() and leave_queue() and if_skipped is not None:
+                if_skipped()
+
+        future = loop.run_in_executor(self._executor, call)
+        future.add_done_callback(skipped)
+        return future
 
     async def run(self, fn: Callable[..., Any], *args: Any, timeout: float | None = None,
                   cancel: threading.Event | None = None, **kwargs: Any) -> Any:
@@ -133,7 +152,7 @@ class ModelWorker:
             finally:
                 self._slots.release()
 
-        future = self._submit(produce)
+        future = self._submit(produce, if_skipped=self._slots.release)
         exhausted = running = False
         try:
             while True:

@@ -162,3 +162,27 @@ def test_a_running_call_reports_how_long_it_has_run():
 
     during, after = asyncio.run(main())
     assert during > 0 and after == 0
+
+
+def test_a_call_cancelled_while_it_queues_leaves_the_worker_idle_again():
+    """A session that closes while its call waits behind another must not leave the worker looking busy for ever
+    (read-ahead and other run-when-idle work would never run again on that server)."""
+    async def main():
+        worker = ModelWorker("t")
+        busy = asyncio.ensure_future(worker.run(time.sleep, 0.3))
+        await asyncio.sleep(0.05)
+        queued = asyncio.ensure_future(worker.run_when_idle(lambda: None))
+        streamed = asyncio.ensure_future(_drain(worker.stream(lambda: iter([1, 2]), cancel=threading.Event())))
+        await asyncio.sleep(0.05)
+        queued.cancel()
+        streamed.cancel()
+        await busy
+        await asyncio.sleep(0.05)
+        return worker.idle, await worker.run_when_idle(lambda: None)
+
+    idle, ran = asyncio.run(main())
+    assert idle and ran
+
+
+async def _drain(stream):
+    return [item async for item in stream]
