@@ -30,8 +30,7 @@ class ModelWorker:
         self._waiting = 0  # calls submitted and not yet started
         self._running = 0
         self._count = threading.Lock()
-        self._started_at: dict[int, float] = {}  # call number -> monotonic start, while it runs
-        self._calls = 0
+        self._active_since: dict[int, float] = {}  # worker thread -> when its call started or last gave an item
         self.timeouts = 0  # calls that overran their timeout
 
     @property
@@ -40,10 +39,17 @@ class ModelWorker:
         return not (self._waiting or self._running)
 
     def stuck_seconds(self) -> float:
-        """How long the oldest running call has run (0 when none runs)."""
+        """How long a running call has gone without finishing or, for a stream, without giving an item (0 when
+        none runs): a long reply that keeps streaming is not stuck."""
         with self._count:
-            starts = list(self._started_at.values())
-        return time.monotonic() - min(starts) if starts else 0.0
+            since = list(self._active_since.values())
+        return time.monotonic() - min(since) if since else 0.0
+
+    def _beat(self) -> None:
+        with self._count:
+            me = threading.get_ident()
+            if me in self._active_since:
+                self._active_since[me] = time.monotonic()
 
     def _submit(self, fn: Callable[[], Any], started: asyncio.Event | None = None,
                 if_skipped: Callable[[], None] | None = None):
@@ -51,8 +57,6 @@ class ModelWorker:
         loop = asyncio.get_running_loop()
         with self._count:
             self._waiting += 1
-            self._calls += 1
-            number = self._calls
         claimed = [False]  # the call left the queue: it started, or was cancelled before it could
 
         def leave_queue() -> bool:
@@ -67,7 +71,7 @@ class ModelWorker:
             leave_queue()
             with self._count:
                 self._running += 1
-                self._started_at[number] = time.monotonic()
+                self._active_since[threading.get_ident()] = time.monotonic()
             if started is not None:
                 loop.call_soon_threadsafe(started.set)
             try:
@@ -75,7 +79,7 @@ class ModelWorker:
             finally:
                 with self._count:
                     self._running -= 1
-                    self._started_at.pop(number, None)
+                    self._active_since.pop(threading.get_ident(), None)
 
         def skipped(future) -> None:
             # A caller cancelled while its call still queued: the executor drops the call, so count it out here,
@@ -143,6 +147,7 @@ class ModelWorker:
             loop.call_soon_threadsafe(queue.put_nowait, _STARTED)
             try:
                 for item in make_iter():
+                    self._beat()
                     loop.call_soon_threadsafe(queue.put_nowait, item)
                     if cancel.is_set():
                         break

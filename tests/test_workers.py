@@ -186,3 +186,28 @@ def test_a_call_cancelled_while_it_queues_leaves_the_worker_idle_again():
 
 async def _drain(stream):
     return [item async for item in stream]
+
+
+def test_a_stream_that_keeps_giving_items_is_not_reported_stuck():
+    """Stuck time counts from a stream's last item, not from its start: each new item resets it."""
+    gate = threading.Event()
+
+    def gated():
+        yield "first"
+        gate.wait(10)
+        yield "second"
+
+    async def main():
+        worker = ModelWorker("t")
+        stream = worker.stream(gated, cancel=threading.Event())
+        await stream.__anext__()
+        await asyncio.sleep(0.3)
+        waited = worker.stuck_seconds()
+        gate.set()
+        await stream.__anext__()
+        reset = worker.stuck_seconds()
+        await stream.aclose()
+        return waited, reset
+
+    waited, reset = asyncio.run(main())
+    assert waited >= 0.3 and reset < waited
