@@ -115,8 +115,8 @@ class WarmlineServer:
         return _http(HTTPStatus.OK, file.read_bytes(), kind)
 
     def _health(self) -> Response:
-        """503 when shutting down or when a model call has gone twice its timeout without progress (a hung thread no timeout
-        can stop: restart the process)."""
+        """503 when shutting down, or when a model call has gone twice its timeout without progress (a hung thread
+        that no timeout can stop: restart the process)."""
         limit = 2 * self.config.model_timeout_s
         stuck = {name: round(w.stuck_seconds(), 1) for name, w in self.pipeline.workers.items()
                  if limit and w.stuck_seconds() > limit}
