@@ -10,7 +10,6 @@ import asyncio
 import base64
 import json
 import os
-import re
 import signal
 import socket
 import threading
@@ -24,6 +23,7 @@ import websockets
 
 from benchmarks.caller import Caller
 from benchmarks.server_proc import start_server, stop_server
+from benchmarks.soak import scrape_metrics
 from server.access import AccessPolicy
 from server.audio import float_to_pcm16
 from server.limits import AudioPace
@@ -70,11 +70,9 @@ def get(url: str, headers: dict | None = None) -> tuple[int, bytes]:
 
 
 def metric(url: str, name: str, **labels) -> float:
-    text = get(url + "/metrics")[1].decode()
-    want = ",".join(f'{k}="{v}"' for k, v in labels.items())
-    pattern = rf"^{re.escape(name)}{re.escape('{' + want + '}') if want else ''} (\S+)$"
-    found = re.search(pattern, text, re.M)
-    return float(found.group(1)) if found else 0.0
+    """One sample of the server's /metrics (0 when absent), read as the soak suite reads it."""
+    want = name + ("{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}" if labels else "")
+    return scrape_metrics(url, {}).get("samples", {}).get(want, 0.0)
 
 
 def rss_mb(proc) -> float:
