@@ -25,9 +25,10 @@ from benchmarks.report import plot_path, table
 SETS = Path(__file__).with_name("safety_sets")
 # Each part is every author's file of it (`heldout_b.jsonl`, `heldout_c.jsonl`, ...): see safety_sets/README.md.
 PARTS = {"heldout": "heldout_?.jsonl", "heldout_spoken": "heldout_spoken_?.jsonl", "final": "final_?.jsonl",
-         "tune": "tune_?.jsonl"}
+         "tune": "tune_?.jsonl", "longcall_tune": "longcall_a.jsonl", "longcall_heldout": "longcall_b.jsonl"}
 DIALOGUE = Path(__file__).with_name("dialogue_cases.jsonl")
 QUOTED = "heldout"
+LONG_CALL = 8  # turns from which a case counts as a long call (the longcall sets: 12-30)
 
 
 def add_arguments(p) -> None:
@@ -74,19 +75,22 @@ def screens(scorer_spec: str):
 
 
 def call(policy, case, *, with_voice: bool):
-    """The case as a call: each turn assessed as the engine does. Returns the gravest concern reached."""
+    """The case as a call: each turn assessed as the engine does. Returns the gravest concern reached and the
+    indices of the turns that escalated."""
     from dialogue.conversation import Conversation
-    from dialogue.safety import gravity
+    from dialogue.safety import ESCALATE, gravity
 
     conv = Conversation()
-    worst = None
+    worst, alarms = None, []
     for i, text in enumerate(case.turns):
         last = i == len(case.turns) - 1
         conv.add_user(text, voice=case.voice_cues() if (with_voice and last) else None)
         concern = policy.assess(conv)
         worst = concern if worst is None or gravity(concern) > gravity(worst) else worst
+        if concern.level in ESCALATE:
+            alarms.append(i)
         conv.add_assistant("I hear you. Tell me more.")
-    return worst
+    return worst, alarms
 
 
 def evaluate(policy, cases, *, with_voice: bool) -> dict:
@@ -94,8 +98,9 @@ def evaluate(policy, cases, *, with_voice: bool) -> dict:
 
     rows = []
     for case in cases:
-        got = call(policy, case, with_voice=with_voice)
+        got, alarms = call(policy, case, with_voice=with_voice)
         rows.append({"id": case.id, "kind": case.kind or "-", "category": case.category, "turns": len(case.turns),
+                     "alarms": alarms, "crisis_from": case.crisis_from,
                      "voice": case.voice if with_voice else None,
                      "expected": case.expected(with_voice=with_voice), "level": got.level,
                      "got_category": got.category, "source": got.source, "reason": got.reason})
@@ -143,11 +148,31 @@ def summarise(rows: list[dict]) -> dict:
                            "false_alarm_rate_single_turn": S.share([r["level"] in ESCALATE for r in v
                                                                     if r["expected"] == "none" and r["turns"] == 1])}
                        for k, v in sorted(per_author.items())} if len(per_author) > 1 else {},
+        "long_calls": _long_calls(rows),
         "per_kind": {f"{k} ({what})": {"n": len(v), "escalated": S.share(v)} for (k, what), v in sorted(per_kind.items())},
         "escalated_by": dict(Counter(r["source"] for r in rows if r["level"] in ESCALATE)),
         "misses": [r for r in crisis if r["level"] not in ESCALATE],
         "false_alarms": [r for r in calm if r["level"] in ESCALATE],
     }
+
+
+def _long_calls(rows: list[dict]) -> dict | None:
+    """Calls of LONG_CALL turns or more: how often an ordinary one escalates (per call and per 100 turns), and
+    whether one that turns to crisis escalates at or after the turn it should (`crisis_from`), or before."""
+    from dialogue.safety import ESCALATE
+
+    long = [r for r in rows if r["turns"] >= LONG_CALL]
+    if not long:
+        return None
+    calm = [r for r in long if r["expected"] == "none"]
+    crisis = [r for r in long if r["expected"] in ESCALATE and r["crisis_from"] is not None]
+    turns = sum(r["turns"] for r in calm)
+    return {"calls": len(long), "ordinary_calls": len(calm), "ordinary_turns": turns,
+            "ordinary_calls_escalated": S.share([bool(r["alarms"]) for r in calm]),
+            "escalations_per_100_ordinary_turns": round(100 * sum(len(r["alarms"]) for r in calm) / turns, 2) if turns else None,
+            "crisis_calls": len(crisis),
+            "crisis_caught_in_time": S.share([any(i >= r["crisis_from"] for i in r["alarms"]) for r in crisis]),
+            "crisis_alarmed_early": S.share([any(i < r["crisis_from"] for i in r["alarms"]) for r in crisis])}
 
 
 def run(args) -> dict:
@@ -200,6 +225,15 @@ def report(out: dict) -> str:
         for key, r in res.items():
             rows.append([f"{part} ({out['parts'][part]['cases']})", key, *_headline(r)])
     md += [table(head, rows), ""]
+    long = [[part, key, lc["ordinary_calls"], lc["ordinary_turns"], lc["ordinary_calls_escalated"],
+             lc["escalations_per_100_ordinary_turns"], lc["crisis_calls"], lc["crisis_caught_in_time"],
+             lc["crisis_alarmed_early"]]
+            for part, res in out["results"].items() for key, r in res.items() if (lc := r.get("long_calls"))]
+    if long:
+        md += [f"## Long calls ({LONG_CALL} turns or more)", "",
+               table(["part", "screen", "ordinary calls", "their turns", "ordinary calls escalated",
+                      "escalations per 100 ordinary turns", "calls turning to crisis", "caught at or after the turn",
+                      "escalated before it"], long), ""]
     by_author = [[part, key, author, a["cases"], a["recall"], a["false_alarm_rate"], a["false_alarm_rate_single_turn"]]
                  for part, res in out["results"].items() for key, r in res.items()
                  for author, a in r.get("per_author", {}).items()]

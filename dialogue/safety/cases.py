@@ -1,8 +1,8 @@
 """Labelled crisis cases (JSON Lines), as the development sets and the dialogue suite write them.
 
 A line: {"id", "turns": [user turns...], "level": none|concern|elevated|imminent, "category", "kind",
-"voice": null | a sound such as "crying", "level_with_voice"}; the label is for the situation after the last
-turn. The dialogue suite's older lines ({"text"|"turns"|"history", "category", "severity": low|medium|high})
+"voice": null | a sound such as "crying", "level_with_voice", and for a long call "crisis_from": the first turn
+(0-based) after which it warrants escalation}; the label is for the situation after the last turn. The dialogue suite's older lines ({"text"|"turns"|"history", "category", "severity": low|medium|high})
 are read too.
 """
 from __future__ import annotations
@@ -30,6 +30,7 @@ class Case:
     kind: str = ""
     voice: str | None = None
     level_with_voice: str | None = None
+    crisis_from: int | None = None  # a long call that turns to crisis: the first turn that warrants escalation
 
     @property
     def crisis(self) -> bool:
@@ -72,5 +73,8 @@ def _case(raw: dict, n: int) -> Case:
     if level not in LEVELS or (category is not None and category not in CATEGORIES):
         raise ValueError(f"level {level!r} / category {category!r} not among {LEVELS} / {CATEGORIES}")
     voice = raw.get("voice") if isinstance(raw.get("voice"), str) else None
+    crisis_from = raw.get("crisis_from")
+    if crisis_from is not None and not (isinstance(crisis_from, int) and 0 <= crisis_from < len(turns)):
+        raise ValueError(f"crisis_from {crisis_from!r} is not a turn of the case")
     return Case(str(raw.get("id", n)), turns, level, category, raw.get("kind", ""), voice,
-                raw.get("level_with_voice") if voice else None)
+                raw.get("level_with_voice") if voice else None, crisis_from)

@@ -219,7 +219,8 @@ SUICIDE: tuple[Rule, ...] = (
        r"\b(beam|hatch|banister|bannister|loft)\b[^.?!]{0,40}\bhold (someone|somebody|a person|my weight)\b|"
        r"\bhow long (before|until) (someone|somebody|anyone|a person)('?s| is| would be| gets)? (missed|found|noticed)\b", negatable=False),
     _r("suicide", "elevated", "has tried before and the wish is back",
-       r"\b(do it properly|get it right( this time)?|wish(ed)? it had worked|annoyed it didn'?t work|finish(ing)? (it|the job)|next time i'?d|this time i'?d (make sure|do it|get it))\b|"
+       r"\b(tried|last time|didn'?t work|woke up|attempt\w*|had a go|overdos\w*|hospital|icu)\b.{0,120}\b(do it properly|get it right|finish(ing)? (it|the job))\b|"
+       r"\b(wish(ed)? it had worked|annoyed it didn'?t work|next time i'?d (do it|make sure|get it|take|use)|this time i'?d (make sure|do it|get it))\b|"
        r"\b(feeling is coming back|starting to feel like it did|been thinking about going back)\b|\bmake sure no one (was|is|would be) (home|around)\b|"
        r"\b(tried (to (end|kill) (it|myself|my life)|when i was|in year \w+)|attempted( suicide| to)|overdosed?|took an overdose|sectioned|(consumed|swallowed|drank) (phenyl|bleach|poison|pesticide))\b.{0,120}"
        r"\b(feeling|thoughts?|pull|its?|it'?s)\b[^.?!]{0,25}\b(never (really )?(went away|left|stopped)|(is |are |'?s )?(kind of )?(coming|come) back|still coming)\b|"
@@ -356,8 +357,15 @@ MEDICAL_EMERGENCY: tuple[Rule, ...] = (
 RULES: tuple[Rule, ...] = SUICIDE + SELF_HARM + HARM_TO_OTHERS + ABUSE + MEDICAL_EMERGENCY
 
 
+# Idioms that hold a crisis phrase and mean something else ("then it hit me", "hit me up"): taken out before matching.
+IDIOMS = re.compile(
+    r"(?<!if )\b(it|that|this|reality|the (news|penny|realisation|realization|grief|tiredness|exhaustion|jet lag))( \w+)? hit me\b|"
+    r"\bhit me (up|back)\b", re.I)
+
+
 def match(text: str) -> Concern:
     """The gravest pattern in one turn; several signs of hopelessness in one turn make it elevated."""
+    text = IDIOMS.sub("...", text)
     best: tuple[int, Rule, str] | None = None
     concerns = 0
     for rule in RULES:

@@ -155,12 +155,16 @@ class RiskScorer:
         return self.score_embeddings(self.encoder.encode(parts), parts, distressed=distressed)
 
     def concern(self, text: str, *, distressed: bool = False) -> Concern:
-        return self.decide(self.score(text, distressed=distressed))
+        return self.decide(self.score(text, distressed=distressed), distressed=distressed)
 
-    def decide(self, s: Score) -> Concern:
+    def decide(self, s: Score, *, distressed: bool = False) -> Concern:
+        """The level from the scores. A distressed voice is already in them (its bias); a concern it lifts past
+        `voice_raise` is a crisis, as a concern said crying is. (Heads trained before that threshold existed
+        leave the raise to the screen, as it was.)"""
         t = self.thresholds
-        if s.crisis >= t["crisis"]:
-            level = "imminent" if s.imminent >= t["imminent"] else "elevated"
+        raised = distressed and "voice_raise" in t and s.concern >= t["voice_raise"]
+        if s.crisis >= t["crisis"] or raised:
+            level = "imminent" if s.crisis >= t["crisis"] and s.imminent >= t["imminent"] else "elevated"
             return Concern(s.category, level, f"sounds like {_WHAT[s.category]}", s.piece, source="scorer",
                            score=round(s.crisis, 3), guess=s.category)
         if s.concern >= t["concern"]:

@@ -48,6 +48,8 @@ class RiskScreen:
         if not distress or c.level == "none":
             return c
         level = c.level
+        if level == "concern" and c.source == "scorer" and self.scorer is not None and "voice_raise" in self.scorer.thresholds:
+            return replace(c, voice=distress)  # the scorer heard the voice already (its bias) and kept a concern
         if level == "concern":
             level = "elevated"
         elif level == "elevated" and ACUTE_EVENTS & set(distress):

@@ -4,7 +4,10 @@ from out-of-fold scores, and write `models/risk_heads.json` + `models/risk_encod
 
     python -m dialogue.safety.train [--cases FILE.jsonl ...] [--out FILE] [--epochs N] [--top-layers 3,4,5]
 
-Without --cases it reads the tuning part, every author's `benchmarks/safety_sets/tune_?.jsonl`.
+Without --cases it reads the tuning part, every author's `benchmarks/safety_sets/tune_?.jsonl`, and the long
+calls written for tuning (`longcall_a`, `c`, `d`, `e`): each ordinary turn of those calls (and of a crisis call,
+before its crisis starts), alone and with the two turns before it as the screen joins them, is an ordinary
+line to learn from. A screen that hears twenty such turns a call must mark almost none.
 
 Folds are grouped by author (each author's file is one fold, its lines' id prefix), so the thresholds are
 chosen on words the encoder never saw, as the held-out parts (other authors) will be. The crisis threshold
@@ -26,7 +29,11 @@ from .cases import Case, load
 from .risk import CATEGORIES, rank
 from .scorer import HEADS, RiskScorer, SentenceEncoder, pieces
 
-TUNE = Path(__file__).parents[2] / "benchmarks" / "safety_sets" / "tune_?.jsonl"
+SETS = Path(__file__).parents[2] / "benchmarks" / "safety_sets"
+TUNE = SETS / "tune_?.jsonl"
+LONG_CALLS = SETS / "longcall_[acde].jsonl"  # the tuning ones; `longcall_b` and `longcall_f` are held out
+TURN_CEILING = 0.005  # the scorer alone, out of fold, on the ordinary turns of long calls (~20 a call)
+TURN_CHECK_IN_CEILING = 0.05  # and the check-ins on them
 L2 = 1e-3
 FALSE_ALARM_CEILING = 0.05  # the scorer alone, out of fold, on the `none` lines other than everyday talk
 CHECK_IN_CEILING = 0.20  # the share of those lines the concern head may mark for a gentle check-in
@@ -36,6 +43,19 @@ EPOCHS, LR, BATCH = 6, 1e-4, 16
 
 def text_of(case: Case) -> str:
     return " ".join(case.turns)
+
+
+def call_turns(calls: list[Case], *, window: int = 3) -> list[Case]:
+    """A long call's ordinary turns as `none` lines of kind `call_turn`: each turn alone, and (as the screen reads
+    the latest turns together) joined with the ones before it. A crisis call gives its turns before `crisis_from`."""
+    out = []
+    for call in calls:
+        end = len(call.turns) if call.level == "none" else (call.crisis_from or 0)
+        for i in range(end):
+            out.append(Case(f"{call.id}.{i}", (call.turns[i],), "none", None, "call_turn"))
+            if i >= 1 and i % 3 == 0:  # a third of the joined windows: enough to learn them, a third the cost
+                out.append(Case(f"{call.id}.{i}w", call.turns[max(0, i - window + 1):i + 1], "none", None, "call_window"))
+    return out
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, *, classes: int = 1, steps: int = 600, lr: float = 0.1):
@@ -129,17 +149,22 @@ def train(path: str, cases: list[Case], **kw) -> tuple[SentenceEncoder, dict]:
     return encoder, fit_heads(encoder.encode([text_of(c) for c in cases]), cases, heads)
 
 
-def author_folds(cases: list[Case]) -> np.ndarray:
-    """One fold per author (the id's prefix: TA-001 -> TA)."""
-    authors = sorted({c.id.split("-")[0] for c in cases})
-    if len(authors) < 2:
+def author_folds(cases: list[Case], folds: int | None = None) -> np.ndarray:
+    """One fold per author of single lines (the id's prefix: TA-001 -> TA), or `folds` folds of whole authors;
+    each author of long calls (LA-01.3) shares a fold with authors of lines, so they add no training."""
+    author = [c.id.split("-")[0] for c in cases]
+    lines = sorted({a for a, c in zip(author, cases) if not c.kind.startswith("call_")})
+    calls = sorted({a for a, c in zip(author, cases) if c.kind.startswith("call_")} - set(lines))
+    if len(lines) < 2:
         raise ValueError("author folds need cases from two authors or more (ids like TA-001, TB-001)")
-    return np.array([authors.index(c.id.split("-")[0]) for c in cases])
+    n = min(folds or len(lines), len(lines))
+    fold = {**{a: i % n for i, a in enumerate(lines)}, **{a: i % n for i, a in enumerate(calls)}}
+    return np.array([fold[a] for a in author])
 
 
-def out_of_fold(path: str, cases: list[Case], progress=print, **kw) -> list[dict]:
+def out_of_fold(path: str, cases: list[Case], progress=print, folds: int | None = None, **kw) -> list[dict]:
     """Each case scored, over its pieces as the screen scores them, by a scorer trained without its author."""
-    fold = author_folds(cases)
+    fold = author_folds(cases, folds)
     out: list[dict] = [{} for _ in cases]
     for f in range(fold.max() + 1):
         t0 = time.monotonic()
@@ -162,7 +187,7 @@ def _lowest_under(scores: np.ndarray, ceiling: float) -> float:
     return float(np.nextafter(ranked[k], 1.0)) if k < len(ranked) else 0.0
 
 
-def choose_thresholds(cases: list[Case], oof: list[dict]) -> dict:
+def choose_thresholds(cases: list[Case], oof: list[dict], *, voice_bias: float = 1.0) -> dict:
     """The lowest crisis and concern thresholds whose out-of-fold rates on the `none` lines stay under their
     ceilings; imminent at the balanced best. Also the out-of-fold figures with the patterns beside it."""
     sig = lambda z: 1 / (1 + np.exp(-np.asarray(z)))
@@ -171,9 +196,18 @@ def choose_thresholds(cases: list[Case], oof: list[dict]) -> dict:
     pc = np.array([sig(o["concern_logits"]).max() for o in oof])
     crisis = np.array([c.crisis for c in cases])
     none = np.array([c.level == "none" for c in cases])
-    everyday = np.array([c.kind == "everyday" for c in cases])
+    turn = np.array([c.kind.startswith("call_") for c in cases])
+    everyday = np.array([c.kind == "everyday" for c in cases]) | turn
     hard = none & ~everyday  # the ceilings hold on the hard negatives: everyday talk would make them easy
     crisis_t, concern_t = _lowest_under(p[hard], FALSE_ALARM_CEILING), _lowest_under(pc[hard], CHECK_IN_CEILING)
+    # A concern said in a distressed voice is a crisis (the sets' `level_with_voice`): the concern head, with the
+    # voice's bias added, must then hold the crisis head's ceilings, as if every ordinary line were said so.
+    pv = np.array([sig(np.asarray(o["concern_logits"]) + voice_bias).max() for o in oof])
+    voice_t = _lowest_under(pv[hard], FALSE_ALARM_CEILING)
+    if turn.any():  # and a long call's ordinary turns, each alone and joined, stay almost all unmarked
+        crisis_t = max(crisis_t, _lowest_under(p[turn], TURN_CEILING))
+        concern_t = max(concern_t, _lowest_under(pc[turn], TURN_CHECK_IN_CEILING))
+        voice_t = max(voice_t, _lowest_under(pv[turn], TURN_CEILING))
     grid = np.round(np.arange(0.05, 1.0, 0.01), 2)
     pi = np.array([sig(o["imminent_logits"])[int(np.argmax(o["crisis_logits"]))] for o in oof])
     imm = np.array([c.level == "imminent" for c in cases])
@@ -185,8 +219,11 @@ def choose_thresholds(cases: list[Case], oof: list[dict]) -> dict:
     both = (p >= crisis_t) | (rule_level >= 2)
     noticed = both | (pc >= concern_t) | (rule_level >= 1)
     share = lambda x: round(float(x.mean()), 3)
-    return {"crisis": crisis_t, "concern": concern_t, "imminent": imminent_t,
+    return {"crisis": crisis_t, "concern": concern_t, "imminent": imminent_t, "voice_raise": voice_t,
             "oof": {"recall": share(both[crisis]), "false_alarms": share(both[hard]),
+                    "call_turn_false_alarms": share(both[turn]) if turn.any() else None,
+                    "call_turn_scorer_alone_false_alarms": share((p >= crisis_t)[turn]) if turn.any() else None,
+                    "call_turn_checked_in": share(noticed[turn]) if turn.any() else None,
                     "everyday_false_alarms": share(both[everyday]) if everyday.any() else None,
                     "everyday_checked_in": share(noticed[everyday]) if everyday.any() else None,
                     "patterns_alone_recall": share((rule_level >= 2)[crisis]),
@@ -200,10 +237,13 @@ def choose_thresholds(cases: list[Case], oof: list[dict]) -> dict:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cases", action="append", help="JSONL case file(s) to tune on (default: the tune part)")
+    ap.add_argument("--calls", action="append", help="JSONL long calls whose ordinary turns to tune on "
+                    "(default with the tune part: longcall_a, c, d, e)")
     ap.add_argument("--encoder", default="minilm", help="catalog name or sentence-transformers folder")
     ap.add_argument("--out", default=str(HEADS), help="the heads file; the tuned layers go beside it")
     ap.add_argument("--voice-bias", type=float, default=1.0, help="log-odds a distressed voice adds to a crisis")
     ap.add_argument("--epochs", type=int, default=EPOCHS)
+    ap.add_argument("--folds", type=int, help="out-of-fold folds of whole authors (default: one per author)")
     ap.add_argument("--top-layers", default=",".join(map(str, TOP_LAYERS)), help="the encoder layers to tune")
     ap.add_argument("--oof-cache", help="keep the out-of-fold scores here and reuse them (same cases and settings)")
     ap.add_argument("--threads", type=int, default=2, help="torch threads (1 is faster on a busy machine)")
@@ -216,7 +256,9 @@ def main(argv=None) -> int:
     t0 = time.monotonic()
     if not args.cases:
         args.cases = [str(p) for p in sorted(TUNE.parent.glob(TUNE.name))]
+        args.calls = args.calls or [str(p) for p in sorted(SETS.glob(LONG_CALLS.name))]
     cases = [c for path in args.cases for c in load(path)]
+    cases += call_turns([c for path in args.calls or [] for c in load(path)])
     print(f"{len(cases)} cases from {', '.join(args.cases)}; {sum(c.crisis for c in cases)} crises", flush=True)
     path = resolve(args.encoder)
     kw = {"top_layers": tuple(int(k) for k in args.top_layers.split(",")), "epochs": args.epochs}
@@ -224,10 +266,10 @@ def main(argv=None) -> int:
     if cache is not None and cache.exists():
         oof = json.loads(cache.read_text())
     else:
-        oof = out_of_fold(path, cases, progress=lambda m: print(m, flush=True), **kw)
+        oof = out_of_fold(path, cases, progress=lambda m: print(m, flush=True), folds=args.folds, **kw)
         if cache is not None:
             cache.write_text(json.dumps(oof))
-    thresholds = choose_thresholds(cases, oof)
+    thresholds = choose_thresholds(cases, oof, voice_bias=args.voice_bias)
     print("out-of-fold (folds by author):", json.dumps(thresholds), flush=True)
     encoder, heads = train(path, cases, **kw)
     out = Path(args.out)
@@ -236,7 +278,7 @@ def main(argv=None) -> int:
                                    if any(f"layer.{k}." in n for k in kw["top_layers"])})
     out.write_text(json.dumps({
         "encoder": "all-MiniLM-L6-v2, mean-pooled, top layers fine-tuned", "tuned_layers": layers.name,
-        "normalize": False, "trained_on": [Path(p).name for p in args.cases], "cases": len(cases),
+        "normalize": False, "trained_on": [Path(p).name for p in [*args.cases, *(args.calls or [])]], "cases": len(cases),
         "epochs": args.epochs, "top_layers": list(kw["top_layers"]), "heads": heads, "voice_bias": args.voice_bias,
         "thresholds": {k: v for k, v in thresholds.items() if k != "oof"}, "out_of_fold": thresholds["oof"]},
         separators=(",", ":")))
