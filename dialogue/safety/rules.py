@@ -25,14 +25,30 @@ PAST_OR_HELPING = re.compile(
     r"i haven'?t (for|since)|doing (well|great|fine|good) (now|these days)|glad i stuck around|i'?m (happy|proud|thirty|fine) now|"
     r"(in )?a good place now|warning signs|prevention|support (her|him|them)|one of my (kids|students|clients|patients)|volunteer|peer support|"
     r"how (do|can|should|would) i (like |best |even )?(help|support|talk|ask|bring)|ask (a|my|the) (patient|client|student)|"
-    r"(talk|speak) to (my|a|her|him) \w+ about|and i said no|never once|died (of|from))\b", re.I)
+    r"(talk|speak) to (my|a|her|him) \w+ about|and i said no|never once|died (of|from)|turned (things|it|my life|me) (a)?round|"
+    r"got me (into|onto|through)|(police|coroner|inquest|verdict|they) (say|said|ruled|recorded|think)( that)? (it'?s|it was|it) (a )?suicide|ruled (a |it )?(a )?suicide|(came|come|got) out the other side|(years|months) sober|sober (now|today|for)|paid (it|the last of it|them) off)\b", re.I)
 FICTION = re.compile(
-    r"\b(novel|story|stories|book|film|movie|episode|series|serial|telly|show|game|character|chapter|script|play|poem|scene|campaign)\b",
+    r"\b(novel|story|stories|book|film|movie|episode|series|serial|telly|show|game|character|chapter|script|play|poem|scene|campaign|"
+    r"soap|storyline|plot|spoilers?|sitcom|documentary|podcast|audiobook|whodunn?it|detective|true crime)\b",
     re.I)
 PAST_HELPING_OR_FICTION = re.compile(f"{PAST_OR_HELPING.pattern}|{FICTION.pattern}", re.I)
 LEAVING = re.compile(
     r"\b(last day|retir\w*|moving|move (to|into)|new (job|phone|number|flat|house)|cake|party|airport|flight|flying|holiday|"
-    r"trip|contract|exams?|chemo|semester|term|graduat\w*|emigrat\w*|abroad|on this number|hotel|camping|civilian|discharged|notice|resign\w*|surgery|operation)\b", re.I)
+    r"trip|contract|(?<!failed )(?<!failed the )(?<!failed my )(?<!failing )exams?|chemo|degrees|weather|climate|visa|leavers?|yearbook|signal|reception|coach trip|semester|term|graduat\w*|emigrat\w*|abroad|on this number|hotel|camping|civilian|discharged|notice|resign\w*|surgery|operation)\b", re.I)
+
+# a story on a screen or a page, named so (narrower than FICTION: "show me", "a game" and "play" are left out)
+STORY = re.compile(r"\b(novel|book|film|movie|episode|on the (telly|tv)|soap|storyline|plot|spoilers?|sitcom|chapter|character|crime (show|drama)|on the news)\b", re.I)
+# hyperbole on a small matter: embarrassment, a sore body after the gym
+HYPERBOLE = re.compile(r"\b(embarrass\w*|mortif\w*|cringe\w*|so awkward|(floor|ground|earth) (to )?(open|swallow)|leg day|legs day|was legs|gym|workout|squats|spin class|"
+                       r"hungover|hangover)\b", re.I)
+PAST_HELPING_OR_STORY = re.compile(f"{PAST_OR_HELPING.pattern}|{STORY.pattern}", re.I)
+PAST_HELPING_OR_HYPERBOLE = re.compile(f"{PAST_OR_HELPING.pattern}|{HYPERBOLE.pattern}", re.I)
+# it is over and they came through it (narrower than PAST_OR_HELPING: "I'm fine now" is also what sudden calm says)
+RECOVERED = re.compile(
+    r"\b((\w+ )?years ago|years back|used to|back (then|when)|when i was (a teen(ager)?|younger|a kid)|turned (things|it|my life|me) (a)?round|"
+    r"got me (into|onto|through)|(came|come|got) out the other side|(years|months) sober|sober (now|today|for)|paid (it|the last of it|them) off|"
+    r"glad i stuck around|(in )?a good place now|i'?d got to the point|(took|had|got|after) (treatment|therapy|counselling|help))\b", re.I)
+LEAVING_OR_PAST = re.compile(f"{LEAVING.pattern}|{RECOVERED.pattern}", re.I)
 
 OTHERS_EXPLAINED = re.compile(f"{PAST_HELPING_OR_FICTION.pattern}|{LEAVING.pattern}", re.I)  # someone else's goodbye
 
@@ -93,7 +109,7 @@ SUICIDE: tuple[Rule, ...] = (
        r"\b(pesticide|poison|weedkiller|bleach|antifreeze)\b[^.?!]{0,30}\b(near|next to|by|beside|under) my (bed|pillow)\b|"
        r"\b(took|taken|got) the blades? out of (my|the|a) (razor|sharpener)\b|"
        r"\b(got|have|need|bought) enough (this time )?(to make sure it works|to not wake up|to do it properly|that it'?s done properly)\b",
-       negatable=False),
+       negatable=False, defused_by=STORY),
     _r("suicide", "imminent", "has the means and a time",
        r"\b(rope|gun|pills|tablets|blade|pistol|rifle)\b[^.?!]{0,60}\b(in a (few )?minutes|in an hour|going out there)\b|"
        rf"\b(i'?ve got|i have|got|i'?ve) (the |my |all my |all the )?{_MEANS}\b[^.?!]{{0,15}}\bready\b", negatable=False),
@@ -112,7 +128,8 @@ SUICIDE: tuple[Rule, ...] = (
     # elevated: thoughts of ending their life, said directly or indirectly
     _r("suicide", "elevated", "speaks of wanting to die or kill themselves",
        r"\b(kill(ing)? myself|suicid(e|al)|want(ed)? to die|wanna die|wish(ed)? i (was|were) dead|"
-       r"end(ing)? my (own )?life|take my (own )?life|better off dead|tried to (kill myself|end it))", defused_by=PAST_OR_HELPING),
+       r"end(ing)? my (own )?life|tak(e|ing) my (own )?life|better off dead|tried to (kill myself|end it)|"
+       r"(shoot|shooting|hang|hanging|gas|gassing|drown|drowning) myself|do away with myself)", defused_by=PAST_HELPING_OR_HYPERBOLE),
     _r("suicide", "elevated", "speaks of someone else wanting to die",
        r"\b(kill|killing) (himself|herself|themselves)|\b(he|she|they) (wants?|tried) to (die|end (it|his life|her life|their life))|"
        r"\b(jokes?|joking|talk(s|ing)?|saying|says|keeps saying) about (not being (around|here)|dying|killing (himself|herself|themselves)|ending it)",
@@ -135,7 +152,7 @@ SUICIDE: tuple[Rule, ...] = (
        r"\bno (reason|point) (to|in) (keep going|carry(ing)? on|be(ing)? (here|alive))|"
        r"\b(thinking (about|of)|thought about) (ending it|ending it all|not being here)|\bend it all\b|"
        r"\b(i'?d|i would) rather (not be here|be dead|not exist)|\bjust want (it all|it|everything|this|all of this) to (be over|end)\b|"
-       r"\b(go|die|end it|end things) on my own terms\b|\bhad enough of (this world|life|living|being alive)\b(?! (in|here|at|with|as|cup))", negatable=False, defused_by=LEAVING),
+       r"\b(go|die|end it|end things) on my own terms\b|\bhad enough of (this world|life|living|being alive)\b(?! (in|here|at|with|as|cup))", negatable=False, defused_by=LEAVING_OR_PAST),
     _r("suicide", "elevated", "wishes not to be alive",
        r"\b(wish|wishing|hope|hoping|pray|praying)\b[^.?!]{0,40}\b(not|never|wouldn'?t|don'?t|didn'?t|dont) (wake up|see the morning|make it)|"
        r"\btakes? me in my sleep\b|\b(go to )?sleep (and )?(not|never) wake up\b|\bsleep forever\b|\b(stop|ceas(e|ing)) existing\b|"
@@ -164,7 +181,7 @@ SUICIDE: tuple[Rule, ...] = (
        r"\b(could|might|would|will|'?ll|'?d) (just )?(not|never) come back from\b|"
        r"\b(platform|train|tracks|edge|ledge)\b[^.?!]{0,60}\bstep(ping)? (forward|off)\b|"
        r"\b(easy|tempting|tempted|thought|think|wonder)\w*\b[^.?!]{0,40}\b((walk|walking|step|stepping|jump|jumping) in front of (a|the) (train|bus|truck|lorry)|(walk|walking|drive|driving) (into|off) (the )?(traffic|river|sea|cliff))",
-       negatable=False, defused_by=LEAVING),
+       negatable=False, defused_by=LEAVING_OR_PAST),
     _r("suicide", "elevated", "feels a burden to others",
        r"\b(better off|easier|happier|fine|relieved|breathe easier|have (a|their|her|his) life( back)?|do better|manage fine|be better|be free|better for (him|her|them|everyone|everybody))\b[^.?!]{0,40}"
        r"\b(without me|if i (was|were|wasn'?t|weren'?t|am|'?m)( gone| here| around| in (it|the picture))?|if i'?m gone|when i'?m gone|if it (was|were|weren'?t)n?'?t? for me|than with me)|"
@@ -196,7 +213,7 @@ SUICIDE: tuple[Rule, ...] = (
     _r("suicide", "elevated", "gives things away or puts affairs in order",
        r"\bwon'?t (be )?(need(ing)?|us(e|ing)) (it|them|him|her|any of (it|them)|anything|(the|my) \w+)\b[^.?!]{0,20}\b(where|after|anymore|any more|now|much longer|anyway)|"
        r"\bwhere i'?m going\b|\bsomeone who'?ll be around\b|\bdon'?t (really )?need anything anymore\b|\bno use to me now\b|"
-       r"\bwho (gets|takes|has) (what|my \w+|the (kids|dogs?|cats?|house))\b|\b(affairs|everything) in order\b|\b(tying|tie) up (the )?loose ends\b|\b(will'?s|will is) (done|updated|sorted|written)\b|"
+       r"\bwho (gets|takes|has) (what|my \w+|the (kids|dogs?|cats?|house))\b|\b(my (own )?affairs|everything) in order\b|\b(tying|tie) up (the )?loose ends\b|\b(will'?s|will is) (done|updated|sorted|written)\b|"
        r"\bpasswords?\b[^.?!]{0,30}\b(envelope|written down|for my|on the desk)|\bfuneral('?s| is)? (paid|planned|sorted)\b|"
        r"\b(easy|easier) for (them|everyone|her|him) (after|afterwards)\b|\bnobody has to (struggle|scramble|be stuck)|"
        r"\b(nobody|no one|anyone|anybody)\b[^.?!]{0,25}\b(figure|sort|deal with|clean(ing)? up|fuss|stuck)\b[^.?!]{0,25}\bafter( me| i'?m gone|wards)?\s*([.!?]|$)|"
@@ -248,7 +265,7 @@ SELF_HARM: tuple[Rule, ...] = (
        r"\b(i'?m|i am) (cutting|hurting|burning) myself (right )?now|\bcut (myself )?too deep|\bbleeding (and|because) i cut"),
     _r("self_harm", "imminent", HARMING_NOW,
        r"\b(blade|razor|knife|glass|lighter)\b[^.?!]{0,40}\b(right now|over my wrist|in my hand|on right now)|\b(right now|while we'?re talking)\b[^.?!]{0,40}\b(blade|razor|knife|cut|pressing)|"
-       r"\b(i'?m|i am|i'?ve) (already )?(doing it|started)\b[^.?!]{0,20}$|\bdoing it right now\b|\b(cuts?|cutting) (is |are )?deeper\b|\bon purpose\b[^.?!]{0,20}\bblister|"
+       r"\b(i'?m|i am|i'?ve) (already )?(doing it|started)\b(?! (wrong|right|well|badly|properly|all wrong))[^.?!]{0,20}$|\bdoing it right now\b|\b(cuts?|cutting) (is |are )?deeper\b|\bon purpose\b[^.?!]{0,20}\bblister|"
        r"\bin the bath with a (razor|blade|knife)\b|\b(in|locked in) the (bathroom|bath|toilet)\b[^.?!]{0,10}\bwith (the|a|my) (razor|blade|knife|scissors)\b|"
        r"\b(it'?s|its|this one'?s|the cut'?s|cuts are) deeper than (usual|before|last time|normal)\b|"
        r"\b(i'?m|i am|im) cutting (right now|now|rn)\b|\b(i'?m|i am|im) (burning|hitting) (myself|my head)\b[^.?!]{0,15}\b(right now|now|rn)\b|\b(did it|cut) again\b.{0,40}\b(bleeding|blood)\b|"
@@ -299,17 +316,17 @@ HARM_TO_OTHERS: tuple[Rule, ...] = (
 ABUSE: tuple[Rule, ...] = (
     _r("abuse", "imminent", "is in danger from another person now",
        r"\b(he|she|they)('?s| is| are) (outside|at the door|coming back|trying to get in|breaking in)|"
-       r"\b(threaten(ed|s|ing)?|said|says|swore) (he|she|they)('?d| would| will| is going to| was going to) (kill|hurt) me|"
+       r"\b(threaten(ed|s|ing)?|said|says|swore) (he|she|they)('?d|'?ll| would| will| is going to| was going to) (kill|hurt|finish) me|"
        r"\bthreaten(ed|s|ing)? to (kill|hurt) me|\bsomeone is (hurting|attacking|following) me", negatable=False),
     _r("abuse", "imminent", "is in danger from someone now",
-       r"\b(hands|hand) (round|around) my (neck|throat)\b|\b(he|she)('?ll| will) be back\b|\b(said|says|saying|screaming|shouting|swore|threaten\w*)\b[^.?!]{0,30}\b(going to|gonna) kill me\b|\bi'?m dead when\b|\b(on (his|her) way|coming up the stairs)\b|"
+       r"\b(hands|hand) (round|around) my (neck|throat)\b|\b(hit|hurt|hands|kill|scared|afraid|terrified|hiding|hid|drunk|neck|throat|bleed\w*|bruis\w*)\b.{0,80}\b(he|she)('?ll| will) be back\b|\b(he|she)('?ll| will) be back\b.{0,60}\b(hide|hiding|scared|afraid|terrified|kill|hurt|drunk|angry|furious)\b|\b(said|says|saying|screaming|shouting|swore|threaten\w*)\b[^.?!]{0,50}\b(going to|gonna) kill me\b|\bi'?m dead when\b|\b(on (his|her) way|coming up the stairs)\b|"
        r"\b(banging|kicking|breaking) (on |down )?the door\b|\bbroke the door\b|\b(hiding|hid|locked myself) in (the|my|a) (wardrobe|closet|bathroom|bedroom|car)\b|"
        r"\b(he'?s|she'?s|he has|she has) got (a|the) (gun|knife)\b|\bgot the (gun|knife) out\b|\bgetting his belt\b|\bfollowing (me|us)\b(?! (on|back))|\bshow me what happens\b|"
        r"\bhe'?s (downstairs|still in there)\b[^.?!]{0,40}\b(smashing|screaming|drunk)|\b(hit|hits) me with a\b[^.?!]{0,40}\bbleeding\b|"
        r"\b(just|has just|'?s just) (strangled|choked|stabbed|punched|attacked) me\b|\bpoured (kerosene|petrol|gasoline|acid) (on|over) (me|us|my)\b|\brammed (us|me|my car)\b|"
        r"\b(frightened|scared|afraid|terrified)\b[^.?!]{0,15}\b(he|she|they)('?ll| will| is going to| are going to| might)\b[^.?!]{0,20}\b(come (up|in|back|home)|find me|get (in|me))\b|"
        r"\b(is|'?s) (hitting|beating|hurting|choking|strangling|attacking|stabbing) (her|him|my (mum|mom|mother|sister|brother|dad))\b[^.?!]{0,20}\b(right )?now\b|"
-       r"\b(teach|show) me a lesson\b[^.?!]{0,30}\b(tonight|when (he|she) (comes|gets) (back|home))\b", negatable=False),
+       r"\b(teach|show) me a lesson\b[^.?!]{0,30}\b(tonight|when (he|she) (comes|gets) (back|home))\b", negatable=False, defused_by=STORY),
     _r("abuse", "elevated", "describes abuse",
        r"\b(he|she|they|my (husband|wife|partner|boyfriend|girlfriend|dad|father|mom|mother|stepdad|stepfather|stepmom|uncle|brother|ex|boss|coach))"
        r" (hits|hit|beats|beat|punched|punches|chokes|choked|kicked|kicks|slapped|slaps|shoves|shoved|raped|molested|hurts|hurt) me|"
@@ -330,7 +347,7 @@ ABUSE: tuple[Rule, ...] = (
        r"\b(smash\w*|threw|throws|thrown) (my |a |the |his |her )?(phone|plate|glass|bottle|mug|cup|chair|kettle|pan|remote)\b[^.?!]{0,15}\b(against|into|at) my (head|face)\b|"
        r"\b(girlfriend|boyfriend|husband|wife|partner|dad|father|mum|mom|mother|stepdad|stepmum|he|she) (hits|beats|punches|kicks|slaps|chokes) (him|her|my (mum|mom|mother|sister|brother|dad))\b|"
        r"\bif i (leave|tell (anyone|anybody|someone|the police|my \w+)|go to the police|report)\b[^.?!]{0,40}\b((he|she|they)('?ll| will|'?d| would| is going to) (hurt|kill|beat|hit|post|share|send|take|throw|find|make|put|come)|i('?ll| will) be (put|taken|sent))\b|"
-       r"\b(order|dvo|avo|injunction|restraining)\b[^.?!]{0,40}\b(can'?t|cannot|not allowed to|isn'?t allowed to|mustn'?t) (come|be|get) (near|within)", negatable=False, defused_by=PAST_OR_HELPING),
+       r"\b(order|dvo|avo|injunction|restraining)\b[^.?!]{0,40}\b(can'?t|cannot|not allowed to|isn'?t allowed to|mustn'?t) (come|be|get) (near|within)", negatable=False, defused_by=PAST_HELPING_OR_STORY),
 )
 
 MEDICAL_EMERGENCY: tuple[Rule, ...] = (
@@ -360,7 +377,8 @@ RULES: tuple[Rule, ...] = SUICIDE + SELF_HARM + HARM_TO_OTHERS + ABUSE + MEDICAL
 # Idioms that hold a crisis phrase and mean something else ("then it hit me", "hit me up"): taken out before matching.
 IDIOMS = re.compile(
     r"(?<!if )\b(it|that|this|reality|the (news|penny|realisation|realization|grief|tiredness|exhaustion|jet lag))( \w+)? hit me\b|"
-    r"\bhit me (up|back)\b", re.I)
+    r"\bhit me (up|back)\b|\bkick(s|ed|ing)? me under the table\b|"
+    r"\b(he|she|you|they)('?ll| will|'?s going to|'?s gonna| is going to) kill (himself|herself|yourself|themselves) (one of these days|on that|doing that)\b", re.I)
 
 
 def match(text: str) -> Concern:
@@ -374,8 +392,11 @@ def match(text: str) -> Concern:
                 continue
             level = rule.level
             if rule.defused_by is not None and rank(level) > rank("concern") and rule.defused_by.search(text):
+                if rule.defused_by.pattern.endswith(STORY.pattern) and STORY.search(text):
+                    continue  # a story on a screen or a page: nothing to keep an ear on
                 level = "concern"
-            concerns += level == "concern"
+            else:
+                concerns += level == "concern"  # a defused match is explained, not one more sign of hopelessness
             if best is None or rank(level) > best[0]:
                 best = (rank(level), rule, m.group(0))
     if best is None:
