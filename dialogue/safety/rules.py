@@ -49,6 +49,16 @@ RECOVERED = re.compile(
     r"got me (into|onto|through)|(came|come|got) out the other side|(years|months) sober|sober (now|today|for)|paid (it|the last of it|them) off|"
     r"glad i stuck around|(in )?a good place now|i'?d got to the point|(took|had|got|after) (treatment|therapy|counselling|help))\b", re.I)
 LEAVING_OR_PAST = re.compile(f"{LEAVING.pattern}|{RECOVERED.pattern}", re.I)
+# medicine taken as prescribed ("the tablets are on the table, I take them with breakfast")
+ROUTINE = re.compile(r"\b(with (my )?(breakfast|dinner|tea|food|meals?)|every (morning|night|day)|(pill|dosette|weekly) (box|organi[sz]er)|as prescribed|for (my|his|her) (blood pressure|heart|cholesterol))\b", re.I)
+STORY_OR_ROUTINE = re.compile(f"{STORY.pattern}|{ROUTINE.pattern}", re.I)
+RECOVERED_OR_STORY = re.compile(f"{STORY.pattern}|{ROUTINE.pattern}|{RECOVERED.pattern}", re.I)
+# lines being learnt or rehearsed aloud
+STAGE = re.compile(r"\b(rehears\w*|audition\w*|monologue|my lines|the line|in character|try it again|the role)\b|"
+                   r"\b(i|she|he|they) (say|says|go|goes):\s*['\"\u2018\u201c]", re.I)
+LEAVING_OR_STAGE = re.compile(f"{LEAVING.pattern}|{STAGE.pattern}", re.I)
+# performed, not lived: a match these defuse is dropped, not kept as a concern
+PERFORMED = re.compile(f"{STORY.pattern}|{STAGE.pattern}", re.I)
 
 OTHERS_EXPLAINED = re.compile(f"{PAST_HELPING_OR_FICTION.pattern}|{LEAVING.pattern}", re.I)  # someone else's goodbye
 
@@ -109,7 +119,7 @@ SUICIDE: tuple[Rule, ...] = (
        r"\b(pesticide|poison|weedkiller|bleach|antifreeze)\b[^.?!]{0,30}\b(near|next to|by|beside|under) my (bed|pillow)\b|"
        r"\b(took|taken|got) the blades? out of (my|the|a) (razor|sharpener)\b|"
        r"\b(got|have|need|bought) enough (this time )?(to make sure it works|to not wake up|to do it properly|that it'?s done properly)\b",
-       negatable=False, defused_by=STORY),
+       negatable=False, defused_by=STORY_OR_ROUTINE),
     _r("suicide", "imminent", "has the means and a time",
        r"\b(rope|gun|pills|tablets|blade|pistol|rifle)\b[^.?!]{0,60}\b(in a (few )?minutes|in an hour|going out there)\b|"
        rf"\b(i'?ve got|i have|got|i'?ve) (the |my |all my |all the )?{_MEANS}\b[^.?!]{{0,15}}\bready\b", negatable=False),
@@ -224,7 +234,7 @@ SUICIDE: tuple[Rule, ...] = (
        r"\b(i )?won'?t (be )?(need(ing)?|us(e|ing))\b[^.?!]{0,15}\bafter (next|this|\w+day)\b", negatable=False, defused_by=LEAVING),
     _r("suicide", "elevated", "asks about a way to die",
        r"\bhow (many|much)\b[^.?!]{0,50}\b(would it take|to (be )?(fatal|lethal|kill|die|not wake up)|is (fatal|lethal|too many))|"
-       r"\b(be|is|was) (fatal|lethal)\b|\b(fatal|lethal|deadly) (dose|amount|height|fall)\b|\benough to kill\b|\bto not wake up\b|\b(most )?painless way\b|\bquick(est|er) way to (die|go)\b|"
+       r"\b(be|is|was) (fatal|lethal)\b|\b(fatal|lethal|deadly) (dose|amount|height|fall)\b|\benough to kill\b|\bto not wake up\b|\b(most )?painless way\b|\bquick(est|er) way to (die|go\b(?! (to|by|and|home|back|there|into|out|from|via)))\b|"
        r"\b(tallest|highest) (bridge|building|roof|car park|parking garage|cliff)\b|\bhow (high|tall)\b[^.?!]{0,40}\b(fatal|die|bridge|building|garage|roof)\b|"
        r"\bhow long does it take (to drown|to die|for (someone|somebody|a person) to die)|\bcarbon monoxide\b|"
        r"\bwhich would be quicker\b|\bwould that do it\b|\bwould (my |the |these |those )?(\w+ )?(insulin|pills|tablets|meds|medication|rope) do it\b|"
@@ -371,7 +381,184 @@ MEDICAL_EMERGENCY: tuple[Rule, ...] = (
        r"\b(i'?ve|i have) taken something\b(?! for)|\b(headache|head)\b.{0,80}\bworst i'?ve ever (had|felt)\b|\bcan'?t see (properly )?out of (one|my left|my right) eye\b", negatable=False),
 )
 
-RULES: tuple[Rule, ...] = SUICIDE + SELF_HARM + HARM_TO_OTHERS + ABUSE + MEDICAL_EMERGENCY
+# Families written from the youth line, older adults and palliative care, domestic violence, veterans and rural men
+# (tune_g, tune_h, tune_i): the same signals as above, said in those callers' words. Each was checked against the
+# hard negatives written beside it.
+_WEAPON = (r"(knife|knives|blade|gun|guns|shotgun|rifle|pistol|\.22|hammer|machete|axe|bat|crowbar|tyre iron|tire iron|jerry can|"
+           r"the bar|iron bar)")
+_SELF_PART = r"(arms?|legs?|thighs?|wrists?|stomach|hips?|hands?|skin)"
+MORE_SUICIDE: tuple[Rule, ...] = (
+    _r("suicide", "elevated", "speaks of wanting to die or kill themselves",
+       r"\b(wanna|want to|wish i could|wish i (didn'?t|did not))( just)? (not exist|stop existing)\b|\bi (just )?(wanna|want to) not (exist|be here)\b|"
+       r"\bwant to be deleted\b|\bun-?aliv(e|ing) (myself|himself|herself|themselves)\b|\bi'?m un-?aliving\b|\bdisappointed (that )?i'?m still (here|alive)\b|"
+       r"\b(don'?t|do not|dont) want to (go on|carry on|keep) living\b|\bwish (it all|everything|my life|all of it) (was|were) (already |just )?over\b|"
+       r"\bwish it was already over\b|\b(meet my maker|pushing up daisies)\b[^.?!]{0,40}\b(soon|time|nudge|hurry|riddance)|\b(time|ready) (i|to) (went|go) to meet my maker\b|"
+       r"\bslip away (quietly|peacefully|in my sleep|one of these)\b|\bcheck(ed|ing)? out early\b(?! (from|of|this|today|tomorrow))|"
+       r"\bgo to sleep and (just\W+)?not\W+(you know|wake)", defused_by=LEAVING_OR_PAST),
+    _r("suicide", "elevated", "wishes not to be alive",
+       r"\b(hope|hoping|pray|praying|wish|wishing)\b[^.?!]{0,40}\b(get (sick|ill) enough|have a fall|that'?ll be the end of me|hurry up and get on with it|(the|a) (plane|car|truck|bus|train|lorry) (goes down|crashes|hits me))\b|"
+       r"\bif\b[^.?!]{0,50}\b(went down|crashed|came through the windscreen|went off the road|comes back|came back|stopped existing|was (all )?(just )?over|were (all )?(just )?over|didn'?t get up)\b[^.?!]{0,40}\b(relieved|relief|glad|wouldn'?t (be the worst|mind)|not be the worst|worst thing)\b|"
+       r"\b(wouldn'?t mind|be (a )?relief|be glad|wouldn'?t be the worst thing|be easier)\b[^.?!]{0,10}\bif\b[^.?!]{0,60}\b(went off the road|crashed|went down|hit me|took me|got me|(was|were) (all )?(just )?over|stopped existing|didn'?t wake up|never woke up|lay down\b[^.?!]{0,30}\b(didn'?t|did not|never) get up|just stopped)\b|"
+       r"\b(let it stop|let nature take its course)\b|\bi won'?t fight it\b|\b(good|maybe this is it)\b[^.?!]{0,20}\b(disappointed when i (got|woke) up)\b|\bdisappointed when i (got|woke) up\b|"
+       r"\b(i'?d|i would) go tonight if\b|\bask (him|god|the lord) every night\b",
+       negatable=False, defused_by=LEAVING_OR_PAST),
+    _r("suicide", "elevated", "feels a burden to others",
+       r"\bno use to anyone\b|\b(a|another) millstone\b|\bi'?m (just )?another mouth to feed\b|\bwaste of space\b[^.?!]{0,40}\b(right|better off)\b|"
+       r"\bhanging (round|around) (their|his|her|my kids'?) necks?\b|\b(everyone|everybody|they)( all)? (keeps?|keep on) carrying me\b|\bsick of being the one everyone carries\b|\bbabysit me\b|"
+       r"\b(kinder|better|easier|fairer) (to|for|on) (him|her|them|everyone|my \w+)( all)? if i (was|were|went|'?m) (gone|dead)\b|\bif i went now\b[^.?!]{0,40}\b(still get|would get|have)\b|"
+       r"\bif i (wasn'?t|weren'?t|was not) around\b[^.?!]{0,40}\b(wouldn'?t have to|could|would(n'?t)? be)\b|\b(play|do|manage) (better|fine) without me\b|"
+       r"\b(sad|upset|cry) for (like )?a (week|day|bit|while) and then (relieved|fine|over it|move on)\b|\b(they|everyone|we)('?d| would)( all)? be better off\s*([.!]|$)|"
+       r"\bcosting (the nhs|everyone|them|the \w+) a fortune\b|\bsave everyone the (trouble|fuss|bother)\b|\bdoing (us|them|everyone) a favour by (dying|going|not being)\b",
+       negatable=False),
+    _r("suicide", "elevated", "sees no reason to live",
+       r"\bwhat am i (even )?(living|here|alive|still here) for\b|\bwhat'?s the point of (me|waking up|getting up)( now| anymore| any more)?\s*([?.!]|$|honestly|\w+ there)|"
+       r"\b(was|were) (my|the only) reason (for living|i'?ve stayed|i stayed|i kept going|to live)\b|\bonly (thing|reason) (keeping me going|i'?ve stayed)\b[^.?!]{0,60}\b(now|gone|banned|left|died|lost)\b|"
+       r"\bwhy (am i|should i|i should) (even )?(still here|stay alive|keep living|be alive)\b|\bno point to me\b|\b(don'?t|dont|do not) see (any|a|the) (reason|point) to be (here|alive)\b|"
+       r"\beveryone i loved is (dead|gone)\b|\bwithout (her|him|them|the \w+)\b[^.?!]{0,20}\b(don'?t|dont) see (why|the point|any reason)\b",
+       negatable=False, defused_by=LEAVING),
+    _r("suicide", "elevated", "is saying goodbye",
+       r"\b(goodbye|good-bye|suicide) (letters|notes|messages|videos?)\b|\b(hear|say|tell)\w* (it|them|him|her)\b[^.?!]{0,15}\bone last time\b|"
+       r"\bsorry\b.{0,60}\b(he|she|they)('?ll| will) understand (one day|when (he'?s|she'?s|they'?re) older|someday|some day|eventually)\b|"
+       r"\bif i (don'?t|dont|never) (log in|log on|ring|call|show up|come online|message|text|reply)\b.{0,60}\b(just know|don'?t worry|dont worry|better (that|this) way|you were|the best)\b|"
+       r"\b(not|don'?t) (to )?expect me back\b|\b(won'?t|wont|will not) be (around|here)( anymore| any more)?\s*([.!]|$)|"
+       r"\b(not planning|don'?t plan|dont plan|not going) on being (here|around)\b|\bsorry for everything\b[^.?!]{0,30}\blove\b|"
+       r"\b(rang|rung|called|phoned) (round )?(all )?(the family|everyone|mum|my \w+)\b[^.?!]{0,30}\b(say|tell)\w* (i|that i) lov\w*\b[^.?!]{0,60}\b(last time|right time|first time in)\b|"
+       r"\b(video|post|message)\b[^.?!]{0,30}\bexplaining why\b|\bwanted to say that properly,? just in case\b|"
+       r"\b(letters?|notes?)\b.{0,40}\b(somebody|someone|whoever)('?ll| will)? finds?\b|\bfor whoever finds\b|\bwon'?t need you after\b",
+       negatable=False, defused_by=LEAVING),
+    _r("suicide", "elevated", "gives things away or puts affairs in order",
+       r"\b(gave|given|giving|handing|handed|signed|taken|took)\b.{0,80}\b(i'?ve no (need|use)|i have no (need|use)|no (need|use) (of|for) (him|her|it|them|a \w+) now|"
+       r"doesn'?t matter anymore|doesnt matter anymore|(may|might) as well have (them|it) now|rather than later|more use (out )?of (it|them) than me\b[^.?!]{0,20}\bsoon|"
+       r"for good\b.{0,60}\bnobody to|nobody to \w+ (them|it|her|him) after|won'?t be here to)|"
+       r"\bgiving (his|her|their|my) (guns|rifles|firearms|medals|tools|jewell?ery|things|stuff|clothes) away\b|\bgiving (my|his|her) (clothes|guns|medals|jewell?ery) (away )?to\b|"
+       r"\b(cancel(l?ed)?|stopped) the (papers|paper|milk)\b[^.?!]{0,60}\b(won'?t be|nobody|no one|anyone)\b|\bthere won'?t be anyone here\b|"
+       r"\b(deeds|will|bank book|funeral plan|passwords)\b.{0,80}\b(envelope|on the table|in the (top )?drawer|finds? them|where (everything|it) is)\b|"
+       r"\b(sorted|done|changed|updated) (the|my|his|her) will\b.{0,100}\b(paid|bills?|in advance|where everything is|by friday|that'?s everything|won'?t say why)\b|"
+       r"\bpaid (his|her|my) (bills|tab|rent) (a year )?in advance\b|\bleft instructions (for|about) (the )?(funeral|dog|cat|kids)\b|\bnothing left hanging\b|"
+       r"\b(cleared|deleted) (my|all my) (search history|drafts|messages|photos)\b[^.?!]{0,40}\b(no one|nobody|so)\b|\bso (my parents|no one|nobody) (don'?t|doesn'?t|has to|have to)? ?(find|see)\b|"
+       r"\bpaid back everyone\b|\bwho to call about\b[^.?!]{0,30}\bafter\b|\b(dog|cat) is (hers|his|yours|theirs) now\b|\bremind (my \w+|her|him) that the (dog|cat)\b",
+       negatable=False, defused_by=LEAVING),
+    _r("suicide", "elevated", "is suddenly calm after deciding",
+       r"\b(made|make) my peace with it\b|\bat peace with it( now)?\b|\b(figured|worked) it (all )?out\b[^.?!]{0,5}.{0,40}\bworry about me\b|\bworry about me\b.{0,40}\b(all sorted|figured it out|very soon|fine soon)\b|"
+       r"\bi know (it'?s|its) (ending|over|going to end) soon\b|\bwon'?t have to deal with (any of )?(it|this|anything)\b[^.?!]{0,20}\b(much longer|soon|anymore)\b|"
+       r"\b(because|since|now that) i (finally )?(decided|know what i'?m doing|figured it out)\b(?! (to|on|what|which|that|whether|if|between|against))|"
+       r"\bi know exactly what i'?m doing\b|\b(all|everything)('?s| is) (going to be|gonna be) fine very soon\b",
+       negatable=False, defused_by=LEAVING),
+    _r("suicide", "elevated", "asks about a way to die",
+       r"\b(quickest|easiest|best|least messy) way\b[^.?!]{0,30}\bto go\b(?! (to|by|and|home|back|there|into|out))|"
+       r"\b(at once|all (my|of|the)|\.22|\.303|calibre|gauge)\b[^.?!]{0,40}\bwould (that|it|this|a \S+) be enough\b|\bwould a \.\d+ be enough\b|"
+       r"\b(insulin|morphine|pills|tablets|patches|antidepressants|\.22)\b[^.?!]{0,30}\bwould (do it|be enough|work)\b|\bhow many\b[^.?!]{0,40}\bwould (actually )?be dangerous\b|"
+       r"\b(stop|stopping|stopped) (your|my|his|her) (heart|blood pressure) (pills|tablets|meds)\b[^.?!]{0,30}\b(happens?|quick|die|go)\b|"
+       r"\bhow long does it take if (you|i) (just )?stop (eating|drinking|taking)\b|\bhow long does it take with the exhaust\b|\bexhaust\b[^.?!]{0,30}\b(shut up tight|closed up|sealed)\b|"
+       r"\b(how (high|tall)|high enough)\b[^.?!]{0,40}\b(car park|multi-?storey|bridge|cliff|tower block|flats)\b|\b(car park|multi-?storey|bridge|cliff)\b[^.?!]{0,30}\bhigh enough\b|"
+       r"\bwatching videos (about|of) how people do it\b|\bwhich (pills|tablets)\b[^.?!]{0,50}\b(work fastest|would work)\b[^.?!]{0,30}\btonight\b",
+       negatable=False, defused_by=re.compile(r"\b(dog|cat|puppy|horse|mare|vet|child|toddler|baby|bungee|abseil\w*|climb\w*)\b", re.I)),
+    _r("suicide", "imminent", "has the means at hand",
+       r"\b(run|ran|running|hooked|taped|fed)\b[^.?!]{0,15}\b(the |a )?(hose|pipe|tube)\b[^.?!]{0,30}\b(exhaust|into the (cab|car|window))\b|"
+       rf"\b{_WEAPON}\b[^.?!]{{0,40}}\b(across my (knees|lap)|on my (knees|lap)|in my mouth)\b|\bfound the (cartridges|bullets|ammo|shells)\b|\bgun safe code\b|"
+       r"\b(rope|noose)\b.{0,60}\b(know exactly where the beam|measured the beam|the beam is|over the beam|from the beam)\b|\bmeasured the beam\b|"
+       r"\b(morphine|insulin|patches|sleeping (tablets|pills)|paracetamol|pills|tablets)\b.{0,80}\b(keep taking it out|looking at (it|them)|how much would do it|in front of me|on the (table|bench)|nobody knows about|here on the)\b|"
+       r"\b(kept|keeping) back (my |her |his )?(\w+ )?(insulin|tablets|pills|morphine|meds|patches)\b|\bkeeping them in a jar\b|\bstopped handing (the|my) (pills|tablets|meds) back\b|"
+       r"\b(putting|put|been putting) (them|her tablets|his tablets|my tablets|her pills|my pills|his pills) by\b|\b(box|boxes|bottle) of (the )?\w*'?s? ?(sleeping )?(tablets|pills|paracetamol)\b[^.?!]{0,40}\b(bottle of|whisky|rum|vodka|wine)\b|"
+       r"\bpicture of (pills|tablets|a rope|a gun|his wrists?|her wrists?)\b|\b(keys|key to the (gun )?cabinet)\b[^.?!]{0,40}\.?[^.?!]{0,40}\bthink about (that|it) a lot\b|"
+       r"\bguns? (are|is) still\b.{0,80}\bthink about (that|it)\b|\bknow where my parents keep (their|the) (medication|pills|tablets|gun)\b",
+       negatable=False, defused_by=RECOVERED_OR_STORY),
+    _r("suicide", "imminent", "has a plan or a time",
+       r"\bthat'?s when (i'?ll|i will|i'?m (going to|gonna)) (do it|go)\b|\b(i'?ve )?picked the day\b(?! (for|to|of|we|when))|\bi'?ve decided that'?s when\b|\b(i'?ve|i have) got it planned( out)?\b|"
+       r"\b(going to|gonna|i'?ll|i will)\b[^.?!]{0,60}\b(and (just )?(not|never) come back|that'?s the end of it|and just keep going|and that'?s me done)\b(?! (till|until|for|before|'?til))|"
+       r"\b(walk|walking|wade|swim) (out )?(into|in) the (sea|river|lake|water|ocean)\b[^.?!]{0,30}\b(tonight|when it'?s dark)\b|"
+       r"\b(take|taking|swallow|swallowing) (them|these|those|the lot|the whole lot) (all )?(tonight|at once|in one go)\b(?! (to|out|for|with|round|shopping|swimming|camping|bowling))|\bi'?m (just )?waiting till (she|he|they) (goes|go|leaves?)\b[^.?!]{0,20}\bthat'?s it\b|"
+       r"\bdrive (the|my) (\w+ )?into (a|the) (pylon|tree|wall|river|truck)\b|\b(friday|saturday|sunday|monday|tuesday|wednesday|thursday|tonight|tomorrow)'?s as good a day as any\b|"
+       r"\bbeen planning it since\b|\bonly thing left is to (choose|pick) when\b|\bnobody will stop me this time\b|\bparked (up )?(at|on) the (top floor|lookout|cliff|bridge)\b.{0,60}\b(note|keys|last)\b",
+       negatable=False, defused_by=LEAVING_OR_STAGE),
+    _r("suicide", "elevated", "has tried before and the wish is back",
+       r"\b(tried (it|before|twice|once|to (end|kill|take|gas)|with (pills|the|a))|when i tried|attempt\w*|overdos\w*|took an overdose|pumped my stomach|cut my wrists|in my mouth|gas myself|did it once|the branch broke|scars from)\b"
+       r".{0,120}\b(wish(ed)? (she|he|they|\w+) (hadn'?t|had not|didn'?t)|sorry it didn'?t work|should have let me|(better|proper) job of it|trying again|thoughts came back|back feeling like that|"
+       r"feeling like that again|(is|'?s) still there|so is the feeling|still think about)\b|\btried to (take (her|his) own life|kill (herself|himself))\b.{0,80}\bagain\b",
+       negatable=False),
+    _r("suicide", "elevated", "speaks of someone else wanting to die",
+       r"\b(wants?|wanting|going) to (unalive|top|off) (himself|herself|themselves)\b|\b(throw|throwing) (himself|herself) (off|in front|under)\b|"
+       r"\b(shotgun|gun|rifle|rope|pills)\b.{0,60}\bbe done with it\b|\bready to go and join (his|her) (wife|husband)\b|\bgo and join (his|her) (late )?(wife|husband)\b|"
+       r"\b(say|saying|says)\b[^.?!]{0,20}\b(he'?s|she'?s) going to take the boat out and not come back\b",
+       negatable=False, defused_by=PAST_HELPING_OR_FICTION),
+    _r("suicide", "imminent", "someone else is in danger now",
+       r"\b(saying|said|says) (sorry|goodbye) and (goodbye|sorry)\b|\btexted (me|us) goodbye\b|\b(location|find my \w+)\b[^.?!]{0,30}\b(cliffs?|bridge|tracks|river|reservoir|quarry)\b|"
+       r"\bon the (phone|line) (to me )?from the (bridge|cliff|roof|ledge)\b(?= and|,|\.|$| he| she| saying)|\b(he|she) says (he'?s|she'?s) going over\b",
+       negatable=False, defused_by=OTHERS_EXPLAINED),
+)
+MORE_SELF_HARM: tuple[Rule, ...] = (
+    _r("self_harm", "imminent", HARMING_NOW,
+       r"\b(bleeding|blood) more than (it )?(normally|usual(ly)?|last time|before)\b|\bmore blood than (usual|normal|normally|last time|before)\b|"
+       r"\b(knife|blade|razor|scissors)\b[^.?!]{0,20}\b(digging|dug|pressing) into my\b|\bbanging my head (on|against)\b[^.?!]{0,30}\bcan'?t stop\b|"
+       r"\b(got|taken|took) (the|a|my) (razor|blade|stanley knife|knife|scissors) out\b[^.?!]{0,40}\bfeel\b|\bjust (burned|burnt|cut) my \w+\b[^.?!]{0,30}\bon purpose\b",
+       negatable=False),
+    _r("self_harm", "elevated", "harms themselves",
+       rf"\b(on|my) {_SELF_PART}\b[^.?!]{{0,20}}\b(where|so) (nobody|no one|no-one) (sees|can see|will see|notices|looks)\b|\bnobody knows about my (thighs|arms|legs|wrists|scars|cuts)\b|"
+       rf"\b(did|done|started) (it|the thing|that) again\b.{{0,60}}\b{_SELF_PART}\b|\b(scratch|punch|hit|bang)\w*\b[^.?!]{{0,30}}\b(till|until) (i|my \w+) (bleed|split|bruise)\w*\b|"
+       r"\b(hit|hitting|bang|banging|smash|smashing) my head (against|on) the (wall|floor|door|steering wheel)\b[^.?!]{0,30}\b(when|till|until|every time)\b|"
+       rf"\b(burn(ed|t)?|cut|scratch(ed)?|hit|punch(ed)?|slam(med)?) my {_SELF_PART}\b[^.?!]{{0,40}}\bon purpose\b|"
+       r"\bon purpose\b.{0,60}\bfeel (something|anything)\b|\bfeel (something|anything)\b.{0,60}\bon purpose\b",
+       negatable=False, defused_by=re.compile(r"\b(tattoo|birthmark|mole|rash|piercing|eczema|gym|squats|workout|tan|stretch marks)\b", re.I)),
+    _r("self_harm", "elevated", "someone else is harming themselves",
+       r"\b(been |is |'?s |keeps? )(cutting|burning|hurting|harming) (himself|herself|themselves)\b|"
+       r"\b(girlfriend|boyfriend|friend|sister|brother|daughter|son|she|he) cuts\b(?! (hair|the|his|her|my|a|up|out|off|in|through|it|wood|grass|class|corners|back))|"
+       r"\bhitting (his|her) own (legs|arms|head)\b",
+       negatable=False, defused_by=PAST_HELPING_OR_FICTION),
+)
+MORE_HARM_TO_OTHERS: tuple[Rule, ...] = (
+    _r("harm_to_others", "imminent", "is about to hurt someone",
+       rf"\b{_WEAPON}\b.{{0,100}}\b(sort (him|her|them) out|waiting for (him|her|them)|(his|her|their|her new \w+'?s?|the \w+'?s) (house|place|gate|work|car|new place)|outside the (school|gym|house)|"
+       r"what it feels like|regret|feel what i feel|(he'?s|she'?s) just come home|one way or another)\b|"
+       rf"\b(sort (him|her|them) out|waiting for (him|her|them)|parked across from|outside the (school|gym)|heading over|go(ing)? round there|driving to (his|her))\b.{{0,100}}\b{_WEAPON}\b|"
+       r"\b(he'?s|she'?s) tied up in (the|my) (shed|garage|boot|basement|cellar|barn)\b|\bpay (him|her|them) a (little )?visit\b[^.?!]{0,20}\bwith (the|a|my)\b",
+       negatable=False, defused_by=STORY),
+    _r("harm_to_others", "elevated", THOUGHTS_OF_HARM,
+       r"\b(thoughts?|thinking|thought|think|urge|picture|picturing|fantasi\w+|imagine|imagining|keep seeing)\b[^.?!]{0,40}\b(push(ing)? (him|her|them|my \w+) (down|off|under|in front)|"
+       r"(his|her|their|the \w+'?s) head through|burn(ing)? (his|her|their) (house|place|car) down|take out (the|that|a) (bloke|guy|man|woman|kid)|giving (him|her|mum|dad) all (his|her) (pills|tablets|insulin))\b|"
+       r"\b(i'?ll|i will|i'?m (going to|gonna)) (kill|hurt|shoot|stab) (him|her|them)\b[^.?!]{0,40}\b(i mean (that|it)|not (joking|kidding)|that'?s a promise|dead serious)\b|"
+       r"\bmake sure (he|she|they) (never|won'?t) (walks?|see|breathes?) again\b|\bsomeone'?s (going to|gonna) get hurt\b[^.?!]{0,40}\bi'?m the one\b|"
+       r"\b(don'?t|do not) know what i'?(ll|d) do to (him|her|them)\b|\bbefore i do something to (him|her|them)\b|\b(scared|afraid|frightened|terrified) of what i'?(ll|d)? (might )?do\b|"
+       r"\bnext time i (won'?t|will not) (let go|stop)\b|\bshook (her|him|them) (hard|so hard|really hard)\b|\bi shook (her|him)\b|\b(i )?(lock|locked) (dad|mum|mom|him|her|them|my \w+) in (his|her|their|the) room\b|"
+       r"\bgiv\w* (him|her|mum|dad) (all (his|her) (pills|tablets|insulin|morphine)|the lot)\b[^.?!]{0,40}\b(at once|over|together|mine)\b|\bthen take mine\b|"
+       r"\b(we should|we'?ll|we could|we will) go together\b(?! (to|on|in|for|and|next|this|with|as))|\b(shoot|kill) (her|him|them|us) and then (himself|herself|myself|me)\b|"
+       r"\b(i'?ll|i will|i'?m gonna|i'?m going to|i swear i'?ll) find (out )?where (he|she|they) (lives?|stays?)\b|\b(i'?ve (started|been)|i keep|i started) following (him|her|them) home\b|\blist of (people|everyone|names)\b[^.?!]{0,30}\b(wronged|hurt|did)\b|"
+       r"\b(stood|standing) over (him|her|them)\b.{0,60}\b(pillow|knife|hurt|easy)\b|\bnever wanted to (hurt|kill) (someone|anyone|anybody|\w+) (so much|more)\b|"
+       r"\b(he|she|they)('?s| is| are|'?re)? (going to|gonna|'?ll|will) regret what (he|she|they) did\b|\b(want|make) (him|her|them) (to )?(know|feel) what it feels like to be (scared|hurt|afraid|frightened)\b",
+       negatable=False, defused_by=STORY),
+)
+MORE_ABUSE: tuple[Rule, ...] = (
+    _r("abuse", "imminent", "is in danger from someone now",
+       r"\b(banging|kicking|hammering|pounding) on (my|the|our) (\w+ )?door\b|\bnot supposed to know where i am\b|\bfound the (bag|suitcase|money) i (packed|hid|had hidden)\b|"
+       r"\b(he'?s|she'?s|he has|she has) (got|taken|took|grabbed) (the kids and )?(the|a|his|her) (gun|shotgun|rifle|knife|pistol)\b|"
+       r"\bby (her|his|my) throat\b|"
+       r"\b(smashing|breaking) (things|everything|the place)\b[^.?!]{0,30}\bhelp\b|\bblood on (her|his|my) face\b|\b(locked|locks) the (front )?door and (he|she) won'?t let me\b|"
+       r"\bchair (against|under) (it|the door)\b|\bshoving (him|her|me) (about|around)\b",
+       negatable=False, defused_by=STORY),
+    _r("abuse", "elevated", "is hurt or controlled by someone",
+       r"\b(won'?t|doesn'?t|will not) let me (out|go out)\b|\b(taken|took|takes|keeps) my (purse|wallet|door key|keys)\b|\bi'?m not to go out\b|"
+       r"\bnot allowed to (see|go to) (a|the|my) (doctor|gp)\b|\banswers for me\b|\bnot allowed to eat\b|\btouch(es|ed|ing)? me in ways\b|\btouch(es|ed)? me\b[^.?!]{0,30}\buncomfortable\b|"
+       r"\b(grabbed|grabs|twisted|squeezed) my (arm|wrist|hand)\b[^.?!]{0,40}\b(hard|bruise\w*|purple|black|marks?)\b|\b(is|gets|was|'?s) (rough|nasty) with me\b|"
+       r"\b(don'?t|doesn'?t|won'?t) (feed|wash|change) me\b|\bleave me (wet|soiled|dirty|in my own)\b|\bsign(ed)? over (the|her|his|my) (house|home|bungalow|savings|pension)\b|"
+       r"\btaken the phone (out of|from) my room\b|\b(husband|wife|partner|boyfriend|girlfriend|bloke|dad|father|stepdad|son|brother)('?s)? (choked|strangled|punched|kicked|slapped|shoved) (her|him|my \w+)\b|"
+       r"\b(had|pointed|held|put) (it|the gun|a gun|the pistol|the rifle|the knife|a knife) (on|at) me\b|\b(order|dvo|avo|injunction)\b.{0,80}\b(guns?|firearms?|rifles?)\b|\b(guns?|firearms?)\b.{0,80}\b(order|dvo|avo|injunction)\b",
+       negatable=False, defused_by=PAST_HELPING_OR_STORY),
+)
+MORE_MEDICAL: tuple[Rule, ...] = (
+    _r("medical_emergency", "imminent", MEDICAL,
+       r"\b(pain|tight\w*|pressure|squeez\w*|crushing|heavy|heaviness)\b.{0,80}\b(down|into|in) my (left )?(arm|jaw)\b|\b(going|spreading|moving|gone) (down|into|up into) my (left )?(arm|jaw)\b|"
+       r"\b(tightness|tight pain|crushing pain|squeezing|pressure)\b[^.?!]{0,20}\b(across|in) (my|the) chest\b|\bcrushing pain\b|"
+       r"\b(face|mouth)\b[^.?!]{0,30}\b(droop\w*|gone (funny|droopy|numb)|numb|lopsided)\b|\b(can'?t|cannot|won'?t) get (his|her|their) words out\b|\bwords won'?t come\b|"
+       r"\bspeech is (all )?slurred\b|\barm'?s? (gone|has gone) (dead|heavy|funny|weak)\b(?! (from|because|after))|\bmouth won'?t work\b|"
+       r"\b(hit|banged|bumped) (his|her|my) head\b.{0,80}\b(throwing up|vomit\w*|being sick|sleepy|drowsy|confused|won'?t wake)\b|"
+       r"\b(on the floor)\b[^.?!]{0,40}\bcan'?t get up\b|\bcan'?t get up\b[^.?!]{0,30}\b(floor|so cold)\b|\bsee (her|him) (through the window )?(lying )?on the floor\b|"
+       r"\b(doesn'?t know who|talking nonsense|not making sense)\b.{0,60}\b(burning up|fever|suddenly|sweat\w*|won'?t take the sugar)\b|\bhad a hypo\b|"
+       r"\bcan'?t get (any )?air in\b|\b(tablets|pills|meds|insulin|dose)\b[^.?!]{0,20}\b(twice|double)\b[^.?!]{0,40}\b(dizzy|funny|faint|sick|shaky)\b|"
+       r"\bcoffee grounds\b|\b(sick|vomit\w*|throwing up|coughing up)\b[^.?!]{0,15}\bblood\b|\b(off the (grog|drink|booze)|stopped drinking)\b.{0,60}\b(shaking|seeing things|fits?)\b|\bseeing things on the walls\b",
+       negatable=False, defused_by=PAST_HELPING_OR_STORY),
+)
+
+RULES: tuple[Rule, ...] = (SUICIDE + MORE_SUICIDE + SELF_HARM + MORE_SELF_HARM + HARM_TO_OTHERS + MORE_HARM_TO_OTHERS + ABUSE + MORE_ABUSE
+                          + MEDICAL_EMERGENCY + MORE_MEDICAL)
 
 
 # Idioms that hold a crisis phrase and mean something else ("then it hit me", "hit me up"): taken out before matching.
@@ -379,6 +566,9 @@ IDIOMS = re.compile(
     r"(?<!if )\b(it|that|this|reality|the (news|penny|realisation|realization|grief|tiredness|exhaustion|jet lag))( \w+)? hit me\b|"
     r"\bhit me (up|back)\b|\bkick(s|ed|ing)? me under the table\b|"
     r"\b(he|she|you|they)('?ll| will|'?s going to|'?s gonna| is going to) kill (himself|herself|yourself|themselves) (one of these days|on that|doing that)\b", re.I)
+
+
+_DROPPED_WHEN_PERFORMED = (STORY, STORY_OR_ROUTINE, PAST_HELPING_OR_STORY, RECOVERED_OR_STORY, LEAVING_OR_STAGE)
 
 
 def match(text: str) -> Concern:
@@ -392,7 +582,7 @@ def match(text: str) -> Concern:
                 continue
             level = rule.level
             if rule.defused_by is not None and rank(level) > rank("concern") and rule.defused_by.search(text):
-                if rule.defused_by.pattern.endswith(STORY.pattern) and STORY.search(text):
+                if rule.defused_by in _DROPPED_WHEN_PERFORMED and PERFORMED.search(text):
                     continue  # a story on a screen or a page: nothing to keep an ear on
                 level = "concern"
             else:
