@@ -45,7 +45,7 @@ PAST_HELPING_OR_STORY = re.compile(f"{PAST_OR_HELPING.pattern}|{STORY.pattern}",
 PAST_HELPING_OR_HYPERBOLE = re.compile(f"{PAST_OR_HELPING.pattern}|{HYPERBOLE.pattern}", re.I)
 # it is over and they came through it (narrower than PAST_OR_HELPING: "I'm fine now" is also what sudden calm says)
 RECOVERED = re.compile(
-    r"\b((\w+ )?years ago|years back|used to|back (then|when)|when i was (a teen(ager)?|younger|a kid)|turned (things|it|my life|me) (a)?round|"
+    r"\b((\w+ )?years ago|years back|(a while|a bit|some time|a few years|ages) (back|ago)|used to|back (then|when)|when i was (a teen(ager)?|younger|a kid)|turned (things|it|my life|me) (a)?round|"
     r"got me (into|onto|through)|(came|come|got) out the other side|(years|months) sober|sober (now|today|for)|paid (it|the last of it|them) off|"
     r"glad i stuck around|(in )?a good place now|i'?d got to the point|(took|had|got|after) (treatment|therapy|counselling|help))\b", re.I)
 LEAVING_OR_PAST = re.compile(f"{LEAVING.pattern}|{RECOVERED.pattern}", re.I)
@@ -304,12 +304,12 @@ HARM_TO_OTHERS: tuple[Rule, ...] = (
        rf"\b(going to|gonna|plan(ning)? to|want to|will|ready to) (kill|hurt|stab|shoot|strangle|beat up) {_PRONOUN}\b|"
        r"\b(bring(ing)?|take|taking) a (gun|knife|weapon) to (school|work|the office|class)|\bshoot up (the|my) (school|office|work)"),
     _r("harm_to_others", "imminent", "is about to hurt someone",
-       r"\b(got|have|brought|put|with) (a|the|my|his|dad'?s|my dad'?s) (old )?(bat|knife|hammer|gun|revolver|rifle|air rifle|shotgun)\b[^.?!]{0,40}\b(for when|with me|outside|he'?s home|by the door|out)|"
+       r"\b(got|have|brought|put|with) (a|the|my|his|dad'?s|my dad'?s) (old )?(bat|knife|hammer|gun|revolver|rifle|air rifle|shotgun)\b[^.?!]{0,40}\b(for when|with me|outside|he'?s home|by the door|out\b(?! of))|"
        r"\boutside (his|her|their) (place|apartment|house|flat)\b|\bwon'?t walk away from it\b|\bgoing round there tonight\b|\b(bringing|bring) (something|a gun|a knife|a weapon) (in|into|to)\b|"
        r"\bi know (where (he|she) (lives|parks)|what time he leaves)\b|\btook (dad'?s|his|the) (shotgun|gun|rifle) out\b[^.?!]{0,30}\bdrove|"
        r"\b(knife|gun|bat|hammer|machete|pistol|rifle|shotgun|weapon)\b.{0,80}\b(address|where (he|she|they)('?re)? (lives?|works?|stays?|staying)|going (to|over to|round to) (his|her|their))\b|"
        r"\b(address|where (he|she|they|his \w+|her \w+|my \w+'?s? \w+)('?re)? (lives?|works?|stays?|staying)|parked outside|going (to|over to|round to) (his|her|their))\b.{0,80}\b(knife|gun|bat|hammer|machete|pistol|rifle|shotgun|weapon)\b|"
-       r"\bfound (his|her|their) address\b[^.?!]{0,40}\b(going|tonight)\b", negatable=False),
+       r"\bfound (his|her|their) address\b[^.?!]{0,40}\b(going|tonight)\b", negatable=False, defused_by=STORY),
     _r("harm_to_others", "elevated", THOUGHTS_OF_HARM,
        rf"\b(thoughts? (of|about)|fantasi[sz](e|ing) about|can'?t stop thinking about) (kill|hurt|stabb|shoot)(ing)? {_PRONOUN}\b|"
        rf"\bwant {_PRONOUN} (dead|to suffer)|\bmake (him|her|them) pay\b"),
@@ -403,16 +403,16 @@ MORE_SUICIDE: tuple[Rule, ...] = (
        r"\b(i'?d|i would) go tonight if\b|\bask (him|god|the lord) every night\b",
        negatable=False, defused_by=LEAVING_OR_PAST),
     _r("suicide", "elevated", "feels a burden to others",
-       r"\bno use to anyone\b|\b(a|another) millstone\b|\bi'?m (just )?another mouth to feed\b|\bwaste of space\b[^.?!]{0,40}\b(right|better off)\b|"
+       r"\bno use to anyone\b|\b(i'?m|i am|i'?ve become|become|being) (just |such )?(a|another) millstone\b|\bmillstone (round|around) (their|his|her|my \w+'?s?) necks?\b|\bi'?m (just )?another mouth to feed\b|\bwaste of space\b[^.?!]{0,40}\b(right|better off)\b|"
        r"\bhanging (round|around) (their|his|her|my kids'?) necks?\b|\b(everyone|everybody|they)( all)? (keeps?|keep on) carrying me\b|\bsick of being the one everyone carries\b|\bbabysit me\b|"
        r"\b(kinder|better|easier|fairer) (to|for|on) (him|her|them|everyone|my \w+)( all)? if i (was|were|went|'?m) (gone|dead)\b|\bif i went now\b[^.?!]{0,40}\b(still get|would get|have)\b|"
        r"\bif i (wasn'?t|weren'?t|was not) around\b[^.?!]{0,40}\b(wouldn'?t have to|could|would(n'?t)? be)\b|\b(play|do|manage) (better|fine) without me\b|"
        r"\b(sad|upset|cry) for (like )?a (week|day|bit|while) and then (relieved|fine|over it|move on)\b|\b(they|everyone|we)('?d| would)( all)? be better off\s*([.!]|$)|"
-       r"\bcosting (the nhs|everyone|them|the \w+) a fortune\b|\bsave everyone the (trouble|fuss|bother)\b|\bdoing (us|them|everyone) a favour by (dying|going|not being)\b",
+       r"\bcosting (the nhs|everyone|them|the \w+) a fortune\b|\bsave everyone the (trouble|fuss|bother)\b(?! of)|\bdoing (us|them|everyone) a favour by (dying|going|not being)\b",
        negatable=False),
     _r("suicide", "elevated", "sees no reason to live",
        r"\bwhat am i (even )?(living|here|alive|still here) for\b|\bwhat'?s the point of (me|waking up|getting up)( now| anymore| any more)?\s*([?.!]|$|honestly|\w+ there)|"
-       r"\b(was|were) (my|the only) reason (for living|i'?ve stayed|i stayed|i kept going|to live)\b|\bonly (thing|reason) (keeping me going|i'?ve stayed)\b[^.?!]{0,60}\b(now|gone|banned|left|died|lost)\b|"
+       r"\b(was|were) (my|the) (only )?reason (for living|i'?ve stayed|i stayed|i kept going|to live)\b|\bonly (thing|reason) (keeping me going|i'?ve stayed)\b[^.?!]{0,60}\b(now|gone|banned|left|died|lost)\b|"
        r"\bwhy (am i|should i|i should) (even )?(still here|stay alive|keep living|be alive)\b|\bno point to me\b|\b(don'?t|dont|do not) see (any|a|the) (reason|point) to be (here|alive)\b|"
        r"\beveryone i loved is (dead|gone)\b|\bwithout (her|him|them|the \w+)\b[^.?!]{0,20}\b(don'?t|dont) see (why|the point|any reason)\b",
        negatable=False, defused_by=LEAVING),
