@@ -37,6 +37,8 @@ def add_arguments(p) -> None:
                    help=f"which parts (default all: {', '.join(PARTS)}, dialogue)")
     p.add_argument("--cases", help="score this case file instead (named 'custom')")
     p.add_argument("--scorer", default="minilm", help="the scorer's encoder (catalog name or folder), or off")
+    p.add_argument("--sensitivities", default="quiet,balanced,sensitive",
+                   help="the scorer's operating points to measure the whole screen at (voice on), beside its default")
     p.add_argument("--speech", default="", help="also speak a held-out slice through the server: piper,espeak")
     p.add_argument("--speech-part", default="heldout", help="the part the spoken cases come from (--cases wins)")
     p.add_argument("--speech-limit", type=int, default=30, help="spoken cases per voice (a balanced slice)")
@@ -62,7 +64,9 @@ def load_part(part: str) -> list:
     return [c for path in part_files(part) for c in C.load(path)]
 
 
-def screens(scorer_spec: str):
+def screens(scorer_spec: str, sensitivities: str = ""):
+    """The members alone and together at the scorer's default sensitivity, then the whole screen at each other
+    sensitivity named (`patterns+scorer (quiet)`)."""
     from dialogue.safety import RiskScorer, SafetyPolicy
 
     out = {"patterns": SafetyPolicy()}
@@ -72,6 +76,9 @@ def screens(scorer_spec: str):
         scorer = RiskScorer.load(resolve(scorer_spec))
         out["scorer"] = SafetyPolicy(scorer=scorer, patterns=False)
         out["patterns+scorer"] = SafetyPolicy(scorer=scorer)
+        default = scorer.heads.get("sensitivity")
+        for name in [n for n in sensitivities.split(",") if n and n != default]:
+            out[f"patterns+scorer ({name})"] = SafetyPolicy(scorer=RiskScorer.load(resolve(scorer_spec), sensitivity=name))
     return out
 
 
@@ -186,7 +193,7 @@ def run(args) -> dict:
         return {"skipped": "no case files", "report_markdown": "# Safety\n\nskipped: no case files\n"}
     if args.quick:
         loaded = {k: v[::8] for k, v in loaded.items()}
-    policies = screens(args.scorer)
+    policies = screens(args.scorer, args.sensitivities)
     results = {}
     for part, cases in loaded.items():
         results[part] = {}
@@ -194,6 +201,8 @@ def run(args) -> dict:
             for with_voice in (False, True):
                 if with_voice and not any(c.voice for c in cases):
                     continue
+                if "(" in member and not with_voice and any(c.voice for c in cases):
+                    continue  # another sensitivity: measured as a call would run, the voice on
                 key = f"{member}, voice {'on' if with_voice else 'off'}"
                 results[part][key] = evaluate(policy, cases, with_voice=with_voice)
     out = {"parts": {k: {"files": [p.name for p in parts[k]], "cases": len(v)} for k, v in loaded.items()},

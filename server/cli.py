@@ -58,6 +58,10 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--locale", help="crisis resources locale (default en-US)")
     p.add_argument("--safety-scorer", help="the crisis screen's learned member: minilm (default), a sentence-transformers "
                    "folder, or off (the patterns alone)")
+    p.add_argument("--safety-sensitivity", choices=["quiet", "balanced", "sensitive"],
+                   help="how readily the scorer escalates on its own: the share of a long ordinary call's turns it may "
+                   "escalate, measured out of fold: quiet 0.5 %%, balanced 1 %% (default), sensitive 2 %%; the patterns "
+                   "are the same at each (benchmarks/RESULTS.md gives each one's recall)")
     p.add_argument("--safety-model-check", type=float, metavar="P",
                    help="also ask the dialogue model a yes/no risk question where the screen is unsure, and escalate at "
                    "P(yes) >= P (off by default: the embedded Qwen answers it poorly; for a strong endpoint model)")
@@ -73,7 +77,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     keys = ("host", "port", "device", "threads", "llm_threads", "asr_model", "llm_backend", "llm_model", "llm_endpoint",
             "dialogue_mode", "voice_backend", "voice", "end_silence_ms", "analyser", "voice_heads", "api_key", "locale",
-            "safety_scorer", "safety_model_check", "backchannels", "llm_engine", "llm_slots", "read_ahead", "openers",
+            "safety_scorer", "safety_sensitivity", "safety_model_check", "backchannels", "llm_engine", "llm_slots", "read_ahead", "openers",
             "allowed_origins", "public_page", "max_sessions", "idle_timeout_s", "model_timeout_s", "llm_fallback",
             "log_content")
     config = Config.from_env(**{k: getattr(args, k) for k in keys})

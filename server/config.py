@@ -42,6 +42,7 @@ class Config:
     llm_slots: int = 4  # llm_engine=server: conversations decoded at once, each slot keeping its prompt cached
     locale: str = "en-US"  # crisis resources
     safety_scorer: str = "minilm"  # the crisis screen's learned member: catalog name, sentence-transformers folder, or off
+    safety_sensitivity: str = "balanced"  # quiet | balanced | sensitive: the scorer's share of ordinary call turns escalated
     safety_model_check: float | None = None  # ask the dialogue model where the screen is unsure; P(yes) that escalates
 
     voice_backend: str = "piper"  # piper | espeak | coqui

@@ -129,11 +129,18 @@ class RiskScorer:
 
     @classmethod
     def load(cls, encoder_path: str | Path, heads_path: str | Path = HEADS, *, device: str = "cpu",
-             threads: int | None = 1) -> "RiskScorer":
+             threads: int | None = 1, sensitivity: str | None = None) -> "RiskScorer":
+        """`sensitivity`: one of the heads' operating points (quiet, balanced, sensitive: how many ordinary turns of
+        a long call the scorer may escalate, out of fold: 0.5, 1 or 2 %); None is the heads' default."""
         heads_path = Path(heads_path)
         if not heads_path.exists():
             raise FileNotFoundError(f"no trained risk heads at {heads_path}: python -m dialogue.safety.train")
         heads = json.loads(heads_path.read_text())
+        points = heads.get("operating_points", {})
+        if sensitivity is not None and points:  # heads trained before operating points keep their one threshold
+            if sensitivity not in points:
+                raise ValueError(f"no sensitivity {sensitivity!r} in {heads_path.name}; known: {sorted(points) or 'none'}")
+            heads["thresholds"] = {k: v for k, v in points[sensitivity].items() if k != "out_of_fold"}
         tuned = heads_path.with_name(heads["tuned_layers"]) if heads.get("tuned_layers") else None
         return cls(SentenceEncoder(encoder_path, device=device, threads=threads, tuned=tuned,
                                    normalize=heads.get("normalize", True)), heads)

@@ -32,7 +32,11 @@ from .scorer import HEADS, RiskScorer, SentenceEncoder, pieces
 SETS = Path(__file__).parents[2] / "benchmarks" / "safety_sets"
 TUNE = SETS / "tune_?.jsonl"
 LONG_CALLS = SETS / "longcall_[acde].jsonl"  # the tuning ones; `longcall_b` and `longcall_f` are held out
-TURN_CEILING = 0.005  # the scorer alone, out of fold, on the ordinary turns of long calls (~20 a call)
+# The scorer alone, out of fold, on the ordinary turns of long calls (~20 a call): the share it may escalate. Each
+# sensitivity is one such ceiling (a call of n ordinary turns escalates about 1 - (1 - c)^n of the time from the
+# scorer); "balanced" is the default.
+SENSITIVITY = {"quiet": 0.005, "balanced": 0.01, "sensitive": 0.02}
+DEFAULT_SENSITIVITY = "balanced"
 TURN_CHECK_IN_CEILING = 0.05  # and the check-ins on them
 L2 = 1e-3
 FALSE_ALARM_CEILING = 0.05  # the scorer alone, out of fold, on the `none` lines other than everyday talk
@@ -187,7 +191,8 @@ def _lowest_under(scores: np.ndarray, ceiling: float) -> float:
     return float(np.nextafter(ranked[k], 1.0)) if k < len(ranked) else 0.0
 
 
-def choose_thresholds(cases: list[Case], oof: list[dict], *, voice_bias: float = 1.0) -> dict:
+def choose_thresholds(cases: list[Case], oof: list[dict], *, voice_bias: float = 1.0,
+                      turn_ceiling: float = SENSITIVITY[DEFAULT_SENSITIVITY]) -> dict:
     """The lowest crisis and concern thresholds whose out-of-fold rates on the `none` lines stay under their
     ceilings; imminent at the balanced best. Also the out-of-fold figures with the patterns beside it."""
     sig = lambda z: 1 / (1 + np.exp(-np.asarray(z)))
@@ -205,9 +210,9 @@ def choose_thresholds(cases: list[Case], oof: list[dict], *, voice_bias: float =
     pv = np.array([sig(np.asarray(o["concern_logits"]) + voice_bias).max() for o in oof])
     voice_t = _lowest_under(pv[hard], FALSE_ALARM_CEILING)
     if turn.any():  # and a long call's ordinary turns, each alone and joined, stay almost all unmarked
-        crisis_t = max(crisis_t, _lowest_under(p[turn], TURN_CEILING))
+        crisis_t = max(crisis_t, _lowest_under(p[turn], turn_ceiling))
         concern_t = max(concern_t, _lowest_under(pc[turn], TURN_CHECK_IN_CEILING))
-        voice_t = max(voice_t, _lowest_under(pv[turn], TURN_CEILING))
+        voice_t = max(voice_t, _lowest_under(pv[turn], turn_ceiling))
     grid = np.round(np.arange(0.05, 1.0, 0.01), 2)
     pi = np.array([sig(o["imminent_logits"])[int(np.argmax(o["crisis_logits"]))] for o in oof])
     imm = np.array([c.level == "imminent" for c in cases])
@@ -234,6 +239,38 @@ def choose_thresholds(cases: list[Case], oof: list[dict], *, voice_bias: float =
                     "imminent_balanced_accuracy": round(best, 3)}}
 
 
+def plot_operating_points(cases: list[Case], oof: list[dict], points: dict, path: str) -> None:
+    """The scorer alone, out of fold: crisis recall against the share of long calls' ordinary turns it escalates
+    (and of the hard negatives), with each sensitivity marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    p = np.array([1 / (1 + np.exp(-np.asarray(o["crisis_logits"]))).max() for o in oof])
+    crisis = np.array([c.crisis for c in cases])
+    turn = np.array([c.kind.startswith("call_") for c in cases])
+    hard = np.array([c.level == "none" and c.kind != "everyday" for c in cases]) & ~turn
+    grid = np.unique(np.quantile(p[turn], np.linspace(0.9, 1.0, 200)))
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    ax.plot([(p[turn] >= t).mean() for t in grid], [(p[crisis] >= t).mean() for t in grid], color="#4a7",
+            label="crisis recall vs ordinary call turns escalated")
+    ax.plot([(p[hard] >= t).mean() for t in grid], [(p[crisis] >= t).mean() for t in grid], color="#c64", ls="--",
+            label="crisis recall vs hard negatives escalated")
+    for name, t in points.items():
+        x = (p[turn] >= t["crisis"]).mean()
+        ax.plot([x], [(p[crisis] >= t["crisis"]).mean()], "ko")
+        ax.annotate(name, (x, (p[crisis] >= t["crisis"]).mean()), textcoords="offset points", xytext=(5, -12), fontsize=8)
+    ax.set_xlim(0, 0.15)
+    ax.set_xlabel("share escalated (out of fold)")
+    ax.set_ylabel("crisis recall, the scorer alone (out of fold)")
+    ax.set_title(f"The scorer's operating points ({crisis.sum()} crises, {turn.sum()} ordinary call turns)", fontsize=9)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cases", action="append", help="JSONL case file(s) to tune on (default: the tune part)")
@@ -246,6 +283,9 @@ def main(argv=None) -> int:
     ap.add_argument("--folds", type=int, help="out-of-fold folds of whole authors (default: one per author)")
     ap.add_argument("--top-layers", default=",".join(map(str, TOP_LAYERS)), help="the encoder layers to tune")
     ap.add_argument("--oof-cache", help="keep the out-of-fold scores here and reuse them (same cases and settings)")
+    ap.add_argument("--plot", help="draw the scorer's out-of-fold operating points here (PNG)")
+    ap.add_argument("--thresholds-only", action="store_true",
+                    help="with --oof-cache: only choose the thresholds again and write them into the heads at --out")
     ap.add_argument("--threads", type=int, default=2, help="torch threads (1 is faster on a busy machine)")
     args = ap.parse_args(argv)
     from server.models import resolve
@@ -263,16 +303,30 @@ def main(argv=None) -> int:
     path = resolve(args.encoder)
     kw = {"top_layers": tuple(int(k) for k in args.top_layers.split(",")), "epochs": args.epochs}
     cache = Path(args.oof_cache) if args.oof_cache else None
+    if args.thresholds_only and (cache is None or not cache.exists() or not Path(args.out).exists()):
+        ap.error("--thresholds-only needs --oof-cache with the scores and the heads at --out")
     if cache is not None and cache.exists():
         oof = json.loads(cache.read_text())
     else:
         oof = out_of_fold(path, cases, progress=lambda m: print(m, flush=True), folds=args.folds, **kw)
         if cache is not None:
             cache.write_text(json.dumps(oof))
-    thresholds = choose_thresholds(cases, oof, voice_bias=args.voice_bias)
-    print("out-of-fold (folds by author):", json.dumps(thresholds), flush=True)
-    encoder, heads = train(path, cases, **kw)
+    points = {name: choose_thresholds(cases, oof, voice_bias=args.voice_bias, turn_ceiling=c) for name, c in SENSITIVITY.items()}
+    thresholds = points[DEFAULT_SENSITIVITY]
+    for name, t in points.items():
+        print(f"out-of-fold, {name} (folds by author):", json.dumps(t), flush=True)
+    if args.plot:
+        plot_operating_points(cases, oof, points, args.plot)
+    operating = {name: {k: v for k, v in t.items() if k != "oof"} | {"out_of_fold": t["oof"]} for name, t in points.items()}
     out = Path(args.out)
+    if args.thresholds_only:  # new thresholds for the heads already at --out, from the cached out-of-fold scores
+        heads = json.loads(out.read_text())
+        heads.update(thresholds={k: v for k, v in thresholds.items() if k != "oof"}, out_of_fold=thresholds["oof"],
+                     operating_points=operating, sensitivity=DEFAULT_SENSITIVITY)
+        out.write_text(json.dumps(heads, separators=(",", ":")))
+        print(f"rewrote the thresholds in {out}")
+        return 0
+    encoder, heads = train(path, cases, **kw)
     layers = out.with_name(out.stem.replace("heads", "encoder") + ".npz")
     np.savez_compressed(layers, **{n: p.detach().numpy().astype(np.float16) for n, p in encoder.model.named_parameters()
                                    if any(f"layer.{k}." in n for k in kw["top_layers"])})
@@ -280,7 +334,8 @@ def main(argv=None) -> int:
         "encoder": "all-MiniLM-L6-v2, mean-pooled, top layers fine-tuned", "tuned_layers": layers.name,
         "normalize": False, "trained_on": [Path(p).name for p in [*args.cases, *(args.calls or [])]], "cases": len(cases),
         "epochs": args.epochs, "top_layers": list(kw["top_layers"]), "heads": heads, "voice_bias": args.voice_bias,
-        "thresholds": {k: v for k, v in thresholds.items() if k != "oof"}, "out_of_fold": thresholds["oof"]},
+        "thresholds": {k: v for k, v in thresholds.items() if k != "oof"}, "out_of_fold": thresholds["oof"],
+        "operating_points": operating, "sensitivity": DEFAULT_SENSITIVITY},
         separators=(",", ":")))
     print(f"wrote {out} ({out.stat().st_size >> 10} KB) and {layers.name} ({layers.stat().st_size >> 10} KB) "
           f"in {time.monotonic() - t0:.0f} s")
