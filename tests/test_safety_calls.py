@@ -99,3 +99,20 @@ def test_the_bench_counts_long_call_alarms_per_call_per_turn_and_against_the_tur
     assert got["crisis_caught_in_time"] == pytest.approx(1 / 3, abs=1e-3)
     assert got["crisis_alarmed_early"] == pytest.approx(1 / 3, abs=1e-3)
     assert _long_calls([{**rows[0], "turns": 2}]) is None
+
+
+def test_each_sensitivity_is_an_operating_point_of_the_same_scorer():
+    from dialogue.safety import RiskScorer
+    from dialogue.safety.scorer import Score
+    from server.models import resolve
+
+    path = resolve("minilm")
+    quiet, balanced, sensitive = (RiskScorer.load(path, sensitivity=s) for s in ("quiet", "balanced", "sensitive"))
+    assert quiet.thresholds["crisis"] > balanced.thresholds["crisis"] > sensitive.thresholds["crisis"]
+    assert RiskScorer.load(path).thresholds == balanced.thresholds  # the default
+    between = Score(crisis=(quiet.thresholds["crisis"] + sensitive.thresholds["crisis"]) / 2, concern=0.99,
+                    imminent=0.0, category="suicide", piece="...")
+    assert sensitive.decide(between).escalate and not quiet.decide(between).escalate
+    assert quiet.decide(between).level == "concern"  # what it does not escalate it still checks in on
+    with pytest.raises(ValueError, match="loud"):
+        RiskScorer.load(path, sensitivity="loud")
