@@ -16,6 +16,8 @@ Members: the patterns alone, the scorer alone, both (the default screen); the vo
 """
 from __future__ import annotations
 
+import sys
+import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -204,7 +206,11 @@ def run(args) -> dict:
                 if "(" in member and not with_voice and any(c.voice for c in cases):
                     continue  # another sensitivity: measured as a call would run, the voice on
                 key = f"{member}, voice {'on' if with_voice else 'off'}"
+                t0 = time.monotonic()
                 results[part][key] = evaluate(policy, cases, with_voice=with_voice)
+                print(f"safety: {part} ({len(cases)} cases), {key}: recall {results[part][key]['recall']}, "
+                      f"false alarms {results[part][key]['false_alarm_rate']} ({time.monotonic() - t0:.0f} s)",
+                      file=sys.stderr, flush=True)
     out = {"parts": {k: {"files": [p.name for p in parts[k]], "cases": len(v)} for k, v in loaded.items()},
            "results": results,
            "quoted_part": QUOTED if QUOTED in results else next(iter(results))}
@@ -273,15 +279,20 @@ def _plot(out: dict, path) -> None:
     import matplotlib.pyplot as plt
 
     parts = list(out["results"])
-    fig, axes = plt.subplots(1, len(parts), figsize=(4 * len(parts), 3.8), sharey=True, squeeze=False)
-    for ax, part in zip(axes[0], parts):
+    cols = min(4, len(parts))
+    rows = -(-len(parts) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.9 * rows), sharey=True, squeeze=False)
+    for ax in axes.flat[len(parts):]:
+        ax.set_visible(False)
+    for ax, part in zip(axes.flat, parts):
         res = out["results"][part]
         keys = list(res)
         x = range(len(keys))
         ax.bar([i - 0.2 for i in x], [res[k]["recall"] or 0 for k in keys], 0.4, label="recall", color="#4a7")
         ax.bar([i + 0.2 for i in x], [res[k]["false_alarm_rate"] or 0 for k in keys], 0.4, label="false alarms",
                color="#c64")
-        ax.set_xticks(list(x), [k.replace("patterns+scorer", "both").replace(", ", "\n") for k in keys], fontsize=7)
+        ax.set_xticks(list(x), [k.replace("patterns+scorer", "both").replace(" (", "\n(").replace(", ", "\n") for k in keys],
+                      fontsize=6)
         ax.set_title(f"{part} ({out['parts'][part]['cases']} cases)", fontsize=9)
         ax.set_ylim(0, 1.05)
     axes[0][0].legend(fontsize=7)
