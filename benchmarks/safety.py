@@ -218,7 +218,8 @@ def run(args) -> dict:
         from benchmarks import safety_speech
 
         spoken_cases = C.load(args.cases) if args.cases else (
-            load_part(args.speech_part) if args.speech_part in PARTS else C.load(args.speech_part))
+            load_part(args.speech_part) if args.speech_part in PARTS or (SETS / f"{args.speech_part}.jsonl").exists()
+            else C.load(args.speech_part))
         out["speech"] = safety_speech.run_voices(args, spoken_cases, args.speech.split(","))
     out["report_markdown"] = report(out)
     return out
