@@ -16,6 +16,11 @@ from .risk import LEVELS, Concern, rank
 _NEG = re.compile(r"\b(not|never|no|don'?t|didn'?t|wouldn'?t|won'?t|isn'?t|ain'?t|nor)\b|n't\b", re.I)
 
 
+def _any(*patterns: re.Pattern) -> re.Pattern:
+    """One pattern matching wherever any of these does."""
+    return re.compile("|".join(p.pattern for p in patterns), re.I)
+
+
 # What makes an alarming phrase innocent when the same turn says it: it is over, or it is about helping
 # someone else, or it happens in a story (a match is then a concern to keep an ear on, not a crisis); a
 # goodbye or a giveaway for a move, a new job or an exam.
@@ -31,7 +36,7 @@ FICTION = re.compile(
     r"\b(novel|story|stories|book|film|movie|episode|series|serial|telly|show|game|character|chapter|script|play|poem|scene|campaign|"
     r"soap|storyline|plot|spoilers?|sitcom|documentary|podcast|audiobook|whodunn?it|detective|true crime)\b",
     re.I)
-PAST_HELPING_OR_FICTION = re.compile(f"{PAST_OR_HELPING.pattern}|{FICTION.pattern}", re.I)
+PAST_HELPING_OR_FICTION = _any(PAST_OR_HELPING, FICTION)
 LEAVING = re.compile(
     r"\b(last day|retir\w*|moving|move (to|into)|new (job|phone|number|flat|house)|cake|party|airport|flight|flying|holiday|"
     r"trip|contract|(?<!failed )(?<!failed the )(?<!failed my )(?<!failing )exams?|chemo|degrees|weather|climate|visa|leavers?|yearbook|signal|reception|coach trip|semester|term|graduat\w*|emigrat\w*|abroad|on this number|hotel|camping|civilian|discharged|notice|resign\w*|surgery|operation)\b", re.I)
@@ -41,26 +46,26 @@ STORY = re.compile(r"\b(novel|book|film|movie|episode|on the (telly|tv)|soap|sto
 # hyperbole on a small matter: embarrassment, a sore body after the gym
 HYPERBOLE = re.compile(r"\b(embarrass\w*|mortif\w*|cringe\w*|so awkward|(floor|ground|earth) (to )?(open|swallow)|leg day|legs day|was legs|gym|workout|squats|spin class|"
                        r"hungover|hangover)\b", re.I)
-PAST_HELPING_OR_STORY = re.compile(f"{PAST_OR_HELPING.pattern}|{STORY.pattern}", re.I)
-PAST_HELPING_OR_HYPERBOLE = re.compile(f"{PAST_OR_HELPING.pattern}|{HYPERBOLE.pattern}", re.I)
+PAST_HELPING_OR_STORY = _any(PAST_OR_HELPING, STORY)
+PAST_HELPING_OR_HYPERBOLE = _any(PAST_OR_HELPING, HYPERBOLE)
 # it is over and they came through it (narrower than PAST_OR_HELPING: "I'm fine now" is also what sudden calm says)
 RECOVERED = re.compile(
     r"\b((\w+ )?years ago|years back|(a while|a bit|some time|a few years|ages) (back|ago)|used to|back (then|when)|when i was (a teen(ager)?|younger|a kid)|turned (things|it|my life|me) (a)?round|"
     r"got me (into|onto|through)|(came|come|got) out the other side|(years|months) sober|sober (now|today|for)|paid (it|the last of it|them) off|"
     r"glad i stuck around|(in )?a good place now|i'?d got to the point|(took|had|got|after) (treatment|therapy|counselling|help))\b", re.I)
-LEAVING_OR_PAST = re.compile(f"{LEAVING.pattern}|{RECOVERED.pattern}", re.I)
+LEAVING_OR_PAST = _any(LEAVING, RECOVERED)
 # medicine taken as prescribed ("the tablets are on the table, I take them with breakfast")
 ROUTINE = re.compile(r"\b(with (my )?(breakfast|dinner|tea|food|meals?)|every (morning|night|day)|(pill|dosette|weekly) (box|organi[sz]er)|as prescribed|for (my|his|her) (blood pressure|heart|cholesterol))\b", re.I)
-STORY_OR_ROUTINE = re.compile(f"{STORY.pattern}|{ROUTINE.pattern}", re.I)
-RECOVERED_OR_STORY = re.compile(f"{STORY.pattern}|{ROUTINE.pattern}|{RECOVERED.pattern}", re.I)
+STORY_OR_ROUTINE = _any(STORY, ROUTINE)
+STORY_ROUTINE_OR_RECOVERED = _any(STORY, ROUTINE, RECOVERED)
 # lines being learnt or rehearsed aloud
 STAGE = re.compile(r"\b(rehears\w*|audition\w*|monologue|my lines|the line|in character|try it again|the role)\b|"
                    r"\b(i|she|he|they) (say|says|go|goes):\s*['\"\u2018\u201c]", re.I)
-LEAVING_OR_STAGE = re.compile(f"{LEAVING.pattern}|{STAGE.pattern}", re.I)
+LEAVING_OR_STAGE = _any(LEAVING, STAGE)
 # performed, not lived: a match these defuse is dropped, not kept as a concern
-PERFORMED = re.compile(f"{STORY.pattern}|{STAGE.pattern}", re.I)
+PERFORMED = _any(STORY, STAGE)
 
-OTHERS_EXPLAINED = re.compile(f"{PAST_HELPING_OR_FICTION.pattern}|{LEAVING.pattern}", re.I)  # someone else's goodbye
+OTHERS_EXPLAINED = _any(PAST_HELPING_OR_FICTION, LEAVING)  # someone else's goodbye
 
 # Someone saying outright that they are safe ("I'm not suicidal, I just need to vent"). The patterns handle
 # negation themselves; this is for the scorer, which reads a denial much as it reads the thing denied.
@@ -462,7 +467,7 @@ MORE_SUICIDE: tuple[Rule, ...] = (
        r"\b(putting|put|been putting) (them|her tablets|his tablets|my tablets|her pills|my pills|his pills) by\b|\b(box|boxes|bottle) of (the )?\w*'?s? ?(sleeping )?(tablets|pills|paracetamol)\b[^.?!]{0,40}\b(bottle of|whisky|rum|vodka|wine)\b|"
        r"\bpicture of (pills|tablets|a rope|a gun|his wrists?|her wrists?)\b|\b(keys|key to the (gun )?cabinet)\b[^.?!]{0,40}\.?[^.?!]{0,40}\bthink about (that|it) a lot\b|"
        r"\bguns? (are|is) still\b.{0,80}\bthink about (that|it)\b|\bknow where my parents keep (their|the) (medication|pills|tablets|gun)\b",
-       negatable=False, defused_by=RECOVERED_OR_STORY),
+       negatable=False, defused_by=STORY_ROUTINE_OR_RECOVERED),
     _r("suicide", "imminent", "has a plan or a time",
        r"\bthat'?s when (i'?ll|i will|i'?m (going to|gonna)) (do it|go)\b|\b(i'?ve )?picked the day\b(?! (for|to|of|we|when))|\bi'?ve decided that'?s when\b|\b(i'?ve|i have) got it planned( out)?\b|"
        r"\b(going to|gonna|i'?ll|i will)\b[^.?!]{0,60}\b(and (just )?(not|never) come back|that'?s the end of it|and just keep going|and that'?s me done)\b(?! (till|until|for|before|'?til))|"
@@ -568,7 +573,7 @@ IDIOMS = re.compile(
     r"\b(he|she|you|they)('?ll| will|'?s going to|'?s gonna| is going to) kill (himself|herself|yourself|themselves) (one of these days|on that|doing that)\b", re.I)
 
 
-_DROPPED_WHEN_PERFORMED = (STORY, STORY_OR_ROUTINE, PAST_HELPING_OR_STORY, RECOVERED_OR_STORY, LEAVING_OR_STAGE)
+_DROPPED_WHEN_PERFORMED = (STORY, STORY_OR_ROUTINE, PAST_HELPING_OR_STORY, STORY_ROUTINE_OR_RECOVERED, LEAVING_OR_STAGE)
 
 
 def match(text: str) -> Concern:
