@@ -281,13 +281,6 @@ PATTERN_FAMILIES = [
 ]
 
 
-@pytest.mark.parametrize("family,category,crisis,negative", PATTERN_FAMILIES, ids=[f[0] for f in PATTERN_FAMILIES])
-def test_pattern_families_escalate_their_kind_and_not_the_negative_beside_it(family, category, crisis, negative):
-    concern = detect(crisis)
-    assert concern.escalate and concern.category == category, (family, concern)
-    assert not detect(negative).escalate, (family, detect(negative))
-
-
 def test_a_denial_holds_back_the_scorer_but_not_the_patterns(policy):
     denied = "I'm not suicidal, I just need to vent about work."
     assert not policy.detect(denied).escalate, policy.detect(denied)
@@ -500,8 +493,9 @@ PATTERN_FAMILIES_GHI = [
 ]
 
 
-@pytest.mark.parametrize("family,category,crisis,negative", PATTERN_FAMILIES_GHI, ids=[f[0] for f in PATTERN_FAMILIES_GHI])
-def test_newer_pattern_families_escalate_their_kind_and_not_the_negative_beside_it(family, category, crisis, negative):
+@pytest.mark.parametrize("family,category,crisis,negative", PATTERN_FAMILIES + PATTERN_FAMILIES_GHI,
+                         ids=[f[0] for f in PATTERN_FAMILIES + PATTERN_FAMILIES_GHI])
+def test_pattern_families_escalate_their_kind_and_not_the_negative_beside_it(family, category, crisis, negative):
     concern = detect(crisis)
     assert concern.escalate and concern.category == category, (family, concern)
     assert not detect(negative).escalate, (family, detect(negative))
