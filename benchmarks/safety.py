@@ -80,7 +80,7 @@ def screens(scorer_spec: str, sensitivities: str = ""):
         out["patterns+scorer"] = SafetyPolicy(scorer=scorer)
         default = scorer.heads.get("sensitivity")
         for name in [n for n in sensitivities.split(",") if n and n != default]:
-            out[f"patterns+scorer ({name})"] = SafetyPolicy(scorer=RiskScorer.load(resolve(scorer_spec), sensitivity=name))
+            out[f"patterns+scorer ({name})"] = SafetyPolicy(scorer=scorer.at(name))
     return out
 
 

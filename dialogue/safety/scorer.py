@@ -136,14 +136,20 @@ class RiskScorer:
         if not heads_path.exists():
             raise FileNotFoundError(f"no trained risk heads at {heads_path}: python -m dialogue.safety.train")
         heads = json.loads(heads_path.read_text())
-        points = heads.get("operating_points", {})
-        if sensitivity is not None and points:  # heads trained before operating points keep their one threshold
-            if sensitivity not in points:
-                raise ValueError(f"no sensitivity {sensitivity!r} in {heads_path.name}; known: {sorted(points) or 'none'}")
-            heads["thresholds"] = {k: v for k, v in points[sensitivity].items() if k != "out_of_fold"}
         tuned = heads_path.with_name(heads["tuned_layers"]) if heads.get("tuned_layers") else None
-        return cls(SentenceEncoder(encoder_path, device=device, threads=threads, tuned=tuned,
-                                   normalize=heads.get("normalize", True)), heads)
+        scorer = cls(SentenceEncoder(encoder_path, device=device, threads=threads, tuned=tuned,
+                                     normalize=heads.get("normalize", True)), heads)
+        return scorer if sensitivity is None else scorer.at(sensitivity)
+
+    def at(self, sensitivity: str) -> "RiskScorer":
+        """The same scorer (one encoder) at another of its heads' operating points."""
+        points = self.heads.get("operating_points", {})
+        if not points:  # heads trained before operating points keep their one threshold
+            return self
+        if sensitivity not in points:
+            raise ValueError(f"no sensitivity {sensitivity!r} in the risk heads; known: {sorted(points)}")
+        thresholds = {k: v for k, v in points[sensitivity].items() if k != "out_of_fold"}
+        return RiskScorer(self.encoder, {**self.heads, "thresholds": thresholds, "sensitivity": sensitivity})
 
     def logits(self, emb: np.ndarray) -> dict[str, np.ndarray]:
         return {k: emb @ w.T + b for k, (w, b) in self.w.items()}
