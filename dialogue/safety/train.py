@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -191,31 +192,50 @@ def _lowest_under(scores: np.ndarray, ceiling: float) -> float:
     return float(np.nextafter(ranked[k], 1.0)) if k < len(ranked) else 0.0
 
 
-def choose_thresholds(cases: list[Case], oof: list[dict], *, voice_bias: float = 1.0,
-                      turn_ceiling: float = SENSITIVITY[DEFAULT_SENSITIVITY]) -> dict:
+@dataclass(frozen=True)
+class Scored:
+    """The out-of-fold scores as probabilities, the patterns' levels, and the groups the ceilings hold on, worked
+    out once for all the sensitivities and the plot."""
+    p: np.ndarray  # P(crisis), the gravest piece
+    pc: np.ndarray  # P(concern or more)
+    pv: np.ndarray  # P(concern or more) under a distressed voice's bias
+    pi: np.ndarray  # P(imminent | crisis) on the gravest piece
+    rule_level: np.ndarray
+    crisis: np.ndarray
+    imminent: np.ndarray
+    turn: np.ndarray  # a long call's ordinary turn, alone or joined
+    everyday: np.ndarray  # everyday talk, and those turns
+    hard: np.ndarray  # the hard negatives: `none` lines other than everyday talk
+
+    @classmethod
+    def of(cls, cases: list[Case], oof: list[dict], *, voice_bias: float = 1.0) -> "Scored":
+        sig = lambda z: 1 / (1 + np.exp(-np.asarray(z)))
+        turn = np.array([c.kind.startswith("call_") for c in cases])
+        everyday = np.array([c.kind == "everyday" for c in cases]) | turn
+        return cls(p=np.array([sig(o["crisis_logits"]).max() for o in oof]),
+                   pc=np.array([sig(o["concern_logits"]).max() for o in oof]),
+                   pv=np.array([sig(np.asarray(o["concern_logits"]) + voice_bias).max() for o in oof]),
+                   pi=np.array([sig(o["imminent_logits"])[int(np.argmax(o["crisis_logits"]))] for o in oof]),
+                   rule_level=np.array([max(rank(rules.match(t).level) for t in (text_of(c), *c.turns)) for c in cases]),
+                   crisis=np.array([c.crisis for c in cases]), imminent=np.array([c.level == "imminent" for c in cases]),
+                   turn=turn, everyday=everyday, hard=np.array([c.level == "none" for c in cases]) & ~everyday)
+
+
+def choose_thresholds(s: Scored, *, turn_ceiling: float = SENSITIVITY[DEFAULT_SENSITIVITY]) -> dict:
     """The lowest crisis and concern thresholds whose out-of-fold rates on the `none` lines stay under their
     ceilings; imminent at the balanced best. Also the out-of-fold figures with the patterns beside it."""
-    sig = lambda z: 1 / (1 + np.exp(-np.asarray(z)))
-    rule_level = np.array([max(rank(rules.match(t).level) for t in (text_of(c), *c.turns)) for c in cases])
-    p = np.array([sig(o["crisis_logits"]).max() for o in oof])
-    pc = np.array([sig(o["concern_logits"]).max() for o in oof])
-    crisis = np.array([c.crisis for c in cases])
-    none = np.array([c.level == "none" for c in cases])
-    turn = np.array([c.kind.startswith("call_") for c in cases])
-    everyday = np.array([c.kind == "everyday" for c in cases]) | turn
-    hard = none & ~everyday  # the ceilings hold on the hard negatives: everyday talk would make them easy
+    p, pc, pv, pi, rule_level = s.p, s.pc, s.pv, s.pi, s.rule_level
+    crisis, imm, turn, everyday, hard = s.crisis, s.imminent, s.turn, s.everyday, s.hard
+    # the ceilings hold on the hard negatives: everyday talk would make them easy
     crisis_t, concern_t = _lowest_under(p[hard], FALSE_ALARM_CEILING), _lowest_under(pc[hard], CHECK_IN_CEILING)
     # A concern said in a distressed voice is a crisis (the sets' `level_with_voice`): the concern head, with the
     # voice's bias added, must then hold the crisis head's ceilings, as if every ordinary line were said so.
-    pv = np.array([sig(np.asarray(o["concern_logits"]) + voice_bias).max() for o in oof])
     voice_t = _lowest_under(pv[hard], FALSE_ALARM_CEILING)
     if turn.any():  # and a long call's ordinary turns, each alone and joined, stay almost all unmarked
         crisis_t = max(crisis_t, _lowest_under(p[turn], turn_ceiling))
         concern_t = max(concern_t, _lowest_under(pc[turn], TURN_CHECK_IN_CEILING))
         voice_t = max(voice_t, _lowest_under(pv[turn], turn_ceiling))
     grid = np.round(np.arange(0.05, 1.0, 0.01), 2)
-    pi = np.array([sig(o["imminent_logits"])[int(np.argmax(o["crisis_logits"]))] for o in oof])
-    imm = np.array([c.level == "imminent" for c in cases])
     best, imminent_t = -1.0, 0.5
     for t in grid:
         acc = 0.5 * ((pi[crisis & imm] >= t).mean() + (pi[crisis & ~imm] < t).mean())
@@ -239,7 +259,7 @@ def choose_thresholds(cases: list[Case], oof: list[dict], *, voice_bias: float =
                     "imminent_balanced_accuracy": round(best, 3)}}
 
 
-def plot_operating_points(cases: list[Case], oof: list[dict], points: dict, path: str) -> None:
+def plot_operating_points(s: Scored, points: dict, path: str) -> None:
     """The scorer alone, out of fold: crisis recall against the share of long calls' ordinary turns it escalates
     (and of the hard negatives), with each sensitivity marked."""
     import matplotlib
@@ -247,10 +267,7 @@ def plot_operating_points(cases: list[Case], oof: list[dict], points: dict, path
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    p = np.array([1 / (1 + np.exp(-np.asarray(o["crisis_logits"]))).max() for o in oof])
-    crisis = np.array([c.crisis for c in cases])
-    turn = np.array([c.kind.startswith("call_") for c in cases])
-    hard = np.array([c.level == "none" and c.kind != "everyday" for c in cases]) & ~turn
+    p, crisis, turn, hard = s.p, s.crisis, s.turn, s.hard
     grid = np.unique(np.quantile(p[turn], np.linspace(0.9, 1.0, 200)))
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     ax.plot([(p[turn] >= t).mean() for t in grid], [(p[crisis] >= t).mean() for t in grid], color="#4a7",
@@ -311,12 +328,13 @@ def main(argv=None) -> int:
         oof = out_of_fold(path, cases, progress=lambda m: print(m, flush=True), folds=args.folds, **kw)
         if cache is not None:
             cache.write_text(json.dumps(oof))
-    points = {name: choose_thresholds(cases, oof, voice_bias=args.voice_bias, turn_ceiling=c) for name, c in SENSITIVITY.items()}
+    scored = Scored.of(cases, oof, voice_bias=args.voice_bias)
+    points = {name: choose_thresholds(scored, turn_ceiling=c) for name, c in SENSITIVITY.items()}
     thresholds = points[DEFAULT_SENSITIVITY]
     for name, t in points.items():
         print(f"out-of-fold, {name} (folds by author):", json.dumps(t), flush=True)
     if args.plot:
-        plot_operating_points(cases, oof, points, args.plot)
+        plot_operating_points(scored, points, args.plot)
     operating = {name: {k: v for k, v in t.items() if k != "oof"} | {"out_of_fold": t["oof"]} for name, t in points.items()}
     out = Path(args.out)
     if args.thresholds_only:  # new thresholds for the heads already at --out, from the cached out-of-fold scores
