@@ -107,9 +107,11 @@ def test_each_sensitivity_is_an_operating_point_of_the_same_scorer():
     from server.models import resolve
 
     path = resolve("minilm")
-    quiet, balanced, sensitive = (RiskScorer.load(path, sensitivity=s) for s in ("quiet", "balanced", "sensitive"))
+    default = RiskScorer.load(path)
+    quiet, balanced, sensitive = (default.at(s) for s in ("quiet", "balanced", "sensitive"))
     assert quiet.thresholds["crisis"] > balanced.thresholds["crisis"] > sensitive.thresholds["crisis"]
-    assert RiskScorer.load(path).thresholds == balanced.thresholds  # the default
+    assert default.thresholds == balanced.thresholds  # the default
+    assert RiskScorer.load(path, sensitivity="quiet").thresholds == quiet.thresholds
     between = Score(crisis=(quiet.thresholds["crisis"] + sensitive.thresholds["crisis"]) / 2, concern=0.99,
                     imminent=0.0, category="suicide", piece="...")
     assert sensitive.decide(between).escalate and not quiet.decide(between).escalate
