@@ -116,7 +116,10 @@ class Caller:
             except asyncio.TimeoutError:
                 pass
             if self._reader and self._reader.done() and len(self.events) == seen:
-                raise ConnectionError(f"connection closed before {name}")
+                kinds = [e.get("type") for _, e in self.events[-15:]]
+                errors = [e["error"] for e in self.of_type("error")][-3:]
+                why = f"close code {self._ws.close_code}, {self._ws.close_reason!r}"
+                raise ConnectionError(f"connection closed before {name} ({why}); last events: {kinds}; errors: {errors}")
 
     async def retrieve(self, item_id: str, *, timeout: float = 10) -> dict:
         """Ask for the server's history entry of an item: the conversation.item.retrieved event, or the error."""

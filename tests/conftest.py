@@ -40,10 +40,14 @@ def librivox():
     return clips
 
 
+_shared_server_log = []  # the shared server's log path, once it runs
+
+
 @pytest.fixture(scope="session")
 def warmline_server():
     """A real Warmline server on the embedded models, shared by the tests of one run. Yields its base URL."""
     proc, url, log_path = start_server([])
+    _shared_server_log.append(log_path)
     try:
         yield url
     finally:
@@ -63,3 +67,21 @@ def paralinguistics_data():
     if root is None:
         pytest.skip("the shared labelled speech (../shared/data/paralinguistics) is not here")
     return root
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test that talked to the shared server carries the server's log from while it ran."""
+    report = yield
+    if call.when == "setup" and _shared_server_log:
+        item.stash[_log_offset] = _shared_server_log[0].stat().st_size
+    if report.failed and call.when == "call" and "warmline_server" in item.fixturenames and _shared_server_log:
+        log = _shared_server_log[0]
+        with open(log, "rb") as f:
+            f.seek(item.stash.get(_log_offset, 0))
+            text = f.read().decode(errors="replace")
+        report.sections.append(("server log during this test", text[-6000:]))
+    return report
+
+
+_log_offset = pytest.StashKey[int]()
