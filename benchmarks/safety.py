@@ -10,8 +10,8 @@ Parts (`benchmarks/safety_sets/`, each file by its own author, who never saw the
 A part's name may also be one author's file (`--parts final_e`: `final_e.jsonl` alone), and every part's
 figures are also given per author (the id's prefix: `FE-001` -> `FE`).
 
-Each case runs through `SafetyPolicy.assess` turn by turn, as a call would (a placeholder reply between
-turns), and counts as escalated if any of its turns escalated; its level is the gravest the call reached.
+Each case runs through `SafetyPolicy.assess` turn by turn, as a call would (between turns the agent's words where
+the case writes them, as in the `answers` parts: a question the caller answers; else a placeholder reply), and counts as escalated if any of its turns escalated; its level is the gravest the call reached.
 Members: the patterns alone, the scorer alone, both (the default screen); the voice cue off and on.
 """
 from __future__ import annotations
@@ -28,9 +28,11 @@ SETS = Path(__file__).with_name("safety_sets")
 # Each part is every author's file of it (`heldout_b.jsonl`, `heldout_c.jsonl`, ...): see safety_sets/README.md.
 PARTS = {"heldout": "heldout_?.jsonl", "heldout_spoken": "heldout_spoken_?.jsonl", "final": "final_?.jsonl",
          "tune": "tune_?.jsonl", "longcall_tune": "longcall_[acde].jsonl", "longcall_heldout": "longcall_b.jsonl",
-         "longcall_final": "longcall_f.jsonl"}
+         "longcall_final": "longcall_f.jsonl", "answers_tune": "answers_a.jsonl",
+         "answers_heldout": "answers_b.jsonl", "answers_final": "answers_c.jsonl"}
 DIALOGUE = Path(__file__).with_name("dialogue_cases.jsonl")
 QUOTED = "heldout"
+DEAF = "patterns+scorer, answers unheard"  # the default screen without the answers member (parts with questions)
 LONG_CALL = 8  # turns from which a case counts as a long call (the longcall sets: 12-30)
 
 
@@ -78,6 +80,7 @@ def screens(scorer_spec: str, sensitivities: str = ""):
         scorer = RiskScorer.load(resolve(scorer_spec))
         out["scorer"] = SafetyPolicy(scorer=scorer, patterns=False)
         out["patterns+scorer"] = SafetyPolicy(scorer=scorer)
+        out[DEAF] = SafetyPolicy(scorer=scorer, answers=False)
         default = scorer.heads.get("sensitivity")
         for name in [n for n in sensitivities.split(",") if n and n != default]:
             out[f"patterns+scorer ({name})"] = SafetyPolicy(scorer=scorer.at(name))
@@ -94,12 +97,13 @@ def call(policy, case, *, with_voice: bool):
     worst, alarms = None, []
     for i, text in enumerate(case.turns):
         last = i == len(case.turns) - 1
+        if i or case.agent_before(0):  # the agent's words where the case writes them, else a placeholder
+            conv.add_assistant(case.agent_before(i) or "I hear you. Tell me more.")
         conv.add_user(text, voice=case.voice_cues() if (with_voice and last) else None)
         concern = policy.assess(conv)
         worst = concern if worst is None or gravity(concern) > gravity(worst) else worst
         if concern.level in ESCALATE:
             alarms.append(i)
-        conv.add_assistant("I hear you. Tell me more.")
     return worst, alarms
 
 
@@ -205,6 +209,8 @@ def run(args) -> dict:
                     continue
                 if "(" in member and not with_voice and any(c.voice for c in cases):
                     continue  # another sensitivity: measured as a call would run, the voice on
+                if member == DEAF and not any(c.asked for c in cases):
+                    continue  # no questions written: the same as the default screen
                 key = f"{member}, voice {'on' if with_voice else 'off'}"
                 t0 = time.monotonic()
                 results[part][key] = evaluate(policy, cases, with_voice=with_voice)

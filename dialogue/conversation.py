@@ -126,6 +126,12 @@ class Conversation:
                 turns.append(t)
         return turns[::-1]
 
+    def agent_words_before(self, turn: Turn) -> str | None:
+        """What the agent said (as heard) last before `turn`."""
+        at = next((i for i, t in enumerate(self.turns) if t is turn), len(self.turns))
+        before = self.turns[:at]
+        return next((t.text for t in reversed(before) if t.role == "assistant" and t.text), None)
+
     @property
     def stage(self) -> str:
         return self.stages.stage

@@ -3,7 +3,8 @@ crisis guidelines say never to say).
 
 - `risk.py`: levels (none / concern / elevated / imminent), categories, the Concern value, the voice's distress.
 - `rules.py`: the patterns (deterministic, < 1 ms). `scorer.py`: sentence embeddings and small heads trained
-  on the development set (`train.py`). `screen.py`: the two, the voice and the conversation together.
+  on the development set (`train.py`). `answers.py`: an answer heard in the light of the agent's question.
+  `screen.py`: these, the voice and the conversation together.
 - `model_check.py`: the dialogue model's second opinion where the screen is unsure (off by default).
 - `resources.py`: crisis lines per locale. `guard.py`: the output guard.
 """
@@ -40,6 +41,7 @@ class SafetyPolicy:
     resources: dict = field(default_factory=dict)
     scorer: RiskScorer | None = None  # the learned member; without it the screen is the patterns alone
     patterns: bool = True  # off only to measure the scorer alone
+    answers: bool = True  # off only to measure the screen deaf to the agent's questions
     model_check: ModelRiskCheck | None = None  # the dialogue model's yes/no, in the screen's grey zone
 
     def __post_init__(self) -> None:
@@ -49,23 +51,28 @@ class SafetyPolicy:
         self.table = {**LOCALES.get(self.locale, {}), **self.resources}
         if "crisis" not in self.table or "emergency" not in self.table:
             raise ValueError("resources need at least 'emergency' (a number) and 'crisis' (a line)")
-        self.screen = RiskScreen(scorer=self.scorer, patterns=self.patterns)
+        self.screen = RiskScreen(scorer=self.scorer, patterns=self.patterns, answers=self.answers)
 
-    def detect(self, text: str, voice: VoiceCues | None = None) -> Concern:
-        return self.screen.turn(text, voice)
+    def detect(self, text: str, voice: VoiceCues | None = None, *, asked: str | None = None,
+               category: str | None = None) -> Concern:
+        return self.screen.turn(text, voice, asked=asked, category=category)
 
     def assess(self, conv, *, prefix: list[dict] | None = None) -> Concern:
         """The concern for the conversation's latest user turn, recorded in it (`conv.concern`, each turn's
-        `meta["safety"]`). Every user turn since the agent last spoke is screened, not only the last: when the
+        `meta["safety"]`). Each is heard as an answer to what the agent said before it (as heard), and every user
+        turn since the agent last spoke is screened, not only the last: when the
         user goes on at once, a turn's own reply never starts, and a crisis said in it must still be heard.
         Then the recent turns together (risk said across turns, risk that rises over a call), then, where the
         screen is unsure and a model check is set, the model's second opinion on `prefix` + the history (the
         engine passes its system prompt, so the question shares the reply's cached prefix)."""
         user = conv.last_user
         pending = [t for t in conv.unanswered_user_turns() if "safety" not in t.meta] or [user]
+        asked = conv.agent_words_before(pending[0])
+        # the call's concern so far (the scorer's check-ins do not count: it marks one ordinary line in five)
+        category = next((c.category for c in reversed(conv.concern) if c.category and (c.escalate or c.source != "scorer")), None)
         found = []
         for t in pending:
-            found.append(self.detect(t.text, t.voice))
+            found.append(self.detect(t.text, t.voice, asked=asked, category=category))
             t.meta["safety"] = found[-1].level
         concern = max(reversed(found), key=gravity)  # the gravest; among equals the latest
         recent = [(t.text, t.voice, t.meta.get("safety", "none")) for t in conv.turns if t.role == "user" and t.text]

@@ -1,6 +1,7 @@
 """Labelled crisis cases (JSON Lines), as the development sets and the dialogue suite write them.
 
-A line: {"id", "turns": [user turns...], "level": none|concern|elevated|imminent, "category", "kind",
+A line: {"id", "turns": [user turns, and {"role": "assistant", "content"} for what the agent said before the turn
+after it], "level": none|concern|elevated|imminent, "category", "kind",
 "voice": null | a sound such as "crying", "level_with_voice", and for a long call "crisis_from": the first turn
 (0-based) after which it warrants escalation}; the label is for the situation after the last turn. The dialogue suite's older lines ({"text"|"turns"|"history", "category", "severity": low|medium|high})
 are read too.
@@ -31,6 +32,10 @@ class Case:
     voice: str | None = None
     level_with_voice: str | None = None
     crisis_from: int | None = None  # a long call that turns to crisis: the first turn that warrants escalation
+    asked: tuple[str | None, ...] = ()  # per user turn, what the agent said just before it, where written
+
+    def agent_before(self, i: int) -> str | None:
+        return self.asked[i] if i < len(self.asked) else None
 
     @property
     def crisis(self) -> bool:
@@ -60,11 +65,22 @@ def _case(raw: dict, n: int) -> Case:
     turns = raw.get("turns")
     if not isinstance(turns, list):
         turns = (raw.get("history") or []) + [raw.get("text") or raw.get("user")]
-    turns = tuple(t if isinstance(t, str) else t.get("content", "") for t in turns
-                  if isinstance(t, str) or (isinstance(t, dict) and t.get("role", "user") == "user"))
-    turns = tuple(t.strip() for t in turns if t and t.strip())
-    if not turns:
+    users, asked, agent = [], [], None
+    for t in turns:
+        if isinstance(t, str):
+            t = {"role": "user", "content": t}
+        if not isinstance(t, dict):
+            continue
+        role, text = t.get("role", "user"), (t.get("content") or "").strip()
+        if role == "assistant":
+            agent = text or None
+        elif role == "user" and text:
+            users.append(text)
+            asked.append(agent)
+            agent = None
+    if not users:
         raise ValueError("no user turns")
+    turns = tuple(users)
     expect = raw.get("expect") if isinstance(raw.get("expect"), dict) else {}
     category = raw.get("category", expect.get("crisis"))
     category = None if category in (None, "", "none", "None") else category
@@ -77,4 +93,5 @@ def _case(raw: dict, n: int) -> Case:
     if crisis_from is not None and not (isinstance(crisis_from, int) and 0 <= crisis_from < len(turns)):
         raise ValueError(f"crisis_from {crisis_from!r} is not a turn of the case")
     return Case(str(raw.get("id", n)), turns, level, category, raw.get("kind", ""), voice,
-                raw.get("level_with_voice") if voice else None, crisis_from)
+                raw.get("level_with_voice") if voice else None, crisis_from,
+                tuple(asked) if any(asked) else ())

@@ -1,4 +1,4 @@
-"""The screen: one turn's words (patterns and scorer), the voice (raises the prior, never lowers it), and
+"""The screen: one turn's words (patterns and scorer) and the answer they give to the agent's question, the voice (raises the prior, never lowers it), and
 the conversation (risk said across turns, risk that rises over a call) become one Concern.
 
 Recall first: the gravest member wins. A member's false alarm costs a warm check-in and an event a
@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Sequence
 
-from . import rules
+from . import answers, rules
 from .risk import ACUTE_EVENTS, LEVELS, Concern, gravity, rank, voice_distress
 from .scorer import RiskScorer
 from ..voice import VoiceCues
@@ -18,12 +18,13 @@ CONTEXT_TURNS = 3  # the user's latest turns read together for risk said across 
 
 
 class RiskScreen:
-    def __init__(self, *, scorer: RiskScorer | None = None, patterns: bool = True,
+    def __init__(self, *, scorer: RiskScorer | None = None, patterns: bool = True, answers: bool = True,
                  context_turns: int = CONTEXT_TURNS) -> None:
-        """`patterns=False` leaves the scorer alone (for measuring it; a deployment keeps both)."""
+        """`patterns=False` leaves the scorer alone, `answers=False` reads a turn without the question before it
+        (both for measuring; a deployment keeps every member)."""
         if scorer is None and not patterns:
             raise ValueError("a screen needs the patterns, the scorer, or both")
-        self.scorer, self.patterns, self.context_turns = scorer, patterns, context_turns
+        self.scorer, self.patterns, self.answers, self.context_turns = scorer, patterns, answers, context_turns
 
     def words(self, text: str, *, distressed: bool = False) -> Concern:
         """The gravest of the members on one text; the patterns name the reason where they agree."""
@@ -40,11 +41,18 @@ class RiskScreen:
         return Concern(best.category, best.level, best.reason, best.matched, source=best.source, score=scored.score,
                        guess=scored.guess)
 
-    def turn(self, text: str, voice: VoiceCues | None = None) -> Concern:
-        """One turn: the words, then the voice raises what they carry (a concern becomes elevated; an acute
-        sound such as screaming or panting makes a crisis imminent). A voice alone never makes a concern."""
+    def turn(self, text: str, voice: VoiceCues | None = None, *, asked: str | None = None,
+             category: str | None = None) -> Concern:
+        """One turn: the words, and the answer they give to what the agent `asked` just before (`category`: the
+        conversation's, for a question that names none); then the voice raises what they carry (a concern
+        becomes elevated; an acute sound such as screaming or panting makes a crisis imminent). A voice alone
+        never makes a concern."""
         distress = voice_distress(voice)
         c = self.words(text, distressed=bool(distress))
+        if asked and self.answers:
+            heard = answers.hear(asked, text, context=category, fallback=c.category or c.guess)
+            if gravity(heard) > gravity(c):
+                c = replace(heard, score=c.score, guess=c.guess)
         if not distress or c.level == "none":
             return c
         level = c.level

@@ -1,0 +1,160 @@
+"""An answer heard in the light of the agent's question.
+
+"Yeah. Most nights." is nothing alone and a crisis after "Are you having thoughts of ending your life?";
+"No." after "Are you safe right now?" is one too (the answer that carries the risk flips). Counsellors are
+trained to ask about suicide directly and to take an answer that does not rule it out ("I don't know",
+"sometimes", "would it matter?", "I'm not telling you that") as a yes; so is this member. It reads the
+agent's last words (as heard: a reply cut by a barge-in holds only what was played) and the answer's first
+and last words, and only ever raises what the other members found.
+
+Written on the `answers_a` tuning part (benchmarks/safety_sets/README.md); `answers_b` and `answers_c` were
+never read line by line.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .risk import Concern
+
+
+@dataclass(frozen=True)
+class Question:
+    topic: str  # what was asked about, in words for the reason
+    category: str | None  # None: the conversation's own (e.g. "are you safe?")
+    risky: str  # "yes" or "no": the answer that carries the risk
+    level: str  # what a risky answer reaches
+    needs_context: bool = False  # generic words ("have you picked a day?"): a risk question only in a call already of concern
+    content_is_yes: bool = False  # an answer that names a thing ("my birthday", "my uncle") says yes
+
+
+def _q(pattern: str) -> re.Pattern:
+    return re.compile(pattern, re.I)
+
+
+MEANS = r"(pills|tablets|meds|medication|gun|rifle|shotgun|firearm|rope|cord|belt|knife|knives|blade|razor|bridge|car|poison|bleach|stash)"
+# The gravest first: a question about a plan usually follows one about thoughts, and both may be in one reply.
+QUESTIONS: list[tuple[re.Pattern, Question]] = [
+    (_q(r"\b(a plan (to|for) (end|kill|hurt|die|do it|take)|how you(')?(d| would| might| will| were going to) (do it|end|kill|hurt|go about it)|"
+        r"thought about how to (end|kill|do it)|(access|get hold|anything) .{0,30}(use )?to (end your life|kill yourself|hurt yourself)|"
+        r"\b(the|those|any|some|your|that) " + MEANS + r"\b.{0,40}(with you|near|nearby|to hand|in the house|at home|close|still)|"
+        r"(already|just) (taken|taking|swallowed|started)|have you (taken|swallowed|done something|done anything) (tonight|today|now|already)|"
+        r"(is|are) you (doing it|about to))"),
+     Question("a plan, the means or a time", None, "yes", "imminent")),
+    (_q(r"\b(a plan|picked a (day|time|date|place)|decided (how|when|where)|when (would|will) you|when are you (going|planning)|"
+        r"thought about how|how (would|will) you|is (it|that|the \w+) still (there|in|at|with)|where (is|are) (it|they|the " + MEANS + r"))"),
+     Question("a plan, the means or a time", None, "yes", "imminent", needs_context=True, content_is_yes=True)),
+    (_q(r"\b((took|take|taken|swallowed) (more|too many|extra|the whole|a lot)|more than (the|it) (box|packet|label|dose)|overdos\w*|"
+        r"trouble breathing|(hard|struggling) to breathe|can you breathe|chest (pain|hurt|tight)|still bleeding|"
+        r"bleeding (a lot|badly|heavily)|(is|are) (he|she|they) (breathing|conscious|awake|responding)|pass(ed|ing) out|"
+        r"can you stay awake|feel(ing)? faint|(throat|lips|tongue) (swell|closing|tight))"),
+     Question("a medical emergency", "medical_emergency", "yes", "imminent")),
+    (_q(r"\b(suicid\w*|kill(ing)? yourself|end(ing)? (it all|things)\b(?! with)|take your (own )?life|taking your (own )?life|"
+        r"(ending|end) your (own )?life|not (be |being )?(alive|here|around)|not (to )?wake up|not waking up|want(ing)? to die|"
+        r"wanting to be dead|wish(ing)? you (were|was) dead|better off dead|(about|of) (death|dying)|think(ing)? about dying|unalive|"
+        r"ending it\b(?! with)|end it\b(?! with)|stop (living|existing)|give up on life|disappear for good)"),
+     Question("thoughts of suicide", "suicide", "yes", "elevated")),
+    (_q(r"\b((hurt|harm|cut|burn|hit|punish)(ing)? yourself|self[- ]?harm\w*|scratch(ing)? yourself|the cutting|cutting (still|again)|"
+        r"still cutting|hurt yourself)\b"),
+     Question("hurting themselves", "self_harm", "yes", "elevated")),
+    (_q(r"\b((hurt|harm|kill|hit|attack|get back at)(ting|ing)? (him|her|them|someone|anyone|somebody|the baby|the kids?|your \w+)|"
+        r"do something to (him|her|them)|(are|is) (he|she|they|anyone|someone) (in danger|safe) from you)\b"),
+     Question("hurting someone", "harm_to_others", "yes", "elevated", content_is_yes=True)),
+    (_q(r"\b((is|does|did|has) (he|she|they|someone|anyone|somebody|your \w+) (ever |been )?(hurt|hit|threaten|push|chok|strangl|grab|force|kick|touch|control|made you)\w*( you)?|"
+        r"(hurting|hitting|threatening|scaring|forcing) you|made you do|against your will|afraid of (him|her|them)|scared of (him|her|them)|"
+        r"(is|are) (he|she|they) (there|home|in the house|with you|nearby|outside|in the room)( now| right now)?)"),
+     Question("being hurt by someone", "abuse", "yes", "elevated", content_is_yes=True)),
+    (_q(r"\b((are|do) you (feel )?safe|feel(ing)? safe|safe (to go|going|at home|tonight|right now|where you are|from|for you)|"
+        r"keep yourself safe|stay safe|promise (me )?you('ll| will) (be|stay) safe)"),
+     Question("being safe", None, "no", "elevated")),
+]
+
+_FILLER = re.compile(r"^(\W+|(um+|uh+|er+|erm|hm+|oh|well|so|like|okay|ok|honestly|lowkey|low key|i mean|look|listen|"
+                     r"truthfully|to be honest|if i'?m honest|if i'?m being honest|sí|si|ye|ya)\b|mm+(?=\W+\w))+\s*", re.I)
+_NO = _q(r"^(no+|nope|nah|na|not (at all|really|like that|me|that|ever|once|since)|never|god no|hell no|of course not|"
+         r"absolutely not|definitely not|no way|i'?d never|i would never|i'?m not|i don'?t|i haven'?t|i wouldn'?t|"
+         r"not a chance|nothing like that|no no|it'?s not|he'?s not|she'?s not|he doesn'?t|she doesn'?t|he hasn'?t|she hasn'?t)\b")
+# "I'm fine": safe, whichever way the question was put
+_FINE = _q(r"^((i'?m|i am|we'?re) (fine|okay|ok|good|alright|all right|safe)|all good)\b")
+_YES = _q(r"^(yes|yeah|yea|yep|yup|ya|aye|mhm+|mm+|mm+ ?hm+|uh[- ]?huh|i (have|am|do|did|guess|suppose|think so|think about it)|"
+          r"sometimes|often|a lot|lots|(every|most|some|many) (day|night|morning|evening|time|week)s?|every (couple|few)|"
+          r"all the time|constantly|kind of|kinda|sort of|sorta|a (bit|little)|a little bit|probably|lately|more and more|"
+          r"i'?ve thought about it|it'?s crossed my mind|crossed my mind|on and off|now and then|here and there|"
+          r"more than i'?d like|i'?ve (made up my mind|decided)|not gonna lie|i won'?t lie|that'?s right|correct|exactly|right|pretty much|basically)\b")
+_YES_WORD = _q(r"\b(yes|yeah|yep|yup)\b")
+_HEDGE = _q(r"^(i don'?t know|dunno|idk|i'?m not sure|not sure|maybe|might be|could be|perhaps|possibly|define|"
+            r"what if i (am|was|did|said)|(why,? )?(would|does) it matter|what does it matter|why (do you ask|does it matter)|"
+            r"depends|i'?d rather not|i don'?t want to (say|talk|answer|get)|can'?t say|doesn'?t everyone|who doesn'?t|"
+            r"not (right )?now|not (tonight|today)|not yet|not exactly|who knows|what'?s the point|it'?s complicated)\b")
+# Not answering a direct question is an answer too: a refusal, a question back about what would happen
+_REFUSAL = _q(r"\b(i'?m not telling|not telling you|not going to tell|won'?t tell|let'?s leave it|leave it there|"
+              r"(rather|want to) not (say|talk|answer)|don'?t want to (talk|say|answer|get (him|her|them) in trouble)|"
+              r"get (him|her|them) in trouble|if i said yes|what would you do if|don'?t call|change the subject|"
+              r"not supposed to (tell|say))\b")
+_PAST = _q(r"\b(used to|years ago|(a )?long time ago|not anymore|not any more|in the past|back then|back in|last (week|month|year|winter|summer|spring|autumn|fall)|"
+           r"when i was (younger|a teen\w*|a kid|at)|i'?m (out|better|doing better) now|doing better)\b")
+_PRESENT = _q(r"\b(still|again|lately|these days|every (day|night)|tonight|right now (i|it)|more and more|at the moment)\b")
+_NAMES_SOMEONE = _q(r"^(my |his |her |the )?(dad|father|mum|mom|mother|stepdad|stepmum|stepmom|uncle|aunt|brother|sister|"
+                    r"husband|wife|partner|boyfriend|girlfriend|ex|son|daughter|boss|neighbou?r|cousin|grandad|grandpa|coach|teacher|him|her|he|she)\b")
+
+_ANAPHOR = _q(r"\b(that|this|those|it|so|way)\b")
+
+
+def question(agent_words: str | None, *, context: str | None = None) -> Question | None:
+    """The gravest risk question in what the agent just said, if it asked one. A question that points back
+    ("Is that where you are?") is read with the sentence before it. `context`: the conversation's category,
+    without which generic words ("have you picked a day?") are not a risk question."""
+    if not agent_words or "?" not in agent_words:
+        return None
+    sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+", agent_words.strip()) if s.strip()]
+    asked = []
+    for i, s in enumerate(sentences):
+        if s.endswith("?"):
+            if i and _ANAPHOR.search(s) and not sentences[i - 1].endswith("?"):
+                asked.append(sentences[i - 1])
+            asked.append(s)
+    text = " ".join(asked)
+    return next((q for pattern, q in QUESTIONS if pattern.search(text) and (context or not q.needs_context)), None)
+
+
+def answer(text: str) -> str | None:
+    """yes | no | hedge | past | fine | someone (names a person or a thing), from the answer's first words, or
+    its last short sentence ("He knows where I live. So no."); None when it does not answer."""
+    said = _FILLER.sub("", text.strip().lower())
+    if _PAST.search(said) and not _PRESENT.search(said):
+        return "past"
+    if _REFUSAL.search(said):
+        return "hedge"
+    for kind, pattern in (("hedge", _HEDGE), ("fine", _FINE), ("no", _NO), ("yes", _YES)):
+        if pattern.match(said):
+            return kind
+    last = _FILLER.sub("", re.split(r"(?<=[.!?])\s+", said)[-1])
+    for kind, pattern in (("no", _NO), ("yes", _YES)):
+        if len(last.split()) <= 3 and pattern.match(last):
+            return kind
+    first = re.split(r"[.!?]", said)[0]
+    if _YES_WORD.search(first) and not _NO.match(said):
+        return "yes"
+    if _NAMES_SOMEONE.match(said):
+        return "someone"
+    return None
+
+
+def hear(agent_words: str | None, text: str, *, context: str | None = None, fallback: str | None = None) -> Concern:
+    """The concern an answer carries given the question before it. `context`: the conversation's category so
+    far; `fallback`: the category to name when neither the question nor the call has one."""
+    q = question(agent_words, context=context)
+    if q is None:
+        return Concern()
+    said = answer(text)
+    cat = q.category or context or fallback or "suicide"
+    if said == "past" and q.risky == "yes":
+        return Concern(cat, "concern", f"said it was in the past when asked about {q.topic}", text[:60], source="answer")
+    if said == "someone" or (said is None and q.needs_context):  # "My birthday." to "Have you picked a day?"
+        said = "yes" if q.content_is_yes else None
+    risky = said == q.risky or said == "hedge"
+    if not risky:
+        return Concern()
+    level = q.level if said != "hedge" or q.level != "imminent" else "elevated"
+    how = "did not rule it out" if said == "hedge" else f"answered {said}"
+    return Concern(cat, level, f"{how} when asked about {q.topic}", text[:60], source="answer")
