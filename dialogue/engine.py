@@ -15,7 +15,7 @@ from .conversation import Conversation, Turn
 from .format import GRAMMARS, HEADER_GRAMMARS, MODES, ReplyParser
 from .openers import pick_opener
 from .prompts import crisis_guidance, system_prompt, turn_note
-from .safety import Concern, SafetyPolicy, forbidden, off_script
+from .safety import Concern, SafetyPolicy, answers, forbidden, off_script
 from .safety.risk import SEVERITY_OF
 from .speech_text import spoken
 from .tone import CRISIS_TONES, NEEDS, REPLY_EMOTIONS, fallback_need, fallback_tone, tone_for_voice
@@ -170,8 +170,10 @@ class DialogueEngine:
                    t0: float, cancel: threading.Event, model_marker: bool = False):
         crisis = concern.escalate
         resource = self.safety.resource_sentence(concern.category, concern.level) if crisis else None
+        ask = None if crisis else self.safety.direct_question(conv, concern)
         guidance = crisis_guidance(concern.category, resource) if crisis else (
-            "They may be struggling more than they say: gently ask how they are coping." if concern.category else None)
+            "They may be thinking of ending their life: be warm, and ask them gently and directly whether they are." if ask
+            else "They may be struggling more than they say: gently ask how they are coping." if concern.category else None)
         messages = [{"role": "system", "content": self.system_prompt}, *conv.messages(),
                     {"role": "system", "content": turn_note(fields, crisis_guidance=guidance)}]
         kwargs, stops = {}, STOPS
@@ -250,6 +252,8 @@ class DialogueEngine:
             yield from release(ASK_MORE if turn.text else EMPTY_REPLY, final=True)
         if crisis and not self.safety.mentions_resource(turn.text, concern.category, concern.level):
             yield from release(("I'm really glad you told me. " if not turn.text else "") + resource, final=True)
+        if ask and answers.question(turn.text) is None:  # the screen is unsure: the reply asks, in reviewed words
+            yield from release(ask, final=True)
         timings["total_s"] = round(time.perf_counter() - t0, 4)
         yield ReplyDone(turn.text, tone, timings, parser.parsed.valid, dropped=dropped)
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+from websockets.exceptions import ConnectionClosed
 
 from server.audio import StreamResampler, resample
 from server.protocol import error_event, message_item, new_id
@@ -242,10 +243,13 @@ class Response:
             self.finished = True
             self.heard.set()
             self.cancel_event.set()
-            if self._created and self._held is None:
-                await self._close()
-            if self.status in ("completed", "failed") and s.state in ("thinking", "speaking"):
-                await s.set_state("listening")
+            try:
+                if self._created and self._held is None:
+                    await self._close()
+                if self.status in ("completed", "failed") and s.state in ("thinking", "speaking"):
+                    await s.set_state("listening")
+            except ConnectionClosed:
+                pass  # the caller left as the reply ended: nobody to tell
 
     async def _hear(self) -> None:
         s, p = self.session, self.session.pipeline

@@ -97,8 +97,8 @@ def test_the_polarity_flips_with_the_question():
     assert answers.question("How was the match?") is None
     assert answers.question("I'm glad you called.") is None  # no question asked
     assert [answers.answer(s) for s in ("Nope.", "mm no. not really", "sometimes", "I'm fine", "idk maybe",
-                                        "used to, years ago", "I'm not telling you that")] == \
-        ["no", "no", "yes", "fine", "hedge", "past", "hedge"]
+                                        "I'm not telling you that")] == ["no", "no", "yes", "fine", "hedge", "hedge"]
+    assert answers.over("used to, years ago") and not answers.over("used to, and lately again")
 
 
 def test_a_case_file_carries_the_agents_words_before_a_turn():
@@ -133,3 +133,50 @@ def test_the_server_escalates_an_answer_to_its_own_question(ws_url):
     assert "988" in (spoken_text(done["response"]) or ""), done
     escalations, done = asyncio.run(exchange("Do you still go for walks in the evening?", "Yeah. Most nights."))
     assert escalations == [] and done["response"]["status"] == "completed"
+
+
+# --- the agent asks where the screen is unsure ---------------------------------------------------------------
+
+def _reply(conv, model_output="comfort|gentle\nThat sounds so heavy. I'm here with you."):
+    from dialogue.engine import Clause, DialogueEngine, Escalation
+    from tests.test_dialogue_logic import ScriptedModel
+
+    parts = list(DialogueEngine(ScriptedModel(model_output), openers=False).respond(conv))
+    text = " ".join(p.text for p in parts if isinstance(p, Clause))
+    conv.add_assistant(text)
+    return text, [p for p in parts if isinstance(p, Escalation)]
+
+
+def test_a_concern_gets_a_direct_question_and_the_answer_escalates():
+    conv = Conversation()
+    conv.add_user("I can't do this anymore.")  # hopelessness: a concern, no crisis yet
+    text, escalations = _reply(conv)
+    assert not escalations and text.endswith(answers.DIRECT_QUESTIONS["suicide"]), text
+    conv.add_user("yeah. most days.")
+    _, escalations = _reply(conv)
+    assert [(e.category, e.level) for e in escalations] == [("suicide", "elevated")], escalations
+
+
+def test_the_direct_question_is_not_asked_on_ordinary_talk_nor_twice():
+    from dialogue.safety import Concern
+
+    conv = Conversation()
+    conv.add_user("The match went to extra time and we lost on penalties.")
+    assert "thinking" not in _reply(conv)[0]
+    conv = Conversation()
+    conv.add_user("I can't do this anymore.")
+    first, _ = _reply(conv)
+    conv.add_user("No, not like that. I just need a holiday.")
+    policy, unsure = SafetyPolicy(), Concern("suicide", "concern", "sounds hopeless", source="rules")
+    assert first.count("?") == 1 and policy.direct_question(conv, unsure) is None  # asked in a recent reply
+    for _ in range(3):
+        conv.add_assistant("I hear you.")
+    assert policy.direct_question(conv, unsure) == answers.DIRECT_QUESTIONS["suicide"]
+    assert policy.direct_question(conv, Concern("abuse", "concern", source="rules")) is None
+
+
+def test_a_reply_that_asks_in_its_own_words_gets_no_second_question():
+    conv = Conversation()
+    conv.add_user("I can't do this anymore.")
+    text, _ = _reply(conv, "comfort|gentle\nThat sounds so hard. Are you having thoughts of ending your life?")
+    assert text.endswith("Are you having thoughts of ending your life?") and text.count("?") == 1, text

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..voice import VoiceCues
+from . import answers
 from .guard import forbidden, off_script
 from .resources import LOCALES, _res
 from .risk import CATEGORIES, ESCALATE, LEVEL_OF_SEVERITY, LEVELS, Concern, gravity, rank, voice_distress
@@ -52,6 +53,9 @@ class SafetyPolicy:
         if "crisis" not in self.table or "emergency" not in self.table:
             raise ValueError("resources need at least 'emergency' (a number) and 'crisis' (a line)")
         self.screen = RiskScreen(scorer=self.scorer, patterns=self.patterns, answers=self.answers)
+        # the scorer's grey zone: probabilities its `sensitive` operating point escalates and the default does not
+        sensitive = (self.scorer.heads.get("operating_points") or {}).get("sensitive") if self.scorer else None
+        self.ask_from = sensitive["crisis"] if sensitive else float("inf")
 
     def detect(self, text: str, voice: VoiceCues | None = None, *, asked: str | None = None,
                category: str | None = None) -> Concern:
@@ -81,6 +85,20 @@ class SafetyPolicy:
             concern = self.model_check.review([*(prefix or []), *conv.messages()], concern)
         conv.concern.append(concern)
         return concern
+
+    def direct_question(self, conv, concern: Concern) -> str | None:
+        """Where the screen is unsure, ask: the fixed question for the reply to end with, or None. Unsure: a
+        concern of suicide or self-harm that the patterns or the conversation raised, or that the scorer gave a
+        crisis probability the `sensitive` operating point would escalate. Not when the agent asked in its last
+        three replies: once heard, the answer is read in the question's light."""
+        if concern.level != "concern" or (concern.category or "suicide") not in answers.DIRECT_QUESTIONS:
+            return None
+        if concern.source == "scorer" and (concern.score or 0.0) < self.ask_from:
+            return None
+        said = [t.text for t in conv.turns if t.role == "assistant" and t.text][-3:]
+        if any(answers.question(text) for text in said):
+            return None
+        return answers.DIRECT_QUESTIONS[concern.category or "suicide"]
 
     def resources_for(self, category: str, level: str) -> list[dict]:
         t, severity = self.table, _severity(level)
