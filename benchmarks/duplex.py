@@ -139,6 +139,8 @@ async def interruption_scenario(url: str, question: np.ndarray, interruption: np
                 "deltas_after_speech_started": sum(1 for e in caller.events[caller.index_of(started):]
                                                    if e[1].get("type") == "response.output_audio.delta"
                                                    and e[1]["response_id"] == first_done["response"]["id"]),
+                # the interruption is one user turn: split at a breath, its first word would be answered alone
+                "turns_committed_after": len([e for _, e in caller.events[n:] if e.get("type") == "input_audio_buffer.committed"]),
                 "history_cut": len(history.split()) < len(full_text.split()), "heard_words": len(heard.split()),
                 "history_words": len(history.split()), "history_matches_heard": history == heard,
                 "generated_words": len(full_text.split())}

@@ -200,6 +200,7 @@ class WarmlineServer:
             wait = cfg.idle_timeout_s or None
             if ends is not None:
                 wait = min(wait or float("inf"), max(0.0, ends - time.monotonic()))
+            session.reading(waiting=True)
             try:
                 message = await asyncio.wait_for(ws.recv(), wait)
             except asyncio.TimeoutError:
@@ -213,6 +214,8 @@ class WarmlineServer:
                 return code
             except ConnectionClosed as exc:
                 return "client_closed" if exc.rcvd is not None and exc.rcvd.code in (1000, 1001) else "client_gone"
+            finally:
+                session.reading(waiting=False)
             if self.draining:
                 continue  # replies in progress finish; nothing new starts
             try:

@@ -47,6 +47,7 @@ PARTIAL_OVERLAP_MS = 480  # recognise an overlap this long even before it ends
 # stands in for silence (a client that sends a second of audio each second has gaps of a second, not a stop).
 # Long enough that a client or a loaded server stalling for a moment is not taken for it.
 STOPPED_SENDING_MS = 1000
+WAITING_MS = 250  # how long the transport must have found nothing to read before quiet counts
 
 Send = Callable[[dict], Awaitable[None]]
 
@@ -117,6 +118,11 @@ class Session:
         self._preparing: asyncio.Task | None = None  # held so the task is not collected mid-way
         self._last_audio_wall = 0.0
         self._send_gap_ms = 0.0  # the client's recent largest gap between audio messages, decaying
+        # Set by a transport that says when it waits on the client with nothing left to read (`reading`): only
+        # then is quiet the client's. A server slow to read (a busy worker, its own throttling) leaves audio
+        # waiting in the socket, and must not take its own delay for the caller's silence.
+        self._waiting_since: float | None = None
+        self._reports_reading = False
         self._watch: asyncio.Task | None = None
 
     def _make_endpointer(self) -> Endpointer:
@@ -153,6 +159,9 @@ class Session:
             late, woke = self.clock.now_ms() - woke > 250, self.clock.now_ms()
             if late:  # this process stalled: audio that arrived meanwhile may not be read yet
                 continue
+            if self._reports_reading and (self._waiting_since is None
+                                          or self.clock.now_ms() - self._waiting_since < WAITING_MS):
+                continue  # the audio may be there, unread
             turn = self._turn
             quiet = self.clock.now_ms() - self._last_audio_wall
             if turn is None or turn.paused_at is None or quiet < max(STOPPED_SENDING_MS, 3 * self._send_gap_ms):
@@ -161,6 +170,11 @@ class Session:
             heard = spec is not None and (spec.transcript is not None or spec.finished)
             if heard and self._audio_ms - turn.paused_at + quiet >= turn.required_silence_ms:
                 await self._commit_turn()
+
+    def reading(self, waiting: bool) -> None:
+        """The transport waits on the client with nothing left to read (True), or has a message (False)."""
+        self._reports_reading = True
+        self._waiting_since = self.clock.now_ms() if waiting else None
 
     async def handle(self, event: dict) -> None:
         kind, eid = event["type"], event.get("event_id")
@@ -343,6 +357,12 @@ class Session:
                 await self._send_backchannel()
 
     async def _on_speech_start(self, at_ms: float, now_wall: float) -> None:
+        if self._overlap is not None:
+            # The user goes on after a breath while what they said over the agent is still being judged: the same
+            # overlap, not a new turn (a new turn here would leave the first words to be answered on their own,
+            # over the rest of the sentence).
+            self._overlap.ended = False
+            return
         agent_talking = (self.response is not None and self.response.audible
                          and self.settings.turn_detection.interrupt_response)
         if agent_talking or (self.response is not None and self.echo.playing_recently(now_wall, 400)

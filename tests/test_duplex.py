@@ -24,6 +24,7 @@ def test_user_interrupting_mid_reply_stops_the_agent_and_cuts_the_history(ws_url
     assert r["first_status"] == "cancelled"
     # the server's history kept only the words played before the interruption
     assert r["history_cut"] and r["history_matches_heard"], r
+    assert r["turns_committed_after"] == 1, r  # the interruption was heard as one turn, not its first word alone
     assert r["response_ms"] > 0  # and the new question got its own answer
 
 

@@ -88,13 +88,14 @@ def test_a_case_file_names_where_a_long_call_turns(tmp_path):
 
 
 def test_the_bench_counts_long_call_alarms_per_call_per_turn_and_against_the_turn_a_crisis_starts():
-    row = lambda expected, alarms, crisis_from=None: {"turns": 10, "expected": expected, "alarms": alarms,
-                                                      "crisis_from": crisis_from}
-    rows = [row("none", []), row("none", [3, 4]), row("elevated", [7], 6), row("imminent", [2], 8),
+    row = lambda expected, alarms, crisis_from=None, asks=(): {"turns": 10, "expected": expected, "alarms": alarms,
+                                                                "crisis_from": crisis_from, "asks": list(asks)}
+    rows = [row("none", [], asks=[5]), row("none", [3, 4]), row("elevated", [7], 6), row("imminent", [2], 8),
             row("elevated", [], 5)]
     got = _long_calls(rows)
     assert got["ordinary_calls"] == 2 and got["ordinary_turns"] == 20
     assert got["ordinary_calls_escalated"] == 0.5 and got["escalations_per_100_ordinary_turns"] == 10.0
+    assert got["direct_questions_per_100_ordinary_turns"] == 5.0
     assert got["crisis_calls"] == 3
     assert got["crisis_caught_in_time"] == pytest.approx(1 / 3, abs=1e-3)
     assert got["crisis_alarmed_early"] == pytest.approx(1 / 3, abs=1e-3)
