@@ -242,8 +242,9 @@ def run(args) -> dict:
 
 
 def _headline(r: dict) -> list:
-    return [r["recall"], r["false_alarm_rate"], r["false_alarm_rate_single_turn"], r["none_checked_in"], r["level_accuracy"], r["imminent_recall"], r["category_accuracy"],
-            r["concern_noticed"], r["multi_turn"]["recall"], r["multi_turn"]["false_alarm_rate"]]
+    return [r["recall"], r["false_alarm_rate"], r["false_alarm_rate_single_turn"], r["none_checked_in"],
+            r["none_asked_directly"], r["recall_or_asked"], r["level_accuracy"], r["imminent_recall"],
+            r["category_accuracy"], r["concern_noticed"], r["multi_turn"]["recall"], r["multi_turn"]["false_alarm_rate"]]
 
 
 def report(out: dict) -> str:
@@ -251,7 +252,8 @@ def report(out: dict) -> str:
           "Each figure names the part it comes from. **Quote `heldout`** (never tuned on) and confirm on "
           "`heldout_spoken`; `tune` is what the patterns and the scorer were fitted to, `dialogue` was written "
           "beside the first rules.", ""]
-    head = ["part", "screen", "recall", "false alarms", "false alarms, one-turn", "checked in (none)", "level acc.", "imminent recall", "category acc.",
+    head = ["part", "screen", "recall", "false alarms", "false alarms, one-turn", "checked in (none)",
+            "asked directly (none)", "escalated or asked (crisis)", "level acc.", "imminent recall", "category acc.",
             "concern noticed", "multi-turn recall", "multi-turn false alarms"]
     rows = []
     for part, res in out["results"].items():
@@ -259,13 +261,14 @@ def report(out: dict) -> str:
             rows.append([f"{part} ({out['parts'][part]['cases']})", key, *_headline(r)])
     md += [table(head, rows), ""]
     long = [[part, key, lc["ordinary_calls"], lc["ordinary_turns"], lc["ordinary_calls_escalated"],
-             lc["escalations_per_100_ordinary_turns"], lc["crisis_calls"], lc["crisis_caught_in_time"],
+             lc["escalations_per_100_ordinary_turns"], lc["direct_questions_per_100_ordinary_turns"], lc["crisis_calls"],
+             lc["crisis_caught_in_time"],
              lc["crisis_alarmed_early"]]
             for part, res in out["results"].items() for key, r in res.items() if (lc := r.get("long_calls"))]
     if long:
         md += [f"## Long calls ({LONG_CALL} turns or more)", "",
                table(["part", "screen", "ordinary calls", "their turns", "ordinary calls escalated",
-                      "escalations per 100 ordinary turns", "calls turning to crisis", "caught at or after the turn",
+                      "escalations per 100 ordinary turns", "direct questions per 100 ordinary turns", "calls turning to crisis", "caught at or after the turn",
                       "escalated before it"], long), ""]
     by_author = [[part, key, author, a["cases"], a["recall"], a["false_alarm_rate"], a["false_alarm_rate_single_turn"]]
                  for part, res in out["results"].items() for key, r in res.items()

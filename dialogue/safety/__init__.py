@@ -88,17 +88,23 @@ class SafetyPolicy:
 
     def direct_question(self, conv, concern: Concern) -> str | None:
         """Where the screen is unsure, ask: the fixed question for the reply to end with, or None. Unsure: a
-        concern of suicide or self-harm that the patterns or the conversation raised, or that the scorer gave a
-        crisis probability the `sensitive` operating point would escalate. Not when the agent asked in its last
+        concern of suicide or self-harm that the patterns or the conversation raised, or words the scorer gave a
+        crisis probability its `sensitive` operating point would escalate and the default does not. Not when the agent asked in its last
         three replies: once heard, the answer is read in the question's light."""
-        if concern.level != "concern" or (concern.category or "suicide") not in answers.DIRECT_QUESTIONS:
+        if concern.escalate:
             return None
-        if concern.source == "scorer" and (concern.score or 0.0) < self.ask_from:
+        if concern.level == "concern" and concern.source != "scorer":
+            category = concern.category or "suicide"
+        elif (concern.score or 0.0) >= self.ask_from:
+            category = concern.category or concern.guess or "suicide"
+        else:
+            return None
+        if category not in answers.DIRECT_QUESTIONS:
             return None
         said = [t.text for t in conv.turns if t.role == "assistant" and t.text][-3:]
         if any(answers.question(text) for text in said):
             return None
-        return answers.DIRECT_QUESTIONS[concern.category or "suicide"]
+        return answers.DIRECT_QUESTIONS[category]
 
     def resources_for(self, category: str, level: str) -> list[dict]:
         t, severity = self.table, _severity(level)
