@@ -414,7 +414,7 @@ def test_the_bench_reads_one_authors_file_and_gives_each_authors_figures():
 
     def row(case_id, expected, level, turns=1):
         return {"id": case_id, "kind": "k", "category": None, "turns": turns, "voice": None, "expected": expected,
-                "level": level, "got_category": None, "source": "", "reason": ""}
+                "level": level, "got_category": None, "source": "", "reason": "", "asks": []}
 
     r = summarise([row("TE-1", "elevated", "elevated"), row("TE-2", "none", "elevated", turns=2),
                    row("TF-1", "imminent", "concern"), row("TF-2", "none", "none")])
