@@ -29,7 +29,7 @@ SETS = Path(__file__).with_name("safety_sets")
 PARTS = {"heldout": "heldout_?.jsonl", "heldout_spoken": "heldout_spoken_?.jsonl", "final": "final_?.jsonl",
          "tune": "tune_?.jsonl", "longcall_tune": "longcall_[acde].jsonl", "longcall_heldout": "longcall_b.jsonl",
          "longcall_final": "longcall_f.jsonl", "answers_tune": "answers_[ade].jsonl",
-         "answers_heldout": "answers_b.jsonl", "answers_final": "answers_c.jsonl"}
+         "answers_heldout": "answers_b.jsonl", "answers_final": "answers_[cfg].jsonl"}
 DIALOGUE = Path(__file__).with_name("dialogue_cases.jsonl")
 QUOTED = "heldout"
 DEAF = "patterns+scorer, answers unheard"  # the default screen without the answers member (parts with questions)
