@@ -7,8 +7,8 @@ trained to ask about suicide directly and to take an answer that does not rule i
 agent's last words (as heard: a reply cut by a barge-in holds only what was played) and the answer's first
 and last words, and only ever raises what the other members found.
 
-Written on the `answers_a` tuning part (benchmarks/safety_sets/README.md); `answers_b` and `answers_c` were
-never read line by line.
+Written on the tuning part (`answers_a`, `_d`, `_e`; benchmarks/safety_sets/README.md); the held-out and final
+parts (`answers_b`, `_c`, `_f`, `_g`) were never read line by line.
 """
 from __future__ import annotations
 
@@ -159,9 +159,9 @@ def answer(text: str) -> str | None:
     """yes | no | hedge | fine | someone (names a person), from the answer's first words, or its last short
     sentence ("He knows where I live. So no."); None when it does not answer."""
     said = _FILLER.sub("", text.strip().lower())
-    sentences = [_FILLER.sub("", x) for x in re.split(r"(?<=[.!?])\s+", said) if x.strip()] or [""]
+    sentences = _sentences(said)
     refused = [i for i, x in enumerate(sentences) if _REFUSAL.search(x)]
-    denied = [i for i, x in enumerate(sentences) if _NO.match(x) and not _REFUSAL.search(x)]
+    denied = _denials(sentences)
     if refused and not (denied and denied[-1] > refused[-1]):  # the last word counts: "Why ask? I didn't say that."
         return "hedge"
     if _SOFT_NO.match(said) and _BUT_SOME.search(said):
@@ -183,9 +183,13 @@ def answer(text: str) -> str | None:
     return None
 
 
-def _denies(text: str) -> bool:
-    sentences = [_FILLER.sub("", x) for x in re.split(r"(?<=[.!?])\s+", text.strip().lower())]
-    return any(_NO.match(x) and not _REFUSAL.search(x) for x in sentences)
+def _sentences(text: str) -> list[str]:
+    return [_FILLER.sub("", x) for x in re.split(r"(?<=[.!?])\s+", text.strip().lower()) if x.strip()] or [""]
+
+
+def _denials(sentences: list[str]) -> list[int]:
+    """The sentences that start with a no (a refusal that starts with one, "I'm not telling you", is not one)."""
+    return [i for i, x in enumerate(sentences) if _NO.match(x) and not _REFUSAL.search(x)]
 
 
 def over(text: str) -> bool:
@@ -206,7 +210,7 @@ def hear(agent_words: str | None, text: str, *, context: str | None = None, fall
         return Concern(cat, "concern", f"said it was in the past when asked about {q.topic}", text[:60], source="answer")
     if said == "someone" or (said is None and q.needs_context):  # "My birthday." to "Have you picked a day?"
         said = "yes" if q.content_is_yes else None
-    elif said is None and q.content_is_yes and q.level == "imminent" and not _denies(text):
+    elif said is None and q.content_is_yes and q.level == "imminent" and not _denials(_sentences(text)):
         said = "yes"  # "The river near the station." to "Have you thought about how?"
     risky = said == q.risky or said == "hedge"
     if not risky:
