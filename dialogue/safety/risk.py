@@ -26,7 +26,7 @@ class Concern:
     reason: str = ""
     matched: str = ""
     voice: tuple[str, ...] = ()
-    source: str = ""  # which member decided: rules, scorer, context, rising, model
+    source: str = ""  # which member decided: rules, scorer, answer, context, rising, model
     score: float | None = None  # the scorer's crisis probability, where it ran
     guess: str | None = None  # the category the scorer leaned to, even below its thresholds
 
