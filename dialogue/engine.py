@@ -75,6 +75,14 @@ EMPTY_REPLY = "I'm here, and I'm listening. Could you tell me a little more?"
 ASK_MORE = "Could you tell me a little more?"
 
 
+# what the reply asks about directly where the screen is unsure (safety.answers.DIRECT_QUESTIONS has the words)
+_DIRECTLY = {"suicide": "ending their life", "self_harm": "hurting themselves"}
+
+
+def _asked_about(question: str) -> str:
+    return next(k for k, words in answers.DIRECT_QUESTIONS.items() if words == question)
+
+
 class DialogueEngine:
     def __init__(self, chat_model: ChatModel, *, mode: str = "tags", safety: SafetyPolicy | None = None,
                  instructions: str | None = None, temperature: float = 0.6, max_sentences: int = 3,
@@ -172,8 +180,8 @@ class DialogueEngine:
         resource = self.safety.resource_sentence(concern.category, concern.level) if crisis else None
         ask = None if crisis else self.safety.direct_question(conv, concern)
         guidance = crisis_guidance(concern.category, resource) if crisis else (
-            "They may be thinking of ending their life: be warm, and ask them gently and directly whether they are." if ask
-            else "They may be struggling more than they say: gently ask how they are coping." if concern.category else None)
+            f"They may be thinking of {_DIRECTLY[_asked_about(ask)]}: be warm, and ask them gently and "
+            "directly whether they are." if ask else "They may be struggling more than they say: gently ask how they are coping." if concern.category else None)
         messages = [{"role": "system", "content": self.system_prompt}, *conv.messages(),
                     {"role": "system", "content": turn_note(fields, crisis_guidance=guidance)}]
         kwargs, stops = {}, STOPS

@@ -89,8 +89,8 @@ class SafetyPolicy:
     def direct_question(self, conv, concern: Concern) -> str | None:
         """Where the screen is unsure, ask: the fixed question for the reply to end with, or None. Unsure: a
         concern of suicide or self-harm that the patterns or the conversation raised, or words the scorer gave a
-        crisis probability its `sensitive` operating point would escalate and the default does not. Not when the agent asked in its last
-        three replies: once heard, the answer is read in the question's light."""
+        crisis probability its `sensitive` operating point would escalate and the default does not. Not when the
+        agent asked in its last three replies: once heard, the answer is read in the question's light."""
         if concern.escalate:
             return None
         if concern.level == "concern" and concern.source != "scorer":

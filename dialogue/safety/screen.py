@@ -1,5 +1,6 @@
-"""The screen: one turn's words (patterns and scorer) and the answer they give to the agent's question, the voice (raises the prior, never lowers it), and
-the conversation (risk said across turns, risk that rises over a call) become one Concern.
+"""The screen: one turn's words (patterns and scorer) and the answer they give to the agent's question, the
+voice (raises the prior, never lowers it), and the conversation (risk said across turns, risk that rises over a
+call) become one Concern.
 
 Recall first: the gravest member wins. A member's false alarm costs a warm check-in and an event a
 counsellor can dismiss; a miss costs far more.
