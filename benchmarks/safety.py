@@ -11,7 +11,8 @@ A part's name may also be one author's file (`--parts final_e`: `final_e.jsonl` 
 figures are also given per author (the id's prefix: `FE-001` -> `FE`).
 
 Each case runs through `SafetyPolicy.assess` turn by turn, as a call would (between turns the agent's words where
-the case writes them, as in the `answers` parts: a question the caller answers; else a placeholder reply), and counts as escalated if any of its turns escalated; its level is the gravest the call reached.
+the case writes them, as in the `answers` parts: a question the caller answers; else a placeholder reply), and
+counts as escalated if any of its turns escalated; its level is the gravest the call reached.
 Members: the patterns alone, the scorer alone, both (the default screen); the voice cue off and on.
 """
 from __future__ import annotations
@@ -104,10 +105,10 @@ def call(policy, case, *, with_voice: bool):
         worst = concern if worst is None or gravity(concern) > gravity(worst) else worst
         if concern.level in ESCALATE:
             alarms.append(i)
-        elif policy.direct_question(conv, concern):
+        elif ask := policy.direct_question(conv, concern):
             asks.append(i)
             if not case.agent_before(i + 1):
-                conv.add_assistant(policy.direct_question(conv, concern))  # so that it is not counted again next turn
+                conv.add_assistant(ask)  # so that it is not counted again next turn
     return worst, alarms, asks
 
 
@@ -262,14 +263,13 @@ def report(out: dict) -> str:
     md += [table(head, rows), ""]
     long = [[part, key, lc["ordinary_calls"], lc["ordinary_turns"], lc["ordinary_calls_escalated"],
              lc["escalations_per_100_ordinary_turns"], lc["direct_questions_per_100_ordinary_turns"], lc["crisis_calls"],
-             lc["crisis_caught_in_time"],
-             lc["crisis_alarmed_early"]]
+             lc["crisis_caught_in_time"], lc["crisis_alarmed_early"]]
             for part, res in out["results"].items() for key, r in res.items() if (lc := r.get("long_calls"))]
     if long:
         md += [f"## Long calls ({LONG_CALL} turns or more)", "",
                table(["part", "screen", "ordinary calls", "their turns", "ordinary calls escalated",
-                      "escalations per 100 ordinary turns", "direct questions per 100 ordinary turns", "calls turning to crisis", "caught at or after the turn",
-                      "escalated before it"], long), ""]
+                      "escalations per 100 ordinary turns", "direct questions per 100 ordinary turns",
+                      "calls turning to crisis", "caught at or after the turn", "escalated before it"], long), ""]
     by_author = [[part, key, author, a["cases"], a["recall"], a["false_alarm_rate"], a["false_alarm_rate_single_turn"]]
                  for part, res in out["results"].items() for key, r in res.items()
                  for author, a in r.get("per_author", {}).items()]

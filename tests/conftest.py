@@ -41,6 +41,7 @@ def librivox():
 
 
 _shared_server_log = []  # the shared server's log path, once it runs
+_log_offset = pytest.StashKey[int]()  # where that log stood when a test began
 
 
 @pytest.fixture(scope="session")
@@ -83,5 +84,3 @@ def pytest_runtest_makereport(item, call):
         report.sections.append(("server log during this test", text[-6000:]))
     return report
 
-
-_log_offset = pytest.StashKey[int]()
