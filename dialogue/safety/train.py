@@ -32,7 +32,7 @@ from .scorer import HEADS, RiskScorer, SentenceEncoder, pieces
 
 SETS = Path(__file__).parents[2] / "benchmarks" / "safety_sets"
 TUNE = SETS / "tune_?.jsonl"
-LONG_CALLS = SETS / "longcall_[acde].jsonl"  # the tuning ones; `longcall_b` and `longcall_f` are held out
+LONG_CALLS = SETS / "longcall_[acdegh].jsonl"  # the tuning ones; `longcall_b`, `_f` and `_i` are held out
 # The scorer alone, out of fold, on the ordinary turns of long calls (~20 a call): the share it may escalate. Each
 # sensitivity is one such ceiling (a call of n ordinary turns escalates about 1 - (1 - c)^n of the time from the
 # scorer); "balanced" is the default.
