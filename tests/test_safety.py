@@ -493,8 +493,70 @@ PATTERN_FAMILIES_GHI = [
 ]
 
 
-@pytest.mark.parametrize("family,category,crisis,negative", PATTERN_FAMILIES + PATTERN_FAMILIES_GHI,
-                         ids=[f[0] for f in PATTERN_FAMILIES + PATTERN_FAMILIES_GHI])
+PATTERN_FAMILIES_JKL = [
+    ("a question about a way to die", "suicide", "Does a car left running in a shut garage still work these days?",
+     "Does a car left running in the cold still work better with a block heater?"),
+    ("not expecting to be around", "suicide", "Sort the bills however you like, I won't be around to argue about it.",
+     "Sort the bills however you like, I'll be around to argue about it on Sunday."),
+    ("a boat taken out for the last time", "suicide", "I'm taking the boat out at dawn and I'm not bringing her back.",
+     "I'm taking the boat out at dawn and I'll have her back by ten."),
+    ("a crash not avoided", "suicide", "If a truck came at me on the highway I wouldn't bother swerving.",
+     "If a truck came at me on the highway I'd swerve onto the verge."),
+    ("calm since deciding", "suicide", "I've slept like a baby since I made up my mind, strange how calm it feels.",
+     "I've slept like a baby since we bought the new mattress."),
+    ("dragging the family under", "suicide", "I'm just the dead weight dragging the whole lot of them under.",
+     "The dog is always dragging the whole lot of them round the park."),
+    ("an attempt that failed, and regret it failed", "suicide", "I tried in the spring with the pills and I'm still angry it didn't work.",
+     "I overdid it at the gym in the spring and I'm still sore."),
+    ("the insurance's suicide clause", "suicide", "I rang the insurer to check the policy is past the suicide clause now.",
+     "I rang the insurer to check the policy covers the new roof."),
+    ("drugs taken home from work", "suicide", "I've been taking the leftover morphine vials home in my bag.",
+     "I've been taking the leftover sandwiches home in my bag."),
+    ("medicine saved up", "suicide", "I've been saving my antidepressants in a sock drawer for weeks.",
+     "I've been saving my pocket money in a sock drawer for weeks."),
+    ("a gun, and not for the usual reason", "suicide", "The rifle's loaded on the kitchen table and it's not for the rabbits.",
+     "The rifle's locked in the cabinet until rabbit season."),
+    ("hurting themselves as they speak", "self_harm", "currently cutting rn and i can't stop",
+     "currently cutting my own fringe rn and it's a disaster"),
+    ("a hand held to something hot", "self_harm", "After bad days I hold my hand on the hot stove until I can't stand it.",
+     "After bad days I hold a hot mug and sit on the step."),
+    ("a weapon taken to school", "harm_to_others", "I'm taking my dad's gun to school tomorrow for the kids who jumped me.",
+     "I'm taking my dad's old camera to school tomorrow for the photography club."),
+    ("what they would do to someone", "harm_to_others", "I keep thinking about what I'd do to my supervisor if I got him alone.",
+     "I keep thinking about what I'd say to my supervisor if I got a raise."),
+    ("roughed up at home", "abuse", "When he's had a drink her brother roughs me up in the kitchen.",
+     "When he's had a drink her brother sings in the kitchen."),
+    ("things thrown at them", "abuse", "She throws plates at me when I'm late home.",
+     "She throws parties for me when I'm home on leave."),
+    ("a fall they cannot get up from", "medical_emergency", "I fainted in the shower and now I can't get up.",
+     "I fainted at the sight of the bill, ha, but I'm up and fine."),
+    ("chemicals mixed", "medical_emergency", "I mixed bleach and the toilet cleaner and now my chest is burning and I can't get a breath.",
+     "I mixed bleach and water for the floors like the label says."),
+    ("a snake bite", "medical_emergency", "A snake bit me by the dam and my leg is swelling fast.",
+     "A snake sat by the dam all morning sunning itself."),
+]
+
+
+@pytest.mark.parametrize("said,taken_back", [
+    ("I'm thinking of hurting him.", "I'm not thinking of hurting anyone, I just need to moan about my manager."),
+    ("I thought about topping myself.", "Never thought about topping myself, not once, I just want to vent."),
+    ("failed my driving test again. kms", "failed my driving test again. kms (i will not)"),
+    ("Told everyone 'see you on the other side'.", "Parental leave starts Monday, told everyone 'see you on the other side'."),
+    ("I wrote my goodbye letters and gave my kit away. I won't need it.",
+     "What do I say if one of my lads tells me he's thinking about suicide?"),
+])
+def test_what_is_said_and_taken_back_or_explained_does_not_escalate(said, taken_back):
+    assert detect(said).escalate, detect(said)
+    assert not detect(taken_back).escalate, detect(taken_back)
+
+
+def test_context_that_is_denied_does_not_explain_a_giveaway():
+    assert not detect("Gave my boots to the lads, I'm retiring. Won't need them.").escalate
+    assert detect("Gave my boots to the lads. I'm not retiring. Just won't need them.").escalate
+
+
+@pytest.mark.parametrize("family,category,crisis,negative", PATTERN_FAMILIES + PATTERN_FAMILIES_GHI + PATTERN_FAMILIES_JKL,
+                         ids=[f[0] for f in PATTERN_FAMILIES + PATTERN_FAMILIES_GHI + PATTERN_FAMILIES_JKL])
 def test_pattern_families_escalate_their_kind_and_not_the_negative_beside_it(family, category, crisis, negative):
     concern = detect(crisis)
     assert concern.escalate and concern.category == category, (family, concern)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from .risk import LEVELS, Concern, rank
 
 _NEG = re.compile(r"\b(not|never|no|don'?t|didn'?t|wouldn'?t|won'?t|isn'?t|ain'?t|nor)\b|n't\b", re.I)
+_NOT = re.compile(r"\b(not|never)\b|n't\b", re.I)  # a verb denied ("I'm not retiring"), not a thing absent ("no reception")
 
 
 def _any(*patterns: re.Pattern) -> re.Pattern:
@@ -29,7 +30,7 @@ PAST_OR_HELPING = re.compile(
     r"(in|at|during) (college|uni|university|high school|my teens|my twenties)|(took|had|got|after) (treatment|therapy|counselling|help)|"
     r"i haven'?t (for|since)|doing (well|great|fine|good) (now|these days)|glad i stuck around|i'?m (happy|proud|thirty|fine) now|"
     r"(in )?a good place now|warning signs|prevention|support (her|him|them)|one of my (kids|students|clients|patients)|volunteer|peer support|"
-    r"how (do|can|should|would) i (like |best |even )?(help|support|talk|ask|bring)|ask (a|my|the) (patient|client|student)|"
+    r"how (do|can|should|would) i (like |best |even )?(help|support|talk|ask|bring)|what (do|should|can|would) (i|we|mods|staff|parents) (say|do)\b[^.?!]{0,40}\bif\b|(awareness|prevention|first aid|safetalk|asist) (course|training|session|workshop)|spot the signs|ask (a|my|the) (patient|client|student)|"
     r"(talk|speak) to (my|a|her|him) \w+ about|and i said no|never once|died (of|from)|turned (things|it|my life|me) (a)?round|"
     r"got me (into|onto|through)|(police|coroner|inquest|verdict|they) (say|said|ruled|recorded|think)( that)? (it'?s|it was|it) (a )?suicide|ruled (a |it )?(a )?suicide|(came|come|got) out the other side|(years|months) sober|sober (now|today|for)|paid (it|the last of it|them) off)\b", re.I)
 FICTION = re.compile(
@@ -39,7 +40,7 @@ FICTION = re.compile(
 PAST_HELPING_OR_FICTION = _any(PAST_OR_HELPING, FICTION)
 LEAVING = re.compile(
     r"\b(last day|retir\w*|moving|move (to|into)|new (job|phone|number|flat|house)|cake|party|airport|flight|flying|holiday|"
-    r"trip|contract|(?<!failed )(?<!failed the )(?<!failed my )(?<!failing )exams?|chemo|degrees|weather|climate|visa|leavers?|yearbook|signal|reception|coach trip|semester|term|graduat\w*|emigrat\w*|abroad|on this number|hotel|camping|civilian|discharged|notice|resign\w*|surgery|operation)\b", re.I)
+    r"trip|contract|(?<!failed )(?<!failed the )(?<!failed my )(?<!failing )exams?|chemo|degrees|weather|climate|visa|leavers?|yearbook|signal|reception|coach trip|semester|term|graduat\w*|emigrat\w*|abroad|(mat(ernity)?|paternity|parental|annual|study) leave|on this number|hotel|camping|civilian|discharged|notice|resign\w*|surgery|operation)\b", re.I)
 
 # a story on a screen or a page, named so (narrower than FICTION: "show me", "a game" and "play" are left out)
 STORY = re.compile(r"\b(novel|book|film|movie|episode|on the (telly|tv)|soap|storyline|plot|spoilers?|sitcom|chapter|character|crime (show|drama)|on the news)\b", re.I)
@@ -52,7 +53,7 @@ PAST_HELPING_OR_HYPERBOLE = _any(PAST_OR_HELPING, HYPERBOLE)
 RECOVERED = re.compile(
     r"\b((\w+ )?years ago|years back|(a while|a bit|some time|a few years|ages) (back|ago)|used to|back (then|when)|when i was (a teen(ager)?|younger|a kid)|turned (things|it|my life|me) (a)?round|"
     r"got me (into|onto|through)|(came|come|got) out the other side|(years|months) sober|sober (now|today|for)|paid (it|the last of it|them) off|"
-    r"glad i stuck around|(in )?a good place now|i'?d got to the point|(took|had|got|after) (treatment|therapy|counselling|help))\b", re.I)
+    r"glad i stuck around|(in )?a good place now|i'?d got to the point|back in ('|19|20)\d\d|it passed|(took|had|got|after) (treatment|therapy|counselling|help))\b", re.I)
 LEAVING_OR_PAST = _any(LEAVING, RECOVERED)
 # medicine taken as prescribed ("the tablets are on the table, I take them with breakfast")
 ROUTINE = re.compile(r"\b(with (my )?(breakfast|dinner|tea|food|meals?)|every (morning|night|day)|(pill|dosette|weekly) (box|organi[sz]er)|as prescribed|for (my|his|her) (blood pressure|heart|cholesterol))\b", re.I)
@@ -72,7 +73,8 @@ OTHERS_EXPLAINED = _any(PAST_HELPING_OR_FICTION, LEAVING)  # someone else's good
 DENIAL = re.compile(
     r"\b(i'?m|i am|im) not (suicidal|in (any )?danger|(going to|gonna) (hurt|kill|do anything)|thinking (of|about) (ending|hurting|killing))|"
     r"\bi('?d| would) never (do anything|hurt|kill)|\b(i )?(don'?t|do not|dont) (want|wanna)( to)? (die|hurt (myself|him|her|anyone)|kill (myself|him|her))\b|"
-    r"\bnot suicidal\b|\bnever (thought|think) about (killing|ending|hurting)", re.I)
+    r"\bnot suicidal\b|\bnever (thought|think) about (killing|ending|hurting|topping)|\bnot (thinking|thought) (of|about) (hurting|killing|harming) (anyone|anybody|him|her|them|myself)|"
+    r"\b(i'?m|i am|im) not in that (place|headspace|space)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -490,6 +492,43 @@ MORE_SUICIDE: tuple[Rule, ...] = (
        r"\b(saying|said|says) (sorry|goodbye) and (goodbye|sorry)\b|\btexted (me|us) goodbye\b|\b(location|find my \w+)\b[^.?!]{0,30}\b(cliffs?|bridge|tracks|river|reservoir|quarry)\b|"
        r"\bon the (phone|line) (to me )?from the (bridge|cliff|roof|ledge)\b(?= and|,|\.|$| he| she| saying)|\b(he|she) says (he'?s|she'?s) going over\b",
        negatable=False, defused_by=OTHERS_EXPLAINED),
+    # written on tune_j, tune_k, tune_l (session 6)
+    _r("suicide", "elevated", "asks about a way to die",
+       r"\bdoes (the |a |an )?(car|ute|diesel|petrol)\b[^.?!]{0,50}\b(garage|exhaust|hose)\b[^.?!]{0,30}\bwork\b|\bdoes (the |a )?(exhaust|hose)\b[^.?!]{0,50}\bwork\b|"
+       r"\b(what|how much) (height|drop|fall)\b[^.?!]{0,50}\b(to be sure|survivable|fatal|for a person|definitely)\b|"
+       r"\b(tox(icology)? (screen|report)|post-?mortem)\b[^.?!]{0,40}\b(pick up|detect|show up|find)\b", negatable=False, defused_by=PAST_HELPING_OR_FICTION),
+    _r("suicide", "elevated", "does not expect to be alive",
+       r"\bwon'?t be (around|here) to (argue|deal with|care|worry|find out|pay|explain|face|sort|clean up)\b|"
+       r"\bnot (planning|going|expecting|intending) (on|to) (see|seeing|make it to|making it to|be around for|being around for) "
+       r"(\d+|the day after|next (year|week|month|christmas|birthday|spring|summer)|christmas|my (next )?birthday|the (new year|spring|summer|winter)|another (year|winter|birthday|christmas))\b|"
+       r"\b(clock(ing)? off|go(ing)? 10-7) (permanently|for good|forever)\b|\b(take|taking|took) (the|my) (boat|tinny|dinghy|kayak)\b[^.?!]{0,60}\b(not (bringing (her|it|myself) back|coming back)|forget to come (in|back|home)|won'?t be coming back)\b|"
+       r"\bi'?m ending it\b(?! with)|\b(just )?a matter of when now\b|\bit'?s easy when you know it'?s (nearly|almost) over\b|\bthere aren'?t many (shifts |days )?left\b[^.?!]{0,20}\b(anyway|good|fine)\b",
+       negatable=False, defused_by=LEAVING_OR_PAST),
+    _r("suicide", "elevated", "wishes not to be alive",
+       r"\bwouldn'?t (bother )?(to )?swerv(e|ing)\b|\bwouldn'?t mind if (the|a) (tractor|quad|car|truck|ute|bike|tree)\b[^.?!]{0,30}\b(rolled on|hit|fell on|crushed|got) me\b|"
+       r"\bif i hit a tree,? i hit a tree\b|\bhalf hop(e|ing)\b[^.?!]{0,40}\b(finds? something|something bad|bad news)\b|"
+       r"\b(since|now) i('?ve)? (made up my mind|decided)\b[^.?!]{0,40}\b(relie\w*|calm|peace|good sleep|lighter)\b|\b(relie\w*|calm|at peace|lighter)\b[^.?!]{0,40}\bsince i (made up my mind|decided)\b",
+       negatable=False, defused_by=LEAVING_OR_PAST),
+    _r("suicide", "elevated", "feels a burden to others",
+       r"\b(i'?m|i am) (just )?(the|an|a) (\w+ ){1,2}(dragging|pulling) (them|everyone|the lot of them|my family|the family|us all|the whole lot)( of them)? (down|under)\b|"
+       r"\b(i'?m|i am) (just )?(dragging|pulling) (them|everyone|my family|the family|the lot of them|us all) (down|under)\b", negatable=False),
+    _r("suicide", "elevated", "has tried before and the wish is back",
+       r"\b(tried|attempt\w*|overdos\w*|survived|went off|drove into|jumped)\b.{0,120}\b((still )?(kinda |a bit )?(mad|angry|gutted|disappointed) (that )?it (didn'?t|did not) work|"
+       r"should(n'?t)?( have|'?ve) finished (it|the job)|not sure i'?m glad|bad luck,? not good|(it'?s|the (pull|urge|thoughts?|feeling)('?s| is| are)) (all )?back|"
+       r"feel(ing)? (exactly )?(how|like) i did (then|before)|still (want|wanna) (out|to die|to go))\b|\bi still think i should(n'?t)?( have|'?ve) finished it\b",
+       negatable=False),
+    _r("suicide", "elevated", "puts affairs in order",
+       r"\b(life (policy|insurance|cover)|policy)\b[^.?!]{0,40}\b(two[- ]year|suicide) (clause|exclusion)\b|\bpast the (two[- ]year|suicide) clause\b|"
+       r"\b(squar\w*|pa(y|id|ying) off|settl\w*|clear\w*)\b[^.?!]{0,40}\b(debts?|tabs?|bills?)\b.{0,60}\bleave (it|things|everything) (clean|tidy|sorted|square)\b",
+       negatable=False),
+    _r("suicide", "imminent", "has the means at hand",
+       r"\b(morphine|fentanyl|midaz\w*|ketamine|pentobarb\w*|lethabarb|green dream|sux|vials?|ampoules?)\b[^.?!]{0,40}\b(home|wastage|in (my|a) (bag|car|locker|glovebox|lunchbox))\b|"
+       r"\b(pocket\w*|nick\w*|steal\w*|stole|swip\w*|squirrel\w*)\b[^.?!]{0,15}\b(morphine|fentanyl|midaz\w*|ketamine|opioids?|oxy\w*|pentobarb\w*|vials?|ampoules?)\b|"
+       r"\b(sav(ing|ed)|stockpil\w*|hoard\w*|collect(ing|ed)|stash\w*)\b[^.?!]{0,20}\b(my |the |all my )?(antidepressants|anti-depressants|sleepers|sleeping (pills|tablets)|benzos|diazepam|valium|opioids?|oxy\w*|morphine|codeine)\b|"
+       r"\b(shotgun|gun|rifle|pistol)\b[^.?!]{0,40}\bnot for (the )?(foxes|rabbits|roos|deer|pests|vermin|hunting|the range|work|the farm)\b|"
+       r"\b(paraquat|drench|cyanide|strychnine|the drum|chemicals?)\b.{0,80}\b(go|going|keep|kept|just|sit|sat|sitting)( out( there)?( to| and)?)? (look|looking|stare|staring) at (it|them)\b|"
+       r"\bdoing it after my last \w+\b",
+       negatable=False, defused_by=STORY_OR_ROUTINE),
 )
 MORE_SELF_HARM: tuple[Rule, ...] = (
     _r("self_harm", "imminent", HARMING_NOW,
@@ -509,6 +548,17 @@ MORE_SELF_HARM: tuple[Rule, ...] = (
        r"\b(girlfriend|boyfriend|friend|sister|brother|daughter|son|she|he) cuts\b(?! (hair|the|his|her|my|a|up|out|off|in|through|it|wood|grass|class|corners|back))|"
        r"\bhitting (his|her) own (legs|arms|head)\b",
        negatable=False, defused_by=PAST_HELPING_OR_FICTION),
+    # written on tune_j, tune_k, tune_l (session 6)
+    _r("self_harm", "imminent", HARMING_NOW,
+       r"\b(currently|rn|right now|atm)\b[^.?!]{0,10}\bcutting\b(?! (my|his|her|the|a|some|up|out|back|down|off|it)\b)|\bcutting (rn|right now|atm)\b|"
+       r"\b(lighter|flame|cigarette|blade|knife|razor)\b[^.?!]{0,20}\b(against|on|to|into) my (arm|wrist|leg|thigh|skin|hand|stomach)\b[^.?!]{0,30}\b(now|as i (type|write|talk)|right now)\b",
+       negatable=False, defused_by=STORY),
+    _r("self_harm", "elevated", "harms themselves",
+       r"\b(put|putting|hold|holding|press\w*|keep putting) my (bare )?(hand|arm|palm|fingers?)\b[^.?!]{0,20}\b(on|against) the (hot )?(exhaust|stove|hob|iron|oven|kettle|forge)\b|"
+       r"\b(scratch|scrub|scrape|claw)\w* (myself|my (skin|arms?|legs?|face)) (raw|bloody|till it bleeds|until it bleeds|till i bleed|until i bleed)\b|"
+       r"\bsh is the only\b|\bsharpener blade\b|\bblades? (out of|from) (my|the|a) sharpener\b|\bjust to feel (it|something|anything)\b[^.?!]{0,40}\b(hot|burn|exhaust|stove|blade|cut)\w*\b|"
+       r"\b(hot|burn|exhaust|stove|blade|cut)\w*\b[^.?!]{0,80}\bjust to feel (it|something|anything)\b",
+       negatable=False, defused_by=re.compile(r"\b(accident\w*|by mistake|oops|eczema|dermatitis|rash|tattoo|chef|cooking|welding)\b(?! (it|that) (is|was)n'?t)", re.I)),
 )
 MORE_HARM_TO_OTHERS: tuple[Rule, ...] = (
     _r("harm_to_others", "imminent", "is about to hurt someone",
@@ -530,6 +580,15 @@ MORE_HARM_TO_OTHERS: tuple[Rule, ...] = (
        r"\b(stood|standing) over (him|her|them)\b.{0,60}\b(pillow|knife|hurt|easy)\b|\bnever wanted to (hurt|kill) (someone|anyone|anybody|\w+) (so much|more)\b|"
        r"\b(he|she|they)('?s| is| are|'?re)? (going to|gonna|'?ll|will) regret what (he|she|they) did\b|\b(want|make) (him|her|them) (to )?(know|feel) what it feels like to be (scared|hurt|afraid|frightened)\b",
        negatable=False, defused_by=STORY),
+    # written on tune_j, tune_k, tune_l (session 6)
+    _r("harm_to_others", "imminent", "is about to hurt someone",
+       r"\b(gun|knife|rifle|pistol|shotgun)\b.{0,60}\b(bring|bringing|take|taking) it to (school|class|work|college)\b|"
+       r"\b(bring|bringing|take|taking) (a|the|my|his|her)( dad'?s| mum'?s| brother'?s)? (gun|knife|rifle|pistol|shotgun) to (school|class|work|college)\b|"
+       r"\b(going|go|heading|drive|driving) (to|round to|over to) (his|her|their) (house|place|flat)\b[^.?!]{0,30}\b(beat|hurt|kill|stab|smash)\b|"
+       r"\b(shotgun|gun|rifle|knife|pistol)\b.{0,60}\bwaiting for (the|those|that) \w+( \w+)?\b|\bwaiting for (the|those|that) \w+( \w+)? with (the|a|my) (shotgun|gun|rifle|knife|pistol)\b",
+       negatable=False, defused_by=re.compile(r"\b(fox|foxes|rabbits?|roos?|deer|ducks?|pigeons?|vermin|rats?|hunt\w*|range|cook\w*|food tech|chef|film|movie|game|book)\b", re.I)),
+    _r("harm_to_others", "elevated", THOUGHTS_OF_HARM,
+       r"\bwhat i'?d do to (him|her|them|the \w+|my \w+) if i (got|had|caught)\b", negatable=False, defused_by=STORY),
 )
 MORE_ABUSE: tuple[Rule, ...] = (
     _r("abuse", "imminent", "is in danger from someone now",
@@ -547,6 +606,12 @@ MORE_ABUSE: tuple[Rule, ...] = (
        r"\btaken the phone (out of|from) my room\b|\b(husband|wife|partner|boyfriend|girlfriend|bloke|dad|father|stepdad|son|brother)('?s)? (choked|strangled|punched|kicked|slapped|shoved) (her|him|my \w+)\b|"
        r"\b(had|pointed|held|put) (it|the gun|a gun|the pistol|the rifle|the knife|a knife) (on|at) me\b|\b(order|dvo|avo|injunction)\b.{0,80}\b(guns?|firearms?|rifles?)\b|\b(guns?|firearms?)\b.{0,80}\b(order|dvo|avo|injunction)\b",
        negatable=False, defused_by=PAST_HELPING_OR_STORY),
+    # written on tune_j, tune_k, tune_l (session 6)
+    _r("abuse", "elevated", "is hurt or controlled by someone",
+       r"\b(roughs?|roughed|roughing) me up\b|\bgot me with the (kettle|plate|pan|mug|bottle|glass|remote|iron)\b|"
+       r"\b(throws?|threw|chucks?|chucked) (things|stuff|plates|bottles|glasses|mugs|the kettle|a glass|a bottle|a plate) at me\b|"
+       r"\b(pins?|pinned|pinning) me down\b|\b(keeps?|kept|been) touching me\b",
+       negatable=False, defused_by=re.compile(r"\b(toddler|baby|two-year-old|cat|dog|kitten|puppy|wrestl\w*|judo|jiu|bjj|sparring|tickl\w*|game|film|movie|book)\b", re.I)),
 )
 MORE_MEDICAL: tuple[Rule, ...] = (
     _r("medical_emergency", "imminent", MEDICAL,
@@ -560,6 +625,12 @@ MORE_MEDICAL: tuple[Rule, ...] = (
        r"\bcan'?t get (any )?air in\b|\b(tablets|pills|meds|insulin|dose)\b[^.?!]{0,20}\b(twice|double)\b[^.?!]{0,40}\b(dizzy|funny|faint|sick|shaky)\b|"
        r"\bcoffee grounds\b|\b(sick|vomit\w*|throwing up|coughing up)\b[^.?!]{0,15}\bblood\b|\b(off the (grog|drink|booze)|stopped drinking)\b.{0,60}\b(shaking|seeing things|fits?)\b|\bseeing things on the walls\b",
        negatable=False, defused_by=PAST_HELPING_OR_STORY),
+    # written on tune_j, tune_k, tune_l (session 6)
+    _r("medical_emergency", "imminent", MEDICAL,
+       r"\b(fainted|passed out|collapsed)\b[^.?!]{0,40}\b(can'?t get up|can'?t move|won'?t wake)\b|"
+       r"\b(mixed|mixing)\b[^.?!]{0,30}\b(bleach|chlorine|ammonia|chemicals)\b.{0,60}\b(can'?t (get a |catch my )?breath|chest|cough\w*|dizzy)\b|"
+       r"\b(snake|adder)\b[^.?!]{0,10}\b(got|bit|bitten)\b|\bworst headache of my life\b|\bthunderclap\b",
+       negatable=False, defused_by=PAST_HELPING_OR_HYPERBOLE),
 )
 
 RULES: tuple[Rule, ...] = (SUICIDE + MORE_SUICIDE + SELF_HARM + MORE_SELF_HARM + HARM_TO_OTHERS + MORE_HARM_TO_OTHERS + ABUSE + MORE_ABUSE
@@ -583,10 +654,10 @@ def match(text: str) -> Concern:
     concerns = 0
     for rule in RULES:
         for m in rule.pattern.finditer(text):
-            if rule.negatable and _negated(text, m.start()):
+            if (rule.negatable and _negated(text, m.start())) or _disavowed(text, m.start(), m.end()):
                 continue
             level = rule.level
-            if rule.defused_by is not None and rank(level) > rank("concern") and rule.defused_by.search(text):
+            if rule.defused_by is not None and rank(level) > rank("concern") and _defuses(rule.defused_by, text):
                 if rule.defused_by in _DROPPED_WHEN_PERFORMED and PERFORMED.search(text):
                     continue  # a story on a screen or a page: nothing to keep an ear on
                 level = "concern"
@@ -598,6 +669,8 @@ def match(text: str) -> Concern:
         return Concern()
     found, rule, matched = best
     level = "elevated" if found == rank("concern") and concerns > 1 else LEVELS[found]
+    if level == "elevated" and matched.lower().startswith("suicid") and denies(text):
+        level = "concern"  # the word named beside a denial ("Memorial for Steve. Suicide. I'm not in that place myself")
     return Concern(rule.category, level, rule.reason, matched, source="rules")
 
 
@@ -609,3 +682,19 @@ def denies(text: str) -> bool:
 def _negated(text: str, start: int) -> bool:
     before = text[:start].split()[-3:]
     return bool(_NEG.search(" ".join(before)))
+
+
+# Said and taken back at once, whatever the rule: "not thinking of hurting anyone", "never thought about topping
+# myself", "kms (i will not)". ("Can't stop thinking of hurting him" is not: the negation must be a bare one.)
+_DISAVOWED_BEFORE = re.compile(r"(^|[^'\w])(not|never|no longer)\s+((really|even|once|ever)\s+)?"
+                               r"((thinking|thought|think|planning|planned|wanting)\s+(of|about|to)\s+)?$", re.I)
+_TAKEN_BACK_AFTER = re.compile(r"^\W{0,3}(\(?i (will|would) not\b|\(?i won'?t\b|not literally\b)", re.I)
+
+
+def _disavowed(text: str, start: int, end: int) -> bool:
+    return bool(_DISAVOWED_BEFORE.search(text[max(0, start - 40):start]) or _TAKEN_BACK_AFTER.search(text[end:end + 20]))
+
+
+def _defuses(context: re.Pattern, text: str) -> bool:
+    """Context defuses a match where it is said, not denied ("I'm not retiring. Just won't need it.")."""
+    return any(not _NOT.search(" ".join(text[:m.start()].split()[-2:])) for m in context.finditer(text))
