@@ -41,6 +41,16 @@ def _after(policy, asked: str | None, said: str, before: tuple[str, ...] = ()):
     ("Are you thinking about hurting anyone else?", "my brother. when he gets back.", "elevated", "harm_to_others"),
     ("Do you have the pills with you right now?", "yeah they're in my bag", "imminent", "suicide"),
     ("Did you take more than the packet says?", "yeah the whole lot", "imminent", "medical_emergency"),
+    # terse, stoic and oblique answers
+    ("Do you ever think about ending your life?", "There's nights.", "elevated", "suicide"),
+    ("Are you thinking of suicide?", "You could say that.", "elevated", "suicide"),
+    ("Have you had thoughts of killing yourself?", "Well. I wouldn't rule it out.", "elevated", "suicide"),
+    ("Are you safe on your own tonight?", "Doubt it.", "elevated", "suicide"),
+    ("Can you keep yourself safe until the morning?", "Couldn't promise you that.", "elevated", "suicide"),
+    ("Does she hit you?", "When she's been drinking.", "elevated", "abuse"),
+    ("Have you been burning yourself?", "Wasn't an accident, put it that way.", "elevated", "self_harm"),
+    ("Do you need an ambulance?", "Yes. Please.", "imminent", "medical_emergency"),
+    ("When you say worn out with it all, do you mean tired of living?", "Could be. I dunno.", "elevated", "suicide"),
 ])
 def test_an_answer_that_carries_the_risk_escalates(policy, asked, said, level, category):
     assert _after(policy, None, said).level == "none", "the answer alone must carry nothing, or the test tests nothing"
@@ -57,6 +67,9 @@ def test_an_answer_that_carries_the_risk_escalates(policy, asked, said, level, c
     ("Do you have a plan for tomorrow?", "yeah, dentist at nine then work"),
     ("Are you going to end it with him, do you think?", "Yeah. Tonight, probably."),
     ("Have you had thoughts of suicide?", "Years ago, at uni. Not since I got help."),
+    ("Has anyone ever hurt you?", "My stepfather, back in the sixties. Long dead now."),
+    ("Is there a gun in the house?", "Just an old air rifle. Couldn't hurt a pigeon with it."),
+    ("Do you have a plan for the weekend?", "There's days I'd like one."),
 ])
 def test_an_answer_that_does_not_carry_it_does_not_escalate(policy, asked, said):
     assert not _after(policy, asked, said).escalate

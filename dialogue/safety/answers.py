@@ -7,7 +7,7 @@ trained to ask about suicide directly and to take an answer that does not rule i
 agent's last words (as heard: a reply cut by a barge-in holds only what was played) and the answer's first
 and last words, and only ever raises what the other members found.
 
-Written on the tuning part (`answers_a`, `_d`, `_e`; benchmarks/safety_sets/README.md); the held-out and final
+Written on the tuning part (`answers_a`, `_d`, `_e`, and `_h` since session 6; benchmarks/safety_sets/README.md); the held-out and final
 parts (`answers_b`, `_c`, `_f`, `_g`) were never read line by line.
 """
 from __future__ import annotations
@@ -49,6 +49,7 @@ IDEATION = (r"suicid\w*|kill(ing)? yourself|end(ing)? (it all|things)\b(?! with)
             r"not (want(ing)? to )?(be |being )?(alive|here|around)|not (to )?wake up|not waking up|(want(ing)?|wish you could) (to )?die|"
             r"wanting to be dead|wish(ing)? you (were|was) dead|better off dead|(about|of) (death|dying)|think(ing)? about dying|unalive|"
             r"ending it\b(?! with)|end it\b(?! with)|(do you )?mean (your|ending your) life|stop (living|existing)|give up on life|disappear for good|can'?t go on|"
+            r"not (going|carrying) on|tired of (living|life|being alive)|"
             r"(these|those|the|your) (dark |bad )?thoughts")
 # The gravest first: a question about a plan usually follows one about thoughts, and both may be in one reply.
 QUESTIONS: list[tuple[re.Pattern, Question]] = [
@@ -67,7 +68,7 @@ QUESTIONS: list[tuple[re.Pattern, Question]] = [
     # asked so that "no" is the dangerous answer: the person is not breathing, not awake
     (_q(r"\b(can you breathe|(is|are) (he|she|they) (breathing|conscious|awake|responding)|can you stay awake|can (he|she|they) hear you)"),
      Question("a medical emergency", "medical_emergency", "no", "imminent")),
-    (_q(r"\b((took|take|taken|swallowed) (more|too many|extra|the whole|a lot)|more than (the|it) (box|packet|label|dose)|overdos\w*|"
+    (_q(r"\b((need|want|call|get|send) (you )?(an|the) ambulance|(took|take|taken|swallowed) (more|too many|extra|the whole|a lot)|more than (the|it) (box|packet|label|dose)|overdos\w*|"
         r"trouble breathing|(hard|struggling) to breathe|chest (pain|hurt|tight)|still bleeding|bleeding (a lot|badly|heavily)|"
         r"pass(ed|ing) out|feel(ing)? faint|drowsy|(throat|lips|tongue) (swell|closing|tight))"),
      Question("a medical emergency", "medical_emergency", "yes", "imminent")),
@@ -95,7 +96,7 @@ _FILLER = re.compile(r"^(\W+|(um+|uh+|er+|erm|hm+|oh|well|so|like|okay|ok|honest
 _NO = _q(r"^(no+|nope|nah|na|not (at all|really|like that|me|that|ever|once|since)|never|god no|hell no|of course not|"
          r"absolutely not|definitely not|no way|i'?d never|i would never|i'?m not|i don'?t|i didn'?t|i haven'?t|i wouldn'?t|"
          r"not a chance|nothing like that|no no|it'?s not|he'?s not|she'?s not|he doesn'?t|she doesn'?t|he hasn'?t|she hasn'?t|"
-         r"nobody|no one|nothing|probably not|not when)\b")
+         r"nobody|no one|nothing|probably not|not when|shouldn'?t think so|(i )?doubt it|not with (myself|me)|hardly)\b")
 # "I'm fine": safe, whichever way the question was put
 _FINE = _q(r"^((i'?m|i am|we'?re) (fine|okay|ok|good|alright|all right|safe)|all good)\b")
 _YES = _q(r"^(yes|yeah|yea|yep|yup|ya|aye|mhm+|mm+|mm+ ?hm+|uh[- ]?huh|i (have|am|do|did|guess|suppose|think so|think about it)|"
@@ -104,11 +105,17 @@ _YES = _q(r"^(yes|yeah|yea|yep|yup|ya|aye|mhm+|mm+|mm+ ?hm+|uh[- ]?huh|i (have|a
           r"i'?ve thought about it|it'?s crossed my mind|crossed my mind|on and off|now and then|here and there|"
           r"more than i'?d like|i'?ve (made up my mind|decided)|more than ever|(most|part|some) of (me|the time)|every single|"
           r"(they|it) never (left|went away|stopped)|(they'?re|it'?s|they are|it is) (always )?(kind of )?(around|there|back)|crossed it|only when|"
-          r"not gonna lie|i won'?t lie|that'?s right|correct|exactly|right|pretty much|basically)\b")
+          r"not gonna lie|i won'?t lie|that'?s right|correct|exactly|right|pretty much|basically|"
+          r"(you )?could say that|there'?s (days|nights|times|been times)|suppose (i (do|have|am|did)|so)|bit|"
+          r"that'?s why i'?m? ?(rang|called|phoned|calling|ringing|texted|here)|i'?d be lying if i said (no|never|not)|"
+          r"(worried|scared|afraid|tempted),? (aye|yes|yeah)|when (he|she|they)('?s| has| have|'?ve| gets?| had| is| are| been)|"
+          r"wouldn'?t be the first time)\b")
 _YES_WORD = _q(r"\b(yes|yeah|yep|yup)\b")
 _HEDGE = _q(r"^(i don'?t know|dunno|idk|i'?m not sure|not sure|maybe|might be|could be|perhaps|possibly|define|"
             r"what if i (am|was|did|said)|(why,? )?(would|does) it matter|what does it matter|why (do you ask|does it matter)|"
-            r"depends|i'?d rather not|i don'?t want to (say|talk|answer|get)|can'?t say|doesn'?t everyone|who doesn'?t|"
+            r"depends|i'?d rather not|i don'?t want to (say|talk|answer|get)|can'?t say|doesn'?t every(one|body)|who doesn'?t|"
+            r"(i )?(wouldn'?t|can'?t|couldn'?t) rule it out|hard to say|might'?ve|might have|let'?s just say|accidents happen|everybody|"
+            r"i'?ve thought about (a lot of|lots of|many|all sorts of) things|nothing (the|a|my) (doctor|nurse|gp)|"
             r"not (right )?now|not (tonight|today)|i wouldn'?t say no|i'?m trying not to|(it )?doesn'?t matter|what do you think|not yet|not exactly|who knows|what'?s the point|(it'?s |is )?complicated|i can try|i'?ll try)\b")
 _HEDGE_ANYWHERE = _q(r"\b(i don'?t know|i dunno|dunno|idk|maybe|not sure)\b")
 # a soft no that goes on to say some of it ("not really... sometimes when I'm driving", "not really hurt. just scratched")
@@ -122,16 +129,21 @@ _REFUSAL = _q(r"\b(i'?m not telling|not telling you|not going to tell|won'?t tel
               r"get (him|her|them) in trouble|if i said yes|what would you do if|don'?t call|change the subject|"
               r"not supposed to (tell|say)|why (do )?you ask|next question|can'?t talk (now|right now)|don'?t worry about me|"
               r"can(no|')t (say no|promise)|cannot promise|talk about something else|not answering|can'?t talk about (that|it)|stop asking|"
-              r"ask me (again )?tomorrow)\b")
+              r"ask me (again )?tomorrow|couldn'?t promise|what'?ve you heard|what have you heard|who told you)\b")
 # Over: said to be in the past, with nothing said to be now
 _PAST = _q(r"\b(used to|years ago|(a )?long time ago|not anymore|not any more|in the past|back then|back in|before(?=,)|"
            r"last (week|month|year|winter|summer|spring|autumn|fall)|the last time i|not since|for (a while|some months|some weeks)|"
            r"when i was (younger|a teen\w*|a kid|at)|(at|when i was) (fifteen|sixteen|seventeen|\d\d)|(19|20)\d\d|"
            r"i'?m (out|better|doing better) now|doing better|not for (many|years|a long)|in therapy|(doctor|therapy|therapist) helped|"
-           r"got help|i'?m past (it|that)|behind me)\b")
+           r"got help|i'?m past (it|that)|behind me|at the time|long dead)\b|^then,? yes\b")
 _PRESENT = _q(r"\b(still|again|lately|these days|every (day|night)|tonight|at the moment|now also|more and more)\b")
 _NAMES_SOMEONE = _q(r"^(my |his |her |the )?(dad|father|mum|mom|mother|stepdad|stepfather|stepmum|stepmom|uncle|aunt|brother|sister|"
-                    r"husband|wife|partner|boyfriend|girlfriend|ex|son|daughter|boss|neighbou?r|cousin|grandad|grandpa|coach|teacher|him|her|he|she)\b")
+                    r"husband|wife|partner|boyfriend|girlfriend|ex|son|daughter|boss|neighbou?r|cousin|grandad|grandpa|coach|teacher|him|her|he|she|"
+                    r"grandson|granddaughter|nephew|niece|son-in-law|daughter-in-law|carer|lodger|foreman|landlord)\b")
+_ADMITS = _q(r"\b(wasn'?t an accident|not an accident|on purpose)\b")
+# means named in an answer, and said to be out of reach or harmless ("Air rifle for the rats. Couldn't hurt a rabbit.")
+_HARMLESS = _q(r"\b(couldn'?t hurt|wouldn'?t hurt a|locked (up|away)|(took|taken|handed) (them|it|the guns?) (off|away|in)|"
+               r"not loaded)\b")
 _ASKS = _q(r"^(are|do|does|did|have|has|is|can|could|would|will)\b")
 _ANAPHOR = _q(r"\b(that|this|those|it|so|way|like that)\b")
 
@@ -176,7 +188,7 @@ def answer(text: str) -> str | None:
     for kind, pattern in (("no", _NO), ("yes", _YES)):
         if len(sentences[-1].split()) <= 3 and pattern.match(sentences[-1]):
             return kind
-    if any(_YES_WORD.search(x) for x in sentences[:2]) and not _NO.match(said):
+    if (any(_YES_WORD.search(x) for x in sentences[:2]) or _ADMITS.search(said)) and not _NO.match(said):
         return "yes"
     if _NAMES_SOMEONE.match(said):
         return "someone"
@@ -206,11 +218,11 @@ def hear(agent_words: str | None, text: str, *, context: str | None = None, fall
         return Concern()
     said = answer(text)
     cat = q.category or context or fallback or "suicide"
-    if q.risky == "yes" and said in ("yes", "hedge", None) and over(text):
+    if q.risky == "yes" and said in ("yes", "hedge", "someone", None) and over(text):
         return Concern(cat, "concern", f"said it was in the past when asked about {q.topic}", text[:60], source="answer")
     if said == "someone" or (said is None and q.needs_context):  # "My birthday." to "Have you picked a day?"
         said = "yes" if q.content_is_yes else None
-    elif said is None and q.content_is_yes and q.level == "imminent" and not _denials(_sentences(text)):
+    elif said is None and q.content_is_yes and q.level == "imminent" and not _denials(_sentences(text)) and not _HARMLESS.search(text):
         said = "yes"  # "The river near the station." to "Have you thought about how?"
     risky = said == q.risky or said == "hedge"
     if not risky:
