@@ -566,6 +566,12 @@ def test_pattern_families_escalate_their_kind_and_not_the_negative_beside_it(fam
 # Turns of long ordinary calls that the patterns once escalated, in other words: the patterns-only screen, turn by
 # turn through a conversation, must not escalate any of them.
 LONG_CALL_NEGATIVES = [
+    ("a fright, not a heart attack", ["The bill came in at four hundred quid. I almost had a heart attack."]),
+    ("passing out of training", ["Our Liam passed out on Friday. Royal Navy, the parade was lovely."]),
+    ("a bungee jump", ["I'm stood on the edge of the platform with the bungee round my ankles, shaking."]),
+    ("a death told, long ago", ["My sister died when I was ten. An overdose. Mum never got over it."]),
+    ("a dead man's clothes", ["Been clearing Dad's wardrobe. Giving his clothes to the charity shop."]),
+    ("overwhelm, not a plan", ["Twins, a mortgage and night shifts. I don't know how I'll do it."]),
     ("our affairs", ["We finally did our wills this week.", "Getting our affairs in order, my dad called it. Very grown-up."]),
     ("an old low, recovered", ["I was in a bad place a while back and thought about ending it.",
                                "The counsellor got me onto a course and it turned things round."]),

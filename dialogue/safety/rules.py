@@ -57,7 +57,9 @@ RECOVERED = re.compile(
 LEAVING_OR_PAST = _any(LEAVING, RECOVERED)
 # medicine taken as prescribed ("the tablets are on the table, I take them with breakfast")
 ROUTINE = re.compile(r"\b(with (my )?(breakfast|dinner|tea|food|meals?)|every (morning|night|day)|(pill|dosette|weekly) (box|organi[sz]er)|as prescribed|for (my|his|her) (blood pressure|heart|cholesterol))\b", re.I)
-STORY_OR_ROUTINE = _any(STORY, ROUTINE)
+# a thrill on purpose: the edge of a bungee platform, a high dive
+THRILL = re.compile(r"\b(bungee|elastic round|abseil\w*|zip ?wire|high dive|diving board|harness|skydiv\w*|parachut\w*)\b", re.I)
+STORY_OR_ROUTINE = _any(STORY, ROUTINE, THRILL)
 STORY_ROUTINE_OR_RECOVERED = _any(STORY, ROUTINE, RECOVERED)
 # lines being learnt or rehearsed aloud
 STAGE = re.compile(r"\b(rehears\w*|audition\w*|monologue|my lines|the line|in character|try it again|the role)\b|"
@@ -370,7 +372,7 @@ ABUSE: tuple[Rule, ...] = (
 MEDICAL_EMERGENCY: tuple[Rule, ...] = (
     _r("medical_emergency", "imminent", MEDICAL,
        r"\b(chest pain|(can'?t|cannot|can not) breathe|trouble breathing|struggling to breathe|not breathing|"
-       r"overdos(e|ed|ing)|took (too many|a (bunch|handful) of|all (of )?(my|the)) (pills|tablets|meds)|"
+       r"(i'?ve|i have|i'?d|he'?s|she'?s|he has|she has|they'?ve|they have|i|he|she|they|just|has|have) (just )?(taken |had |done )?(an |a )?overdos(e|ed)\b|overdosing|took (too many|a (bunch|handful) of|all (of )?(my|the)) (pills|tablets|meds)|"
        r"(having|had) a (heart attack|stroke|seizure)|face is drooping|numb on one side|bleeding (badly|a lot|heavily|everywhere)|"
        r"won'?t stop bleeding|passed out|(is|went|was) unconscious|swallowed (bleach|poison|antifreeze)|throat is (closing|swelling)|"
        r"call (an ambulance|911|999|112)|need an ambulance)", negatable=False, defused_by=PAST_HELPING_OR_FICTION),
@@ -437,7 +439,7 @@ MORE_SUICIDE: tuple[Rule, ...] = (
        r"\b(gave|given|giving|handing|handed|signed|taken|took)\b.{0,80}\b(i'?ve no (need|use)|i have no (need|use)|no (need|use) (of|for) (him|her|it|them|a \w+) now|"
        r"doesn'?t matter anymore|doesnt matter anymore|(may|might) as well have (them|it) now|rather than later|more use (out )?of (it|them) than me\b[^.?!]{0,20}\bsoon|"
        r"for good\b.{0,60}\bnobody to|nobody to \w+ (them|it|her|him) after|won'?t be here to)|"
-       r"\bgiving (his|her|their|my) (guns|rifles|firearms|medals|tools|jewell?ery|things|stuff|clothes) away\b|\bgiving (my|his|her) (clothes|guns|medals|jewell?ery) (away )?to\b|"
+       r"\bgiving (his|her|their|my) (guns|rifles|firearms|medals|tools|jewell?ery|things|stuff|clothes) away\b|\bgiving my (clothes|guns|medals|jewell?ery) (away )?to\b|"
        r"\b(cancel(l?ed)?|stopped) the (papers|paper|milk)\b[^.?!]{0,60}\b(won'?t be|nobody|no one|anyone)\b|\bthere won'?t be anyone here\b|"
        r"\b(deeds|will|bank book|funeral plan|passwords)\b.{0,80}\b(envelope|on the table|in the (top )?drawer|finds? them|where (everything|it) is)\b|"
        r"\b(sorted|done|changed|updated) (the|my|his|her) will\b.{0,100}\b(paid|bills?|in advance|where everything is|by friday|that'?s everything|won'?t say why)\b|"
@@ -515,7 +517,7 @@ MORE_SUICIDE: tuple[Rule, ...] = (
     _r("suicide", "elevated", "has tried before and the wish is back",
        r"\b(tried|attempt\w*|overdos\w*|survived|went off|drove into|jumped)\b.{0,120}\b((still )?(kinda |a bit )?(mad|angry|gutted|disappointed) (that )?it (didn'?t|did not) work|"
        r"should(n'?t)?( have|'?ve) finished (it|the job)|not sure i'?m glad|bad luck,? not good|(it'?s|the (pull|urge|thoughts?|feeling)('?s| is| are)) (all )?back|"
-       r"feel(ing)? (exactly )?(how|like) i did (then|before)|still (want|wanna) (out|to die|to go))\b|\bi still think i should(n'?t)?( have|'?ve) finished it\b",
+       r"feel(ing)? (exactly )?(how|like) i did (then|before)|still (want|wanna) (out|to die|to go)|(same |the )(pull|urge|feeling) (again|is back|'?s back))\b|\bi still think i should(n'?t)?( have|'?ve) finished it\b",
        negatable=False),
     _r("suicide", "elevated", "puts affairs in order",
        r"\b(life (policy|insurance|cover)|policy)\b[^.?!]{0,40}\b(two[- ]year|suicide) (clause|exclusion)\b|\bpast the (two[- ]year|suicide) clause\b|"
@@ -641,6 +643,8 @@ RULES: tuple[Rule, ...] = (SUICIDE + MORE_SUICIDE + SELF_HARM + MORE_SELF_HARM +
 IDIOMS = re.compile(
     r"(?<!if )\b(it|that|this|reality|the (news|penny|realisation|realization|grief|tiredness|exhaustion|jet lag))( \w+)? hit me\b|"
     r"\bhit me (up|back)\b|\bkick(s|ed|ing)? me under the table\b|"
+    r"\b(nearly|almost|practically|near enough) (had|have|having|gave me|give me) a (heart attack|stroke|coronary|fit|seizure)\b|"
+    r"\b(it|that|this|what) beats me\b|\bbeats me (why|how|what|where)\b|\bpassed out\b[^?!]{0,25}\b(army|navy|raf|air force|basic training|academy|parade|police college)\b|"
     r"\b(he|she|you|they)('?ll| will|'?s going to|'?s gonna| is going to) kill (himself|herself|yourself|themselves) (one of these days|on that|doing that)\b", re.I)
 
 
@@ -691,8 +695,14 @@ _DISAVOWED_BEFORE = re.compile(r"(^|[^'\w])(not|never|no longer)\s+((really|even
 _TAKEN_BACK_AFTER = re.compile(r"^\W{0,3}(\(?i (will|would) not\b|\(?i won'?t\b|not literally\b)", re.I)
 
 
+_DONT = re.compile(r"(^|[^'\w])(don'?t|do not|dont)\s+$", re.I)
+_KNOWING = re.compile(r"(know|think|plan)\b", re.I)  # "I don't know how I'll do it" is overwhelm, not a plan
+
+
 def _disavowed(text: str, start: int, end: int) -> bool:
-    return bool(_DISAVOWED_BEFORE.search(text[max(0, start - 40):start]) or _TAKEN_BACK_AFTER.search(text[end:end + 20]))
+    before = text[max(0, start - 40):start]
+    return bool(_DISAVOWED_BEFORE.search(before) or (_DONT.search(before) and _KNOWING.match(text, start))
+                or _TAKEN_BACK_AFTER.search(text[end:end + 20]))
 
 
 def _defuses(context: re.Pattern, text: str) -> bool:
