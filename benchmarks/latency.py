@@ -100,21 +100,24 @@ def run(args) -> dict:
         return {"skipped": "pocketsphinx-testdata (LibriVox clips) is not installed", "report_markdown": "skipped"}
     speech = [load_clip(p) for p, _ in clips]
     levels = [int(x) for x in args.concurrency.split(",")]
-    turns_per_level = 2 if args.quick else len(speech)
+    turns_per_level = 1 if args.quick else len(speech)
+    barge_ins = 1 if args.quick else 3
     if args.quick:
         levels = [n for n in levels if n <= 2]
     if args.url:
-        return asyncio.run(_measure(args.url, speech, levels, turns_per_level))
+        return asyncio.run(_measure(args.url, speech, levels, turns_per_level, barge_ins))
     with running_server(args.server_args.split()) as base:
-        return asyncio.run(_measure(base.replace("http://", "ws://") + "/v1/realtime", speech, levels, turns_per_level))
+        return asyncio.run(_measure(base.replace("http://", "ws://") + "/v1/realtime", speech, levels, turns_per_level,
+                                    barge_ins))
 
 
-async def _measure(url: str, speech: list[np.ndarray], levels: list[int], turns: int) -> dict:
+async def _measure(url: str, speech: list[np.ndarray], levels: list[int], turns: int, barge_ins: int) -> dict:
     from tqdm import tqdm
 
     await one_turn(url, speech[1])  # warm-up, not counted
     results: dict = {"levels": {}}
-    bar = tqdm(total=sum(levels) * turns + turns + 3, desc="latency", unit="turn")
+    talk_turns = max(turns, 2)  # the conversation shows what a later turn costs, so it has at least two
+    bar = tqdm(total=sum(levels) * turns + talk_turns + barge_ins, desc="latency", unit="turn")
     for n in levels:
         rows = []
         for i in range(turns):
@@ -131,7 +134,7 @@ async def _measure(url: str, speech: list[np.ndarray], levels: list[int], turns:
         level["per_turn"] = rows
         results["levels"][str(n)] = level
     try:
-        talk = await conversation(url, speech[:turns])
+        talk = await conversation(url, speech[:talk_turns])
     except Exception as exc:  # reported, not fatal
         talk = [{"error": f"{type(exc).__name__}: {exc}", "first_audio_ms": None, "server": {}}]
     later = [r for r in talk[1:] if r["first_audio_ms"] is not None]
@@ -141,9 +144,9 @@ async def _measure(url: str, speech: list[np.ndarray], levels: list[int], turns:
         "later_turns_first_token_ms": percentiles([r["server"].get("first_token_ms") for r in later]),
         "later_turns": _how(later),
         "failed_turns": sum(r.get("status") != "completed" for r in talk)}
-    bar.update(turns)
+    bar.update(talk_turns)
     stops = []
-    for i in range(3):
+    for i in range(barge_ins):
         try:
             stops.append(await barge_in(url, speech[i % len(speech)], speech[(i + 2) % len(speech)]))
         except Exception as exc:  # one failed run is a row in the report, not the end of the suite

@@ -403,7 +403,7 @@ class HangingEndpoint:
 def test_a_hung_dialogue_model_gets_an_apology_and_the_conversation_goes_on():
     endpoint = HangingEndpoint()
     proc, url, _ = start_server(["--llm-backend", "openai", "--llm-endpoint", f"http://127.0.0.1:{endpoint.port}/v1",
-                                 "--model-timeout", "3"])
+                                 "--model-timeout", "3", "--no-analyser"])
     try:
         async def scenario():
             async with Caller(ws(url)) as caller:
