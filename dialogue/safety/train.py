@@ -5,7 +5,7 @@ from out-of-fold scores, and write `models/risk_heads.json` + `models/risk_encod
     python -m dialogue.safety.train [--cases FILE.jsonl ...] [--out FILE] [--epochs N] [--top-layers 3,4,5]
 
 Without --cases it reads the tuning part, every author's `benchmarks/safety_sets/tune_?.jsonl`, and the long
-calls written for tuning (`longcall_a`, `c`, `d`, `e`): each ordinary turn of those calls (and of a crisis call,
+calls written for tuning (`longcall_a`, `c`, `d`, `e`, `g`, `h`): each ordinary turn of those calls (and of a crisis call,
 before its crisis starts), alone and with the two turns before it as the screen joins them, is an ordinary
 line to learn from. A screen that hears twenty such turns a call must mark almost none.
 
@@ -292,7 +292,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cases", action="append", help="JSONL case file(s) to tune on (default: the tune part)")
     ap.add_argument("--calls", action="append", help="JSONL long calls whose ordinary turns to tune on "
-                    "(default with the tune part: longcall_a, c, d, e)")
+                    "(default with the tune part: longcall_a, c, d, e, g, h)")
     ap.add_argument("--encoder", default="minilm", help="catalog name or sentence-transformers folder")
     ap.add_argument("--out", default=str(HEADS), help="the heads file; the tuned layers go beside it")
     ap.add_argument("--voice-bias", type=float, default=1.0, help="log-odds a distressed voice adds to a crisis")
