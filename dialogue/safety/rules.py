@@ -528,8 +528,7 @@ MORE_SUICIDE: tuple[Rule, ...] = (
        r"\b(pocket\w*|nick\w*|steal\w*|stole|swip\w*|squirrel\w*)\b[^.?!]{0,15}\b(morphine|fentanyl|midaz\w*|ketamine|opioids?|oxy\w*|pentobarb\w*|vials?|ampoules?)\b|"
        r"\b(sav(ing|ed)|stockpil\w*|hoard\w*|collect(ing|ed)|stash\w*)\b[^.?!]{0,20}\b(my |the |all my )?(antidepressants|anti-depressants|sleepers|sleeping (pills|tablets)|benzos|diazepam|valium|opioids?|oxy\w*|morphine|codeine)\b|"
        r"\b(shotgun|gun|rifle|pistol)\b[^.?!]{0,40}\bnot for (the )?(foxes|rabbits|roos|deer|pests|vermin|hunting|the range|work|the farm)\b|"
-       r"\b(paraquat|drench|cyanide|strychnine|the drum|chemicals?)\b.{0,80}\b(go|going|keep|kept|just|sit|sat|sitting)( out( there)?( to| and)?)? (look|looking|stare|staring) at (it|them)\b|"
-       r"\bdoing it after my last \w+\b",
+       r"\b(paraquat|drench|cyanide|strychnine|the drum|chemicals?)\b.{0,80}\b(go|going|keep|kept|just|sit|sat|sitting)( out( there)?( to| and)?)? (look|looking|stare|staring) at (it|them)\b",
        negatable=False, defused_by=STORY_OR_ROUTINE),
 )
 MORE_SELF_HARM: tuple[Rule, ...] = (
@@ -560,7 +559,7 @@ MORE_SELF_HARM: tuple[Rule, ...] = (
        r"\b(scratch|scrub|scrape|claw)\w* (myself|my (skin|arms?|legs?|face)) (raw|bloody|till it bleeds|until it bleeds|till i bleed|until i bleed)\b|"
        r"\bsh is the only\b|\bsharpener blade\b|\bblades? (out of|from) (my|the|a) sharpener\b|\bjust to feel (it|something|anything)\b[^.?!]{0,40}\b(hot|burn|exhaust|stove|blade|cut)\w*\b|"
        r"\b(hot|burn|exhaust|stove|blade|cut)\w*\b[^.?!]{0,80}\bjust to feel (it|something|anything)\b",
-       negatable=False, defused_by=re.compile(r"\b(accident\w*|by mistake|oops|eczema|dermatitis|rash|tattoo|chef|cooking|welding)\b(?! (it|that) (is|was)n'?t)", re.I)),
+       negatable=False, defused_by=re.compile(r"\b(accident\w*|by mistake|oops|eczema|dermatitis|rash|tattoo|chef|cooking|welding)\b", re.I)),
 )
 MORE_HARM_TO_OTHERS: tuple[Rule, ...] = (
     _r("harm_to_others", "imminent", "is about to hurt someone",
@@ -587,7 +586,7 @@ MORE_HARM_TO_OTHERS: tuple[Rule, ...] = (
        r"\b(gun|knife|rifle|pistol|shotgun)\b.{0,60}\b(bring|bringing|take|taking) it to (school|class|work|college)\b|"
        r"\b(bring|bringing|take|taking) (a|the|my|his|her)( dad'?s| mum'?s| brother'?s)? (gun|knife|rifle|pistol|shotgun) to (school|class|work|college)\b|"
        r"\b(going|go|heading|drive|driving) (to|round to|over to) (his|her|their) (house|place|flat)\b[^.?!]{0,30}\b(beat|hurt|kill|stab|smash)\b|"
-       r"\b(shotgun|gun|rifle|knife|pistol)\b.{0,60}\bwaiting for (the|those|that) \w+( \w+)?\b|\bwaiting for (the|those|that) \w+( \w+)? with (the|a|my) (shotgun|gun|rifle|knife|pistol)\b",
+       r"\b(shotgun|gun|rifle|pistol)\b.{0,60}\bwaiting for (the|those|that) \w+( \w+)?\b|\bwaiting for (the|those|that) \w+( \w+)? with (the|a|my) (shotgun|gun|rifle|pistol)\b",
        negatable=False, defused_by=re.compile(r"\b(fox|foxes|rabbits?|roos?|deer|ducks?|pigeons?|vermin|rats?|hunt\w*|range|cook\w*|food tech|chef|film|movie|game|book)\b", re.I)),
     _r("harm_to_others", "elevated", THOUGHTS_OF_HARM,
        r"\bwhat i'?d do to (him|her|them|the \w+|my \w+) if i (got|had|caught)\b", negatable=False, defused_by=STORY),
