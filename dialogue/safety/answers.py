@@ -106,7 +106,7 @@ _YES = _q(r"^(yes|yeah|yea|yep|yup|ya|aye|mhm+|mm+|mm+ ?hm+|uh[- ]?huh|i (have|a
           r"more than i'?d like|i'?ve (made up my mind|decided)|more than ever|(most|part|some) of (me|the time)|every single|"
           r"(they|it) never (left|went away|stopped)|(they'?re|it'?s|they are|it is) (always )?(kind of )?(around|there|back)|crossed it|only when|"
           r"not gonna lie|i won'?t lie|that'?s right|correct|exactly|right|pretty much|basically|"
-          r"(you )?could say that|there'?s (days|nights|times|been times)|suppose (i (do|have|am|did)|so)|bit|"
+          r"(you )?could say that|there'?s (days|nights|times|been times)|suppose (i (do|have|am|did)|so)|bit(?=[.!,]|\s*$)|"
           r"that'?s why i'?m? ?(rang|called|phoned|calling|ringing|texted|here)|i'?d be lying if i said (no|never|not)|"
           r"(worried|scared|afraid|tempted),? (aye|yes|yeah)|when (he|she|they)('?s| has| have|'?ve| gets?| had| is| are| been)|"
           r"wouldn'?t be the first time)\b")
@@ -114,7 +114,7 @@ _YES_WORD = _q(r"\b(yes|yeah|yep|yup)\b")
 _HEDGE = _q(r"^(i don'?t know|dunno|idk|i'?m not sure|not sure|maybe|might be|could be|perhaps|possibly|define|"
             r"what if i (am|was|did|said)|(why,? )?(would|does) it matter|what does it matter|why (do you ask|does it matter)|"
             r"depends|i'?d rather not|i don'?t want to (say|talk|answer|get)|can'?t say|doesn'?t every(one|body)|who doesn'?t|"
-            r"(i )?(wouldn'?t|can'?t|couldn'?t) rule it out|hard to say|might'?ve|might have|let'?s just say|accidents happen|everybody|"
+            r"(i )?(wouldn'?t|can'?t|couldn'?t) rule it out|hard to say|might'?ve|might have|let'?s just say|accidents happen|"
             r"i'?ve thought about (a lot of|lots of|many|all sorts of) things|nothing (the|a|my) (doctor|nurse|gp)|"
             r"not (right )?now|not (tonight|today)|i wouldn'?t say no|i'?m trying not to|(it )?doesn'?t matter|what do you think|not yet|not exactly|who knows|what'?s the point|(it'?s |is )?complicated|i can try|i'?ll try)\b")
 _HEDGE_ANYWHERE = _q(r"\b(i don'?t know|i dunno|dunno|idk|maybe|not sure)\b")
@@ -140,7 +140,7 @@ _PRESENT = _q(r"\b(still|again|lately|these days|every (day|night)|tonight|at th
 _NAMES_SOMEONE = _q(r"^(my |his |her |the )?(dad|father|mum|mom|mother|stepdad|stepfather|stepmum|stepmom|uncle|aunt|brother|sister|"
                     r"husband|wife|partner|boyfriend|girlfriend|ex|son|daughter|boss|neighbou?r|cousin|grandad|grandpa|coach|teacher|him|her|he|she|"
                     r"grandson|granddaughter|nephew|niece|son-in-law|daughter-in-law|carer|lodger|foreman|landlord)\b")
-_ADMITS = _q(r"\b(wasn'?t an accident|not an accident|on purpose)\b")
+_ADMITS = _q(r"\b(wasn'?t an accident|not an accident|(?<!not )on purpose)\b")
 # means named in an answer, and said to be out of reach or harmless ("Air rifle for the rats. Couldn't hurt a rabbit.")
 _HARMLESS = _q(r"\b(couldn'?t hurt|wouldn'?t hurt a|locked (up|away)|(took|taken|handed) (them|it|the guns?) (off|away|in)|"
                r"not loaded)\b")
