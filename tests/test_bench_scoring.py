@@ -272,3 +272,16 @@ def test_word_error_rate(ref, hyp, expected):
     from benchmarks.metrics import wer
 
     assert wer(ref, hyp) == pytest.approx(expected)
+
+
+def test_the_scorer_comparison_counts_ties_as_half_and_says_when_a_side_is_empty():
+    import math
+
+    import numpy as np
+
+    from benchmarks.safety_scorer_compare import auc
+
+    assert auc(np.array([0.9, 0.8]), np.array([0.1, 0.2])) == 1.0
+    assert auc(np.array([0.1]), np.array([0.9])) == 0.0
+    assert auc(np.array([0.5]), np.array([0.5])) == 0.5
+    assert math.isnan(auc(np.array([]), np.array([0.5])))
