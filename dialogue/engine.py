@@ -79,10 +79,6 @@ ASK_MORE = "Could you tell me a little more?"
 _DIRECTLY = {"suicide": "ending their life", "self_harm": "hurting themselves"}
 
 
-def _asked_about(question: str) -> str:
-    return next(k for k, words in answers.DIRECT_QUESTIONS.items() if words == question)
-
-
 class DialogueEngine:
     def __init__(self, chat_model: ChatModel, *, mode: str = "tags", safety: SafetyPolicy | None = None,
                  instructions: str | None = None, temperature: float = 0.6, max_sentences: int = 3,
@@ -180,7 +176,7 @@ class DialogueEngine:
         resource = self.safety.resource_sentence(concern.category, concern.level) if crisis else None
         ask = None if crisis else self.safety.direct_question(conv, concern)
         guidance = crisis_guidance(concern.category, resource) if crisis else (
-            f"They may be thinking of {_DIRECTLY[_asked_about(ask)]}: be warm, and ask them gently and "
+            f"They may be thinking of {_DIRECTLY[answers.question(ask).category]}: be warm, and ask them gently and "
             "directly whether they are." if ask else "They may be struggling more than they say: gently ask how they are coping." if concern.category else None)
         messages = [{"role": "system", "content": self.system_prompt}, *conv.messages(),
                     {"role": "system", "content": turn_note(fields, crisis_guidance=guidance)}]

@@ -193,3 +193,8 @@ def test_a_reply_that_asks_in_its_own_words_gets_no_second_question():
     conv.add_user("I can't do this anymore.")
     text, _ = _reply(conv, "comfort|gentle\nThat sounds so hard. Are you having thoughts of ending your life?")
     assert text.endswith("Are you having thoughts of ending your life?") and text.count("?") == 1, text
+
+
+def test_each_direct_question_is_heard_as_a_question_about_its_own_category():
+    for category, words in answers.DIRECT_QUESTIONS.items():  # the engine names the topic from this reading
+        assert answers.question(words).category == category, words

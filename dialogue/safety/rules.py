@@ -682,9 +682,9 @@ def denies(text: str) -> bool:
     return bool(DENIAL.search(text))
 
 
-def _negated(text: str, start: int) -> bool:
-    before = text[:start].split()[-3:]
-    return bool(_NEG.search(" ".join(before)))
+def _negated(text: str, start: int, *, words: int = 3, negation: re.Pattern = _NEG) -> bool:
+    before = text[:start].split()[-words:]
+    return bool(negation.search(" ".join(before)))
 
 
 # Said and taken back at once, whatever the rule: "not thinking of hurting anyone", "never thought about topping
@@ -692,8 +692,6 @@ def _negated(text: str, start: int) -> bool:
 _DISAVOWED_BEFORE = re.compile(r"(^|[^'\w])(not|never|no longer)\s+((really|even|once|ever)\s+)?"
                                r"((thinking|thought|think|planning|planned|wanting)\s+(of|about|to)\s+)?$", re.I)
 _TAKEN_BACK_AFTER = re.compile(r"^\W{0,3}(\(?i (will|would) not\b|\(?i won'?t\b|not literally\b)", re.I)
-
-
 _DONT = re.compile(r"(^|[^'\w])(don'?t|do not|dont)\s+$", re.I)
 _KNOWING = re.compile(r"(know|think|plan)\b", re.I)  # "I don't know how I'll do it" is overwhelm, not a plan
 
@@ -706,4 +704,4 @@ def _disavowed(text: str, start: int, end: int) -> bool:
 
 def _defuses(context: re.Pattern, text: str) -> bool:
     """Context defuses a match where it is said, not denied ("I'm not retiring. Just won't need it.")."""
-    return any(not _NOT.search(" ".join(text[:m.start()].split()[-2:])) for m in context.finditer(text))
+    return any(not _negated(text, m.start(), words=2, negation=_NOT) for m in context.finditer(text))
