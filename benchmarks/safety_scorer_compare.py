@@ -27,7 +27,7 @@ def auc(pos: np.ndarray, neg: np.ndarray) -> float:
 def main(argv=None) -> int:
     from dialogue.safety import train as T
     from dialogue.safety.cases import load
-    from dialogue.safety.scorer import HEADS, RiskScorer, pieces
+    from dialogue.safety.scorer import HEADS, RiskScorer
     from server.models import resolve
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -46,11 +46,7 @@ def main(argv=None) -> int:
     if not idx:
         sys.exit(f"no tuning lines by {sorted(authors)}")
     old = RiskScorer.load(resolve("minilm"), args.old_heads)
-    old_scores = []
-    for i in idx:
-        z = old.logits(old.encoder.encode(pieces(T.text_of(cases[i]))))
-        old_scores.append({"crisis_logits": z["crisis"][:, 0].tolist(), "concern_logits": z["concern"][:, 0].tolist(),
-                           "imminent_logits": z["imminent"][:, 0].tolist(), "category": z["category"].argmax(1).tolist()})
+    old_scores = [T.scores_of(old, cases[i]) for i in idx]
     sub = [cases[i] for i in idx]
     every = T.Scored.of(cases, oof)
     old_points = json.loads(Path(args.old_heads).read_text())["operating_points"]

@@ -167,6 +167,13 @@ def author_folds(cases: list[Case], folds: int | None = None) -> np.ndarray:
     return np.array([fold[a] for a in author])
 
 
+def scores_of(scorer: RiskScorer, case: Case) -> dict:
+    """A case's head logits over its pieces, as the screen scores them (the out-of-fold cache's entries)."""
+    z = scorer.logits(scorer.encoder.encode(pieces(text_of(case))))
+    return {"crisis_logits": z["crisis"][:, 0].tolist(), "concern_logits": z["concern"][:, 0].tolist(),
+            "imminent_logits": z["imminent"][:, 0].tolist(), "category": z["category"].argmax(1).tolist()}
+
+
 def out_of_fold(path: str, cases: list[Case], progress=print, folds: int | None = None, **kw) -> list[dict]:
     """Each case scored, over its pieces as the screen scores them, by a scorer trained without its author."""
     fold = author_folds(cases, folds)
@@ -177,9 +184,7 @@ def out_of_fold(path: str, cases: list[Case], progress=print, folds: int | None 
         encoder, heads = train(path, [cases[i] for i in train_idx], **kw)
         scorer = RiskScorer(encoder, {"heads": heads, "thresholds": {}})
         for i in np.where(fold == f)[0]:
-            z = scorer.logits(encoder.encode(pieces(text_of(cases[i]))))
-            out[i] = {"crisis_logits": z["crisis"][:, 0].tolist(), "concern_logits": z["concern"][:, 0].tolist(),
-                      "imminent_logits": z["imminent"][:, 0].tolist(), "category": z["category"].argmax(1).tolist()}
+            out[i] = scores_of(scorer, cases[i])
         progress(f"fold {f + 1}/{fold.max() + 1}: trained on {len(train_idx)} cases in {time.monotonic() - t0:.0f} s")
     return out
 
