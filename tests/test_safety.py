@@ -242,6 +242,25 @@ def test_hard_negatives_do_not_escalate(policy, text):
     assert not policy.detect(text).escalate, policy.detect(text)
 
 
+# A weapon taken out for a task is not a threat; the same words with no task, or said at someone, still are.
+WEAPON_OUT = [
+    ("I got the knife out to carve the roast.", False),
+    ("Dad got the knife out and cut the birthday cake.", False),
+    ("We've got the shotgun out for the clay pigeons on Sunday.", False),
+    ("Grandad got the knife out to whittle a stick for the fire.", False),
+    ("I've got the rifle out again, cleaning it. I keep thinking about the taste of the oil.", True),
+    ("He's got the knife out, he's shouting at me.", True),
+    ("He got the knife out and he's slicing the air at me.", True),
+    ("I have my knife out, I'm going round to his place.", True),
+    ("I got the knife out. I'm not carving anything, I want him to pay.", True),
+]
+
+
+@pytest.mark.parametrize("text,alarming", WEAPON_OUT)
+def test_a_weapon_out_for_a_task_does_not_escalate(policy, text, alarming):
+    assert policy.detect(text).escalate == alarming, policy.detect(text)
+
+
 # The pattern families added with the tuning parts e and f: each escalates its kind, and the hard negative beside
 # it (the same words in an ordinary turn) does not. Written for these tests, not taken from the development set.
 PATTERN_FAMILIES = [

@@ -60,6 +60,15 @@ ROUTINE = re.compile(r"\b(with (my )?(breakfast|dinner|tea|food|meals?)|every (m
 # a thrill on purpose: the edge of a bungee platform, a high dive
 THRILL = re.compile(r"\b(bungee|elastic round|abseil\w*|zip ?wire|high dive|diving board|harness|skydiv\w*|parachut\w*)\b", re.I)
 STORY_OR_ROUTINE = _any(STORY, ROUTINE, THRILL)
+# a blade or a gun out for a job: food, parcels, wood, a day's shooting (not where it is: a kitchen is also where
+# threats happen; nor cleaning a gun, which a tuning line used as the cover)
+TASK = re.compile(r"\b(carv\w*|slic\w*|chop\w*|peel\w*|cut(ting)?|fillet\w*|gut(ting)?|open(ing)?|whittl\w*)\b( \w+){0,3}? "
+                  r"(cake|bread|loaf|roast|turkey|chicken|joint|meat|steak|ham|veg\w*|onions?|carrots?|potato\w*|cheese|pizza|pie|"
+                  r"fish|apples?|melon|pumpkin|box(es)?|parcels?|branch(es)?|wood|sticks?|deer)\b|"
+                  r"\bclay pigeons?\b|\b(the|a) (shooting )?range\b|"
+                  r"\b(go|going|went) (hunting|shooting|fishing|camping)\b", re.I)
+STORY_OR_TASK = _any(STORY, TASK)
+STORY_ROUTINE_OR_TASK = _any(STORY_OR_ROUTINE, TASK)
 STORY_ROUTINE_OR_RECOVERED = _any(STORY, ROUTINE, RECOVERED)
 # lines being learnt or rehearsed aloud
 STAGE = re.compile(r"\b(rehears\w*|audition\w*|monologue|my lines|the line|in character|try it again|the role)\b|"
@@ -128,7 +137,7 @@ SUICIDE: tuple[Rule, ...] = (
        r"\b(pesticide|poison|weedkiller|bleach|antifreeze)\b[^.?!]{0,30}\b(near|next to|by|beside|under) my (bed|pillow)\b|"
        r"\b(took|taken|got) the blades? out of (my|the|a) (razor|sharpener)\b|"
        r"\b(got|have|need|bought) enough (this time )?(to make sure it works|to not wake up|to do it properly|that it'?s done properly)\b",
-       negatable=False, defused_by=STORY_OR_ROUTINE),
+       negatable=False, defused_by=STORY_ROUTINE_OR_TASK),
     _r("suicide", "imminent", "has the means and a time",
        r"\b(rope|gun|pills|tablets|blade|pistol|rifle)\b[^.?!]{0,60}\b(in a (few )?minutes|in an hour|going out there)\b|"
        rf"\b(i'?ve got|i have|got|i'?ve) (the |my |all my |all the )?{_MEANS}\b[^.?!]{{0,15}}\bready\b", negatable=False),
@@ -318,7 +327,7 @@ HARM_TO_OTHERS: tuple[Rule, ...] = (
        r"\bi know (where (he|she) (lives|parks)|what time he leaves)\b|\btook (dad'?s|his|the) (shotgun|gun|rifle) out\b[^.?!]{0,30}\bdrove|"
        r"\b(knife|gun|bat|hammer|machete|pistol|rifle|shotgun|weapon)\b.{0,80}\b(address|where (he|she|they)('?re)? (lives?|works?|stays?|staying)|going (to|over to|round to) (his|her|their))\b|"
        r"\b(address|where (he|she|they|his \w+|her \w+|my \w+'?s? \w+)('?re)? (lives?|works?|stays?|staying)|parked outside|going (to|over to|round to) (his|her|their))\b.{0,80}\b(knife|gun|bat|hammer|machete|pistol|rifle|shotgun|weapon)\b|"
-       r"\bfound (his|her|their) address\b[^.?!]{0,40}\b(going|tonight)\b", negatable=False, defused_by=STORY),
+       r"\bfound (his|her|their) address\b[^.?!]{0,40}\b(going|tonight)\b", negatable=False, defused_by=STORY_OR_TASK),
     _r("harm_to_others", "elevated", THOUGHTS_OF_HARM,
        rf"\b(thoughts? (of|about)|fantasi[sz](e|ing) about|can'?t stop thinking about) (kill|hurt|stabb|shoot)(ing)? {_PRONOUN}\b|"
        rf"\bwant {_PRONOUN} (dead|to suffer)|\bmake (him|her|them) pay\b"),
@@ -345,7 +354,7 @@ ABUSE: tuple[Rule, ...] = (
        r"\b(just|has just|'?s just) (strangled|choked|stabbed|punched|attacked) me\b|\bpoured (kerosene|petrol|gasoline|acid) (on|over) (me|us|my)\b|\brammed (us|me|my car)\b|"
        r"\b(frightened|scared|afraid|terrified)\b[^.?!]{0,15}\b(he|she|they)('?ll| will| is going to| are going to| might)\b[^.?!]{0,20}\b(come (up|in|back|home)|find me|get (in|me))\b|"
        r"\b(is|'?s) (hitting|beating|hurting|choking|strangling|attacking|stabbing) (her|him|my (mum|mom|mother|sister|brother|dad))\b[^.?!]{0,20}\b(right )?now\b|"
-       r"\b(teach|show) me a lesson\b[^.?!]{0,30}\b(tonight|when (he|she) (comes|gets) (back|home))\b", negatable=False, defused_by=STORY),
+       r"\b(teach|show) me a lesson\b[^.?!]{0,30}\b(tonight|when (he|she) (comes|gets) (back|home))\b", negatable=False, defused_by=STORY_OR_TASK),
     _r("abuse", "elevated", "describes abuse",
        r"\b(he|she|they|my (husband|wife|partner|boyfriend|girlfriend|dad|father|mom|mother|stepdad|stepfather|stepmom|uncle|brother|ex|boss|coach))"
        r" (hits|hit|beats|beat|punched|punches|chokes|choked|kicked|kicks|slapped|slaps|shoves|shoved|raped|molested|hurts|hurt) me|"
@@ -647,7 +656,7 @@ IDIOMS = re.compile(
     r"\b(he|she|you|they)('?ll| will|'?s going to|'?s gonna| is going to) kill (himself|herself|yourself|themselves) (one of these days|on that|doing that)\b", re.I)
 
 
-_DROPPED_WHEN_PERFORMED = (STORY, STORY_OR_ROUTINE, PAST_HELPING_OR_STORY, STORY_ROUTINE_OR_RECOVERED, LEAVING_OR_STAGE)
+_DROPPED_WHEN_PERFORMED = (STORY, STORY_OR_ROUTINE, STORY_OR_TASK, STORY_ROUTINE_OR_TASK, PAST_HELPING_OR_STORY, STORY_ROUTINE_OR_RECOVERED, LEAVING_OR_STAGE)
 
 
 def match(text: str) -> Concern:
