@@ -22,6 +22,8 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
+import numpy as np
+
 from benchmarks import scoring as S
 from benchmarks.report import plot_path, table
 
@@ -42,6 +44,7 @@ def add_arguments(p) -> None:
                    help=f"which parts (default all: {', '.join(PARTS)}, dialogue)")
     p.add_argument("--cases", help="score this case file instead (named 'custom')")
     p.add_argument("--scorer", default="minilm", help="the scorer's encoder (catalog name or folder), or off")
+    p.add_argument("--heads", help="the scorer's heads file (default: the shipped dialogue/safety/models/risk_heads.json)")
     p.add_argument("--sensitivities", default="quiet,balanced,sensitive",
                    help="the scorer's operating points to measure the whole screen at (voice on), beside its default")
     p.add_argument("--speech", default="", help="also speak a held-out slice through the server: piper,espeak")
@@ -69,7 +72,7 @@ def load_part(part: str) -> list:
     return [c for path in part_files(part) for c in C.load(path)]
 
 
-def screens(scorer_spec: str, sensitivities: str = ""):
+def screens(scorer_spec: str, sensitivities: str = "", heads: str | None = None):
     """The members alone and together at the scorer's default sensitivity, then the whole screen at each other
     sensitivity named (`patterns+scorer (quiet)`)."""
     from dialogue.safety import RiskScorer, SafetyPolicy
@@ -78,7 +81,7 @@ def screens(scorer_spec: str, sensitivities: str = ""):
     if scorer_spec != "off":
         from server.models import resolve
 
-        scorer = RiskScorer.load(resolve(scorer_spec))
+        scorer = RiskScorer.load(resolve(scorer_spec), *([heads] if heads else []))
         out["scorer"] = SafetyPolicy(scorer=scorer, patterns=False)
         out["patterns+scorer"] = SafetyPolicy(scorer=scorer)
         out[DEAF] = SafetyPolicy(scorer=scorer, answers=False)
@@ -210,7 +213,7 @@ def run(args) -> dict:
         return {"skipped": "no case files", "report_markdown": "# Safety\n\nskipped: no case files\n"}
     if args.quick:
         loaded = {k: v[::8] for k, v in loaded.items()}
-    policies = screens(args.scorer, args.sensitivities)
+    policies = screens(args.scorer, args.sensitivities, args.heads)
     results = {}
     for part, cases in loaded.items():
         results[part] = {}
@@ -229,7 +232,7 @@ def run(args) -> dict:
                       f"false alarms {results[part][key]['false_alarm_rate']} ({time.monotonic() - t0:.0f} s)",
                       file=sys.stderr, flush=True)
     out = {"parts": {k: {"files": [p.name for p in parts[k]], "cases": len(v)} for k, v in loaded.items()},
-           "results": results,
+           "results": results, "scorer_cost": scorer_cost(policies, loaded),
            "quoted_part": QUOTED if QUOTED in results else next(iter(results))}
     if args.speech:
         from benchmarks import safety_speech
@@ -240,6 +243,22 @@ def run(args) -> dict:
         out["speech"] = safety_speech.run_voices(args, spoken_cases, args.speech.split(","))
     out["report_markdown"] = report(out)
     return out
+
+
+def scorer_cost(policies: dict, loaded: dict, *, turns: int = 200) -> dict | None:
+    """Milliseconds the scorer adds to one turn (both encoders, if it blends two), on one thread, over the first
+    `turns` user turns of the parts: p50 and p90 (the machine's other work counts too)."""
+    policy = policies.get("scorer")
+    if policy is None:
+        return None
+    texts = [t for cases in loaded.values() for c in cases for t in c.turns][:turns]
+    spent = []
+    for text in texts:
+        t0 = time.perf_counter()
+        policy.scorer.score(text)
+        spent.append(1000 * (time.perf_counter() - t0))
+    return {"turns": len(spent), "p50_ms": round(float(np.percentile(spent, 50)), 1),
+            "p90_ms": round(float(np.percentile(spent, 90)), 1), "encoders": 2 if policy.scorer.partner else 1}
 
 
 def _headline(r: dict) -> list:
@@ -261,6 +280,9 @@ def report(out: dict) -> str:
         for key, r in res.items():
             rows.append([f"{part} ({out['parts'][part]['cases']})", key, *_headline(r)])
     md += [table(head, rows), ""]
+    if cost := out.get("scorer_cost"):
+        md += [f"The scorer's cost per turn, one thread, {cost['encoders']} encoder(s), {cost['turns']} turns: "
+               f"p50 {cost['p50_ms']} ms, p90 {cost['p90_ms']} ms.", ""]
     long = [[part, key, lc["ordinary_calls"], lc["ordinary_turns"], lc["ordinary_calls_escalated"],
              lc["escalations_per_100_ordinary_turns"], lc["direct_questions_per_100_ordinary_turns"], lc["crisis_calls"],
              lc["crisis_caught_in_time"], lc["crisis_alarmed_early"]]
