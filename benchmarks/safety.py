@@ -43,7 +43,9 @@ def add_arguments(p) -> None:
     p.add_argument("--parts", default=",".join([*PARTS, "dialogue"]),
                    help=f"which parts (default all: {', '.join(PARTS)}, dialogue)")
     p.add_argument("--cases", help="score this case file instead (named 'custom')")
-    p.add_argument("--scorer", default="minilm", help="the scorer's encoder (catalog name or folder), or off")
+    p.add_argument("--scorer", default="minilm", help="minilm, minilm+mpnet, a sentence-transformers folder, or off")
+    p.add_argument("--screens", help="only these screens, comma-separated (patterns, scorer, patterns+scorer, ...)")
+    p.add_argument("--voices", default="off,on", help="the voice cue off, on, or both (off,on)")
     p.add_argument("--heads", help="the scorer's heads file (default: the shipped dialogue/safety/models/risk_heads.json)")
     p.add_argument("--sensitivities", default="quiet,balanced,sensitive",
                    help="the scorer's operating points to measure the whole screen at (voice on), beside its default")
@@ -76,12 +78,13 @@ def screens(scorer_spec: str, sensitivities: str = "", heads: str | None = None)
     """The members alone and together at the scorer's default sensitivity, then the whole screen at each other
     sensitivity named (`patterns+scorer (quiet)`)."""
     from dialogue.safety import RiskScorer, SafetyPolicy
+    from dialogue.safety.scorer import HEADS, NAMED
 
     out = {"patterns": SafetyPolicy()}
     if scorer_spec != "off":
         from server.models import resolve
 
-        scorer = RiskScorer.load(resolve(scorer_spec), *([heads] if heads else []))
+        scorer = RiskScorer.load(resolve("minilm" if scorer_spec in NAMED else scorer_spec), heads or NAMED.get(scorer_spec, HEADS))
         out["scorer"] = SafetyPolicy(scorer=scorer, patterns=False)
         out["patterns+scorer"] = SafetyPolicy(scorer=scorer)
         out[DEAF] = SafetyPolicy(scorer=scorer, answers=False)
@@ -214,11 +217,19 @@ def run(args) -> dict:
     if args.quick:
         loaded = {k: v[::8] for k, v in loaded.items()}
     policies = screens(args.scorer, args.sensitivities, args.heads)
+    if args.screens:
+        unknown = set(args.screens.split(",")) - set(policies)
+        if unknown:
+            raise SystemExit(f"--screens: no screen {sorted(unknown)}; known: {sorted(policies)}")
+        policies = {k: v for k, v in policies.items() if k in args.screens.split(",") or k == "scorer"}
+    voices = [v == "on" for v in args.voices.split(",")]
     results = {}
     for part, cases in loaded.items():
         results[part] = {}
         for member, policy in policies.items():
-            for with_voice in (False, True):
+            if args.screens and member not in args.screens.split(","):
+                continue  # the scorer is kept only to measure its cost
+            for with_voice in voices:
                 if with_voice and not any(c.voice for c in cases):
                     continue
                 if "(" in member and not with_voice and any(c.voice for c in cases):

@@ -56,8 +56,8 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-read-ahead", dest="read_ahead", action="store_false", default=None,
                    help="do not transcribe turns while they are spoken nor read them into the model's cache early")
     p.add_argument("--locale", help="crisis resources locale (default en-US)")
-    p.add_argument("--safety-scorer", help="the crisis screen's learned member: minilm (default), a sentence-transformers "
-                   "folder, or off (the patterns alone)")
+    p.add_argument("--safety-scorer", help="the crisis screen's learned member: minilm (default), minilm+mpnet (blended with "
+                   "a second encoder: more recall, ~4x the cost), a sentence-transformers folder, or off (the patterns alone)")
     p.add_argument("--safety-sensitivity", choices=["quiet", "balanced", "sensitive"],
                    help="how readily the scorer escalates on its own: the share of a long ordinary call's turns it may "
                    "escalate, measured out of fold: quiet 0.5 %%, balanced 1 %% (default), sensitive 2 %%; the patterns "

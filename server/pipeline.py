@@ -90,8 +90,8 @@ class Pipeline:
         if (config.safety_scorer or "off") != "off":  # a screen that cannot load stops the start: it is safety
             from dialogue.safety import RiskScorer
 
-            risk_scorer = timed("safety scorer", lambda: RiskScorer.load(
-                resolve(config.safety_scorer), device=config.device, sensitivity=config.safety_sensitivity))
+            risk_scorer = timed("safety scorer", lambda: RiskScorer.named(
+                config.safety_scorer, device=config.device, sensitivity=config.safety_sensitivity))
         if config.safety_model_check is not None and not hasattr(chat_model, "yes_probability"):
             raise ModelLoadError(f"--safety-model-check: {getattr(chat_model, 'name', config.llm_backend)} cannot answer a "
                                  "yes/no question from its token probabilities")

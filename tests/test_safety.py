@@ -336,7 +336,7 @@ def test_the_scorer_sets_its_thread_count_once_and_leaves_the_default_alone(poli
 
 
 def test_the_voice_raises_the_prior_and_never_lowers_it(policy):
-    words = "I don't know how much longer I can keep going like this."
+    words = "What's the point of anything anymore."  # a patterns' concern: the voice's rule, not a model's margin
     alone, crying = policy.detect(words), policy.detect(words, VoiceCues.from_input({"vocal_events": ["crying"]}))
     assert alone.level == "concern" and crying.level == "elevated" and "crying" in crying.reason
     flat = policy.detect(words, VoiceCues.from_input({"style": "flat"}))

@@ -95,3 +95,17 @@ def test_the_scorer_blends_its_partner_crisis_logit(tiny):
     assert alone.score(text).crisis == pytest.approx(float(_sigmoid(own)), rel=1e-4)
     with pytest.raises(ValueError, match="second encoder"):
         RiskScorer(enc, heads)
+
+
+def test_the_shipped_scorers_by_name():
+    from dialogue.safety import SafetyPolicy
+
+    default, blend = RiskScorer.named("minilm"), RiskScorer.named("minilm+mpnet")
+    assert default.partner is None and blend.partner is not None
+    line = "Gave my dog to my sister. Where I'm going he can't come."
+    assert blend.score(line).crisis != default.score(line).crisis  # the partner is heard
+    policy = SafetyPolicy(scorer=blend)
+    assert policy.detect(line).escalate
+    for ordinary in ("I gave my dog to my sister while I'm in hospital for the op.", "This job is killing me.",
+                     "My phone is dead again."):
+        assert not policy.detect(ordinary).escalate, ordinary

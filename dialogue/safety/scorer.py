@@ -18,6 +18,10 @@ import numpy as np
 from .risk import CATEGORIES, Concern
 
 HEADS = Path(__file__).with_name("models") / "risk_heads.json"
+# The same MiniLM blended with a tuned all-mpnet-base-v2 (partner.py): more recall on held-out words at about the
+# same false alarms, at ~4x the cost per turn; opt-in as `--safety-scorer minilm+mpnet` (MODEL_CARD.md).
+BLEND_HEADS = HEADS.with_name("risk_heads_mpnet.json")
+NAMED = {"minilm": HEADS, "minilm+mpnet": BLEND_HEADS}  # scorer names -> heads; the encoder is MiniLM in both
 WINDOW, STRIDE = 80, 40  # words: ~100 tokens, inside the encoder's 128
 
 
@@ -155,6 +159,15 @@ class RiskScorer:
         scorer = cls(SentenceEncoder(encoder_path, device=device, threads=threads, tuned=tuned,
                                      normalize=heads.get("normalize", True)), heads, partner)
         return scorer if sensitivity is None else scorer.at(sensitivity)
+
+    @classmethod
+    def named(cls, spec: str, **kw) -> "RiskScorer":
+        """`minilm`, `minilm+mpnet` (NAMED), or a sentence-transformers folder read by the default heads."""
+        from server.models import resolve
+
+        if spec in NAMED:
+            return cls.load(resolve("minilm"), NAMED[spec], **kw)
+        return cls.load(resolve(spec), **kw)
 
     def at(self, sensitivity: str) -> "RiskScorer":
         """The same scorer (one encoder) at another of its heads' operating points."""
