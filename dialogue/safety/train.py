@@ -3,6 +3,7 @@ crisis and a concern head, fit the imminent and category heads on its embeddings
 from out-of-fold scores, and write `models/risk_heads.json` + `models/risk_encoder.npz`.
 
     python -m dialogue.safety.train [--cases FILE.jsonl ...] [--out FILE] [--epochs N] [--top-layers 3,4,5]
+    python -m dialogue.safety.train --partner mpnet --out dialogue/safety/models/risk_heads_mpnet.json  # the blend
 
 Without --cases it reads the tuning part, every author's `benchmarks/safety_sets/tune_?.jsonl`, and the long
 calls written for tuning (`longcall_a`, `c`, `d`, `e`, `g`, `h`): each ordinary turn of those calls (and of a crisis call,
