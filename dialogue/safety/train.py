@@ -371,11 +371,11 @@ def main(argv=None) -> int:
         heads = json.loads(out.read_text())
         heads.update(thresholds={k: v for k, v in thresholds.items() if k != "oof"}, out_of_fold=thresholds["oof"],
                      operating_points=operating, sensitivity=DEFAULT_SENSITIVITY)
-        if blend is None:
-            heads.pop("partner", None)
-        elif heads.get("partner"):
+        if blend is None and heads.get("partner"):
+            ap.error(f"the heads at {out} blend {heads['partner']['encoder']}: pass --partner {heads['partner']['encoder']}")
+        elif blend is not None and heads.get("partner"):
             heads["partner"].update(blend)
-        else:
+        elif blend is not None:
             ap.error("--thresholds-only with a partner needs heads at --out that were trained with one")
         out.write_text(json.dumps(heads, separators=(",", ":")))
         print(f"rewrote the thresholds in {out}")
