@@ -574,8 +574,54 @@ def test_context_that_is_denied_does_not_explain_a_giveaway():
     assert detect("Gave my boots to the lads. I'm not retiring. Just won't need them.").escalate
 
 
-@pytest.mark.parametrize("family,category,crisis,negative", PATTERN_FAMILIES + PATTERN_FAMILIES_GHI + PATTERN_FAMILIES_JKL,
-                         ids=[f[0] for f in PATTERN_FAMILIES + PATTERN_FAMILIES_GHI + PATTERN_FAMILIES_JKL])
+# Written with tune_m (session 7): emergencies in a parent's or carer's words, harm to a baby or to the person cared
+# for, an exhausted parent's goodbye. The negatives are the same homes on an ordinary night.
+PATTERN_FAMILIES_M = [
+    ("heavy bleeding after a birth", "medical_emergency", "Baby's a week old and I'm passing clots as big as my fist.",
+     "Baby's a week old and I'm still bleeding a bit, the midwife says it's normal."),
+    ("a fever in a tiny baby", "medical_emergency", "He's three weeks old and the thermometer says 38.4.",
+     "He's three weeks old and he's 37.1, just a bit snuffly."),
+    ("a rash that does not fade", "medical_emergency", "The spots on his tummy aren't fading when I press the glass on them.",
+     "The spots on his tummy faded when I pressed the glass on them, so I'm not worried."),
+    ("pregnancy headache with the eyes", "medical_emergency", "I'm 34 weeks, splitting headache and flashing lights in my eyes.",
+     "I'm 34 weeks and I've got a bit of a headache after the school run."),
+    ("a baby who will not move", "medical_emergency", "I haven't felt the baby move since yesterday morning.",
+     "I felt the baby kicking all through dinner, it was lovely."),
+    ("a fall, then drowsy and sick", "medical_emergency", "He fell off the bunk bed and now he's drowsy and he's been sick twice.",
+     "He fell off the bunk bed, cried for a minute, and now he's running about laughing."),
+    ("green vomit", "medical_emergency", "She keeps being sick and it's come up bright green.",
+     "She had spinach for tea and her nappy's come out bright green, is that normal?"),
+    ("a swallowed battery", "medical_emergency", "I think he's swallowed one of the little round batteries from the remote.",
+     "I need a little round battery for the remote, the shop's shut."),
+    ("a dry, sunken baby", "medical_emergency", "Only one wet nappy all day and he won't take the bottle.",
+     "Loads of wet nappies today, he's drinking well."),
+    ("choking with no sound", "medical_emergency", "She's choking on a sweet and she's not making any sound.",
+     "She was choking on her laughter at the cartoon."),
+    ("detergent swallowed", "medical_emergency", "My toddler's chewed one of the washing pods, it's all round his mouth.",
+     "My toddler helped me put the washing pods in the machine."),
+    ("hard to wake", "medical_emergency", "Mum's really hard to wake and her lips look funny.",
+     "Mum's really hard to get out of bed on a Monday, always has been."),
+    ("a cushion held on a baby's face", "harm_to_others", "I held the pillow over his face for a moment, I need someone here.",
+     "I held the pillow over my face and screamed into it, it helped."),
+    ("extra medicine to make a child sleep", "harm_to_others", "I give him extra of the cough medicine so he'll sleep.",
+     "I give him his cough medicine at bedtime like the pharmacist said."),
+    ("not trusting oneself with the baby", "harm_to_others", "I don't trust myself alone with the baby tonight.",
+     "I don't trust myself with the baby's bath yet, my mum's helping."),
+    ("held by the throat", "abuse", "He had me by the throat again while the baby was in my arms.",
+     "The cold had me by the throat all week, I could barely talk."),
+    ("an overdose already taken", "suicide", "I've taken them. All of the packet. About ten minutes ago.",
+     "I've taken them to the childminder's, they're happy."),
+    ("a routine for whoever has the baby", "suicide", "His bottles and his songs are all written down for whoever ends up with him.",
+     "His bottles and his songs are written down for whoever has him tonight."),
+    ("too small to remember", "suicide", "She's too little to remember me, that makes it easier.",
+     "She's too little to remember her first Christmas, but we took photos."),
+    ("biting oneself", "self_harm", "I bit my own arm till it bled so I'd feel something.", "I bit my tongue eating my toast."),
+]
+
+
+@pytest.mark.parametrize("family,category,crisis,negative",
+                         PATTERN_FAMILIES + PATTERN_FAMILIES_GHI + PATTERN_FAMILIES_JKL + PATTERN_FAMILIES_M,
+                         ids=[f[0] for f in PATTERN_FAMILIES + PATTERN_FAMILIES_GHI + PATTERN_FAMILIES_JKL + PATTERN_FAMILIES_M])
 def test_pattern_families_escalate_their_kind_and_not_the_negative_beside_it(family, category, crisis, negative):
     concern = detect(crisis)
     assert concern.escalate and concern.category == category, (family, concern)

@@ -55,6 +55,7 @@ RECOVERED = re.compile(
     r"got me (into|onto|through)|(came|come|got) out the other side|(years|months) sober|sober (now|today|for)|paid (it|the last of it|them) off|"
     r"glad i stuck around|(in )?a good place now|i'?d got to the point|back in ('|19|20)\d\d|it passed|(took|had|got|after) (treatment|therapy|counselling|help))\b", re.I)
 LEAVING_OR_PAST = _any(LEAVING, RECOVERED)
+RECOVERED_OR_FICTION = _any(RECOVERED, FICTION)  # narrower than PAST_HELPING_OR_FICTION: "go back in there" is not the past
 # medicine taken as prescribed ("the tablets are on the table, I take them with breakfast")
 ROUTINE = re.compile(r"\b(with (my )?(breakfast|dinner|tea|food|meals?)|every (morning|night|day)|(pill|dosette|weekly) (box|organi[sz]er)|as prescribed|for (my|his|her) (blood pressure|heart|cholesterol))\b", re.I)
 # a thrill on purpose: the edge of a bungee platform, a high dive
@@ -338,7 +339,8 @@ HARM_TO_OTHERS: tuple[Rule, ...] = (
        r"\bshook (the|my) baby\b|\bwanted to (throw|shake|smother) (him|her|the baby|my baby)\b(?! (a|an|the|out|away|off|over|up|in|into)\b)|"
        r"\bpillow\b[^.?!]{0,30}\b(over|on) (his|her|their) face\b|\bpillow\b[^.?!]{0,20}\bthink about it\b|"
        r"\bwho i'?d (start|begin) with\b|\b(picture|imagine|think|thought|fantasi\w+)\b[^.?!]{0,60}\b(run(ning)?|ran) (him|her|them) (over|down)\b|"
-       r"\b(he|she|they)('?s| is| are)? (going to|gonna|'?ll|will) (know|find out|learn) what it feels like\s*([.!]|$| when)|\b(that |so )?close to (hurting|killing|strangling|shaking) (them|him|her|the kids|the baby|my)\b", negatable=False),
+       r"\b(he|she|they)('?s| is| are)? (going to|gonna|'?ll|will) (know|find out|learn) what it feels like\s*([.!]|$| when)|\b(that |so )?close to (hurting|killing|strangling|shaking) (them|him|her|the kids|the baby|my)\b", negatable=False,
+       defused_by=STORY),
 )
 
 ABUSE: tuple[Rule, ...] = (
@@ -643,8 +645,61 @@ MORE_MEDICAL: tuple[Rule, ...] = (
        negatable=False, defused_by=PAST_HELPING_OR_HYPERBOLE),
 )
 
+# Written on tune_m (session 7): a midwife's and health visitor's night line. Emergencies in lay words (after a
+# birth, late in pregnancy, in a newborn or a small child, in someone cared for at home), harm to a baby or to the
+# person cared for, and an exhausted parent's goodbyes. Each family has a hard negative beside it in the tests.
+_SMALL = r"(\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve) (days?|weeks?)( old)?"
+PARENTS_AND_CARERS: tuple[Rule, ...] = (
+    _r("medical_emergency", "imminent", MEDICAL,
+       r"\bclots?\b[^.?!]{0,40}\b(size of|as big as|big as)\b|"
+       rf"\b{_SMALL}\b.{{0,80}}\b(3[89]([.,]\d)?|40|hot to (the )?touch|burning up)\b|\b(3[89]([.,]\d)?)\b.{{0,60}}\b{_SMALL}\b|"
+       r"(?<!if )\b(he|she|baby|the baby|my (son|daughter|baby|boy|girl))('?s| is| has| went| goes)( gone| all| just| really| very)* (floppy|limp)\b|\blike a rag ?doll when i\b|\b(arms|legs|head) (just )?flop\b|"
+       r"\brash\b.{0,80}\b(not|isn'?t|aren'?t|doesn'?t|don'?t|won'?t|didn'?t|never) (fading|fade|go(ing)? away|disappear\w*)\b|\b(not|isn'?t|aren'?t|doesn'?t|don'?t|won'?t) (fading|fade)\b[^.?!]{0,40}\b(glass|press\w*)\b|"
+       r"\bcord\b[^.?!]{0,40}\b(hanging|coming out|can see it)\b|\bsomething hanging (down|out)\b[^.?!]{0,40}\bcord\b|"
+       r"(?=.*\b(pregnant|\d\d weeks|weeks gone|my bump|due date)\b)(?=.*\b(headache|head'?s (banging|pounding|splitting))\b).*\b(flashing lights|zig ?zags?|sparkl\w*|spots (in front|before)|blurr\w*|under my ribs|rings won'?t (come|go) (off|on))\b|"
+       r"\b(not|haven'?t|hasn'?t|no)\b[^.?!]{0,20}\b(felt|feel|feeling)\b[^.?!]{0,15}\b(her|him|the baby|baby|it) (move|moving|kick\w*)\b[^.?!]{0,30}\b(since|all day|today|for hours|this morning|last night|yesterday)\b|"
+       r"\bclutch\w* (his|her|my) chest\b|\b(band|vice) (round|around|across|tightening)\b[^.?!]{0,30}\bchest\b|\bchest\b[^.?!]{0,30}\blike a (band|vice)\b|"
+       r"\b(fell|fallen|rolled|dropped|tumbled)\b[^.?!]{0,40}\b(off|down|onto|from)\b.{0,100}\b(sick(ed)? up|vomit\w*|throwing up|being sick|drowsy|keeps? (dropping off|falling asleep|nodding off)|won'?t wake)\b|"
+       r"\b(sick|vomit\w*|bringing up|brought up|brings up)\b.{0,80}\b(bright|grass|dark|bottle) green\b|"
+       r"\b(swallow\w*|chewing|in (his|her) mouth)\b.{0,60}\bbatter(y|ies)\b|\bbatter(y|ies)\b.{0,60}\bswallow\w*|"
+       r"\bsoft spot\b[^.?!]{0,30}\b(sunk|sunken|dipped|gone in|sinking)\b|\b(only )?one wet nappy\b|\bno wet nappies\b|"
+       r"\b(3[89]([.,]\d)?|40([.,]\d)?|41)\b.{0,80}\b(talking nonsense|not making sense|confused|delirious|won'?t wake|floppy)\b|"
+       r"\bchoking\b.{0,60}\b(not making (a|any) (sound|noise)|can'?t (cough|breathe|cry)|going (red|blue|purple))\b|"
+       r"\b(got into|eaten|ate|swallowed|chewed|drunk|drank|sucking on)\b[^.?!]{0,20}\b((the|some|a) )?((dishwasher|washing|laundry) (tablets?|pods?|capsules?|liquid)|liquitabs?|detergent|bleach|e-?liquid|weed ?killer|slug pellets)\b|"
+       r"\b(whistl\w*|high[- ]pitched|squeaky) (noise|sound|breathing)\b[^.?!]{0,40}\b(sat still|resting|at rest|even when)\b|\b(tummy|ribs|chest|neck)('?s)?\b[^.?!]{0,15}\b(sucking|sucks|pulling|dipping|dips) in\b|"
+       r"\ba dip under (his|her) ribs\b|\bgrunt(ing|s)?\b[^.?!]{0,40}\b(every|each) (breath|time (he|she) breathes)\b|"
+       r"\bhard to wake\b|\b(can'?t|cannot) (rouse|wake) (him|her)\b|\bbreathing'?s (really |very |gone )?slow\b|"
+       r"\b(went|gone|going|turned) (a )?(greyish|grey|blue|purple)( colour)? (round|around) (his|her|the) (mouth|lips)\b|\b(she|he) (went|turned|'s gone) (all )?grey\b|"
+       r"\bheart'?s? (is )?(fluttering|racing|pounding|going like mad)\b.{0,60}\b(can'?t catch (her|his|my) breath|faint\w*|collapsed|sit on the floor|talking nonsense)\b",
+       negatable=False, defused_by=PAST_HELPING_OR_STORY),
+    _r("harm_to_others", "imminent", "is about to hurt someone",
+       r"\b(i|i'?m|i am) (held|put|pressed|holding|pressing)\b[^.?!]{0,15}\b(a |the |my )?(cushion|pillow|hand|blanket)\b[^.?!]{0,10}\b(on|over) (her|his|the baby'?s) (face|mouth)\b",
+       negatable=False, defused_by=RECOVERED_OR_FICTION),
+    _r("harm_to_others", "elevated", "has hurt or may hurt someone in their care",
+       r"\bi (pinched|shook|squeezed|slapped|smacked|shoved)\b[^.?!]{0,30}\b(hard|too hard|mark|bruise)\b|"
+       r"\b(giving|given|gave|give)\b[^.?!]{0,15}\b(extra|more|double)\b[^.?!]{0,40}\bso (she|he|they)('ll| will)? (sleeps?|settles?|stays? quiet)\b|"
+       r"\bdon'?t trust (what i'?ll do|what i might do|myself) (with|around|near|alone with) (the baby|him|her|them|my (son|daughter|baby))\b(?!['\u2019]s)|"
+       r"\bscared to be (left )?(on my own|alone) with (the baby|him|her)\b.{0,60}\b(don'?t trust|what i'?ll do|what i might do)\b|"
+       r"\b(wanted|want|wanting) to put (my hand|a pillow|a cushion|the pillow|the cushion|a blanket) (over|on) (her|his|the baby'?s) (face|mouth)\b",
+       negatable=False, defused_by=RECOVERED_OR_FICTION),
+    _r("abuse", "elevated", "describes abuse", r"\b(he|she|they|my \w+)( \w+)? (had|grabbed|got|has|'s got) me by the (throat|neck)\b", negatable=False,
+       defused_by=STORY),
+    _r("suicide", "imminent", "has taken an overdose",
+       r"\bi'?ve taken them\b[^?!]{0,40}\b(most|all|the whole|half) (of )?(the )?(box|packet|bottle|lot|strip)\b|"
+       r"\b(most|all|half) of the (box|packet|bottle|strip)\b[^.?!]{0,30}\b(ago|minutes|an hour)\b|"
+       r"\b(blister packs?|tablets|pills)\b[^.?!]{0,30}\b(popped out|all out|emptied|tipped out)\b[^.?!]{0,30}\b(into|in) a (bowl|cup|pile|heap)\b|"
+       r"\b(she|he|they)('ll| will) find us both\b|\bfind us both\b", negatable=False, defused_by=STORY),
+    _r("suicide", "elevated", "is saying goodbye",
+       r"\bwhoever (ends up with|has|gets|looks after|takes|raises) (him|her|them|the baby|the kids)\b(?! (tonight|this weekend|on|at|for the))|"
+       r"\btoo (little|young|small) to remember me\b|"
+       r"\b(if|when)\b[^.?!]{0,60}\b(van|car|bus|lorry|truck|train)\b[^.?!]{0,40}\b(wouldn'?t be (the worst|so bad|a bad thing)|wouldn'?t mind|i'?d be (fine|okay|ok) with)",
+       negatable=False, defused_by=LEAVING_OR_PAST),
+    _r("self_harm", "elevated", "harms themselves", r"\bbit my own (hand|arm|wrist|finger)s?\b", negatable=False,
+       defused_by=PAST_OR_HELPING),
+)
+
 RULES: tuple[Rule, ...] = (SUICIDE + MORE_SUICIDE + SELF_HARM + MORE_SELF_HARM + HARM_TO_OTHERS + MORE_HARM_TO_OTHERS + ABUSE + MORE_ABUSE
-                          + MEDICAL_EMERGENCY + MORE_MEDICAL)
+                          + MEDICAL_EMERGENCY + MORE_MEDICAL + PARENTS_AND_CARERS)
 
 
 # Idioms that hold a crisis phrase and mean something else ("then it hit me", "hit me up"): taken out before matching.
@@ -698,8 +753,8 @@ def _negated(text: str, start: int, *, words: int = 3, negation: re.Pattern = _N
 
 # Said and taken back at once, whatever the rule: "not thinking of hurting anyone", "never thought about topping
 # myself", "kms (i will not)". ("Can't stop thinking of hurting him" is not: the negation must be a bare one.)
-_DISAVOWED_BEFORE = re.compile(r"(^|[^'\w])(not|never|no longer)\s+((really|even|once|ever)\s+)?"
-                               r"((thinking|thought|think|planning|planned|wanting)\s+(of|about|to)\s+)?$", re.I)
+_DISAVOWED_BEFORE = re.compile(r"(^|[^'\w])(not|never|no longer)\s+((really|even|once|ever)\s+)?((having|had|got)\s+(any\s+)?)?"
+                               r"((thinking|thought|thoughts|think|planning|planned|wanting|urges?)\s+(of|about|to)\s+)?$", re.I)
 _TAKEN_BACK_AFTER = re.compile(r"^\W{0,3}(\(?i (will|would) not\b|\(?i won'?t\b|not literally\b)", re.I)
 _DONT = re.compile(r"(^|[^'\w])(don'?t|do not|dont)\s+$", re.I)
 _KNOWING = re.compile(r"(know|think|plan)\b", re.I)  # "I don't know how I'll do it" is overwhelm, not a plan
