@@ -619,6 +619,17 @@ PATTERN_FAMILIES_M = [
 ]
 
 
+# Numbers, ages and sleepy teenagers near those families' words, in lines with no emergency in them.
+NOT_EMERGENCIES_M = ["I'm 39 and 12 weeks pregnant, feeling fine.", "Six weeks until the wedding and it's 38 degrees out.",
+                     "I'm 38 and confused about my career.", "He's always hard to wake for school.", "He went grey at forty.",
+                     "If he's floppy or not drinking, ring 111. Got it."]
+
+
+@pytest.mark.parametrize("text", NOT_EMERGENCIES_M)
+def test_ordinary_numbers_and_ages_are_not_emergencies(text):
+    assert not detect(text).escalate, detect(text)
+
+
 @pytest.mark.parametrize("family,category,crisis,negative",
                          PATTERN_FAMILIES + PATTERN_FAMILIES_GHI + PATTERN_FAMILIES_JKL + PATTERN_FAMILIES_M,
                          ids=[f[0] for f in PATTERN_FAMILIES + PATTERN_FAMILIES_GHI + PATTERN_FAMILIES_JKL + PATTERN_FAMILIES_M])

@@ -648,11 +648,14 @@ MORE_MEDICAL: tuple[Rule, ...] = (
 # Written on tune_m (session 7): a midwife's and health visitor's night line. Emergencies in lay words (after a
 # birth, late in pregnancy, in a newborn or a small child, in someone cared for at home), harm to a baby or to the
 # person cared for, and an exhausted parent's goodbyes. Each family has a hard negative beside it in the tests.
-_SMALL = r"(\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve) (days?|weeks?)( old)?"
+_N = r"(\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
+_BABY_AGE = rf"(\b{_N} (days?|weeks?) old\b|\b(he|she|baby|the baby)('?s| is) {_N} (days?|weeks?)\b)"
+_FEVER = (r"(\b3[89][.,]\d\b|\b(38|39|40)( ?\u00b0| degrees| ?c\b)|\btemp(erature)?\b[^.?!]{0,15}\b(3[89]|40)\b|"
+          r"\bthermometer\w*('?s)?\b[^.?!]{0,15}\b(3[89]|40)\b|\bhot to (the )?touch\b|\bburning up\b)")
 PARENTS_AND_CARERS: tuple[Rule, ...] = (
     _r("medical_emergency", "imminent", MEDICAL,
        r"\bclots?\b[^.?!]{0,40}\b(size of|as big as|big as)\b|"
-       rf"\b{_SMALL}\b.{{0,80}}\b(3[89]([.,]\d)?|40|hot to (the )?touch|burning up)\b|\b(3[89]([.,]\d)?)\b.{{0,60}}\b{_SMALL}\b|"
+       rf"{_BABY_AGE}.{{0,80}}{_FEVER}|{_FEVER}.{{0,60}}{_BABY_AGE}|"
        r"(?<!if )\b(he|she|baby|the baby|my (son|daughter|baby|boy|girl))('?s| is| has| went| goes)( gone| all| just| really| very)* (floppy|limp)\b|\blike a rag ?doll when i\b|\b(arms|legs|head) (just )?flop\b|"
        r"\brash\b.{0,80}\b(not|isn'?t|aren'?t|doesn'?t|don'?t|won'?t|didn'?t|never) (fading|fade|go(ing)? away|disappear\w*)\b|\b(not|isn'?t|aren'?t|doesn'?t|don'?t|won'?t) (fading|fade)\b[^.?!]{0,40}\b(glass|press\w*)\b|"
        r"\bcord\b[^.?!]{0,40}\b(hanging|coming out|can see it)\b|\bsomething hanging (down|out)\b[^.?!]{0,40}\bcord\b|"
@@ -663,13 +666,14 @@ PARENTS_AND_CARERS: tuple[Rule, ...] = (
        r"\b(sick|vomit\w*|bringing up|brought up|brings up)\b.{0,80}\b(bright|grass|dark|bottle) green\b|"
        r"\b(swallow\w*|chewing|in (his|her) mouth)\b.{0,60}\bbatter(y|ies)\b|\bbatter(y|ies)\b.{0,60}\bswallow\w*|"
        r"\bsoft spot\b[^.?!]{0,30}\b(sunk|sunken|dipped|gone in|sinking)\b|\b(only )?one wet nappy\b|\bno wet nappies\b|"
-       r"\b(3[89]([.,]\d)?|40([.,]\d)?|41)\b.{0,80}\b(talking nonsense|not making sense|confused|delirious|won'?t wake|floppy)\b|"
+       rf"{_FEVER}.{{0,80}}\b(talking nonsense|not making sense|confused|delirious|won'?t wake|floppy)\b|"
        r"\bchoking\b.{0,60}\b(not making (a|any) (sound|noise)|can'?t (cough|breathe|cry)|going (red|blue|purple))\b|"
        r"\b(got into|eaten|ate|swallowed|chewed|drunk|drank|sucking on)\b[^.?!]{0,20}\b((the|some|a) )?((dishwasher|washing|laundry) (tablets?|pods?|capsules?|liquid)|liquitabs?|detergent|bleach|e-?liquid|weed ?killer|slug pellets)\b|"
        r"\b(whistl\w*|high[- ]pitched|squeaky) (noise|sound|breathing)\b[^.?!]{0,40}\b(sat still|resting|at rest|even when)\b|\b(tummy|ribs|chest|neck)('?s)?\b[^.?!]{0,15}\b(sucking|sucks|pulling|dipping|dips) in\b|"
        r"\ba dip under (his|her) ribs\b|\bgrunt(ing|s)?\b[^.?!]{0,40}\b(every|each) (breath|time (he|she) breathes)\b|"
-       r"\bhard to wake\b|\b(can'?t|cannot) (rouse|wake) (him|her)\b|\bbreathing'?s (really |very |gone )?slow\b|"
-       r"\b(went|gone|going|turned) (a )?(greyish|grey|blue|purple)( colour)? (round|around) (his|her|the) (mouth|lips)\b|\b(she|he) (went|turned|'s gone) (all )?grey\b|"
+       r"\b(drowsy|breathing|patch(es)?|tablets|pills|lips|floppy|grey|blue)\b.{0,60}\b(hard to wake|(can'?t|cannot) rouse (him|her))\b|"
+       r"\b(hard to wake|(can'?t|cannot) rouse (him|her))\b.{0,60}\b(drowsy|breathing|patch(es)?|tablets|pills|lips|floppy|grey|blue)\b|\bbreathing'?s (really |very |gone )?slow\b|"
+       r"\b(went|gone|going|turned) (a )?(greyish|grey|blue|purple)( colour)? (round|around) (his|her|the) (mouth|lips)\b|\b(she|he) (went|turned|'s gone) (all )?grey\b(?! (at|in|early|young|overnight|before|after|with))|"
        r"\bheart'?s? (is )?(fluttering|racing|pounding|going like mad)\b.{0,60}\b(can'?t catch (her|his|my) breath|faint\w*|collapsed|sit on the floor|talking nonsense)\b",
        negatable=False, defused_by=PAST_HELPING_OR_STORY),
     _r("harm_to_others", "imminent", "is about to hurt someone",
