@@ -109,3 +109,20 @@ def test_the_shipped_scorers_by_name():
     for ordinary in ("I gave my dog to my sister while I'm in hospital for the op.", "This job is killing me.",
                      "My phone is dead again."):
         assert not policy.detect(ordinary).escalate, ordinary
+
+
+def test_the_minilm_recipe_tunes_only_its_top_layers():
+    import torch
+
+    from dialogue.safety import train
+    from server.models import resolve
+
+    cases = [Case(f"TX-{i:03d}", (t,), level, None, "k") for i, (t, level) in
+             enumerate([("I want to die tonight.", "imminent"), ("Lovely day.", "none"), ("I feel hopeless.", "concern"),
+                        ("Nice cake.", "none")] * 4)]
+    fresh = SentenceEncoder(resolve("minilm"), threads=1, normalize=False)
+    encoder, heads = train.finetune(resolve("minilm"), cases, top_layers=(5,), epochs=1, lr=1e-3)
+    assert not encoder.model.training and len(heads["crisis"]["w"][0]) == encoder.dim
+    before = dict(fresh.model.named_parameters())
+    changed = {n for n, p in encoder.model.named_parameters() if not torch.equal(p, before[n])}
+    assert changed and all(".layer.5." in n for n in changed)

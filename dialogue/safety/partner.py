@@ -17,10 +17,8 @@ import time
 import numpy as np
 
 from .cases import Case
-from .risk import rank
 from .scorer import pieces
-
-BATCH = 16
+from .tuning import tune_with_heads
 
 
 def _text(case: Case) -> str:
@@ -84,39 +82,16 @@ class CachedTop:
 
 def finetune(top: CachedTop, states: list, cases: list[Case], *, epochs: int = 6, lr: float = 1e-4,
              seed: int = 0) -> dict:
-    """The tuned layers (in `top`, changed in place) and a linear crisis and concern head, as the MiniLM recipe:
-    class-balanced binary cross-entropy, AdamW, linear warm-up and decay. `states[i]` is case i's first piece."""
-    torch = top.torch
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    params = list(top.layers.parameters())
+    """The tuned layers (in `top`, changed in place) and a linear crisis and concern head, as the MiniLM recipe
+    (`tuning.tune_with_heads`). `states[i]` is case i's first piece."""
+    top.torch.manual_seed(seed)
     for p in top.model.parameters():
         p.requires_grad = False
-    for p in params:
-        p.requires_grad = True
-    head = torch.nn.Linear(top.dim, 2)
-    lv = np.array([rank(c.level) for c in cases])
-    y = torch.tensor(np.stack([lv >= 2, lv >= 1], 1), dtype=torch.float32)
-    pos = y.mean(0).clamp(1e-3, 1 - 1e-3)
-    loss_of = torch.nn.BCEWithLogitsLoss(pos_weight=(1 - pos) / pos)
-    opt = torch.optim.AdamW([*params, *head.parameters()], lr=lr, weight_decay=0.01)
-    steps = epochs * -(-len(cases) // BATCH)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / (0.1 * steps)) * max(0.0, 1 - s / steps))
     top.layers.train()
-    for _ in range(epochs):
-        order = rng.permutation(len(cases))
-        for i in range(0, len(cases), BATCH):
-            batch = order[i:i + BATCH]
-            loss = loss_of(head(top.pooled([states[j] for j in batch])), y[batch])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
+    heads = tune_with_heads(lambda batch: top.pooled([states[j] for j in batch]), list(top.layers.parameters()),
+                            top.dim, cases, epochs=epochs, lr=lr, seed=seed)
     top.layers.eval()
-    for p in params:
-        p.requires_grad = False
-    w, b = head.weight.detach().numpy(), head.bias.detach().numpy()
-    return {"crisis": {"w": w[:1].tolist(), "b": b[:1].tolist()}, "concern": {"w": w[1:].tolist(), "b": b[1:].tolist()}}
+    return heads
 
 
 def crisis_logits(top: CachedTop, heads: dict, states: list) -> np.ndarray:

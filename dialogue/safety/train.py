@@ -30,6 +30,7 @@ from . import partner, rules
 from .cases import Case, load
 from .risk import CATEGORIES, rank
 from .scorer import HEADS, RiskScorer, SentenceEncoder, pieces
+from .tuning import tune_with_heads
 
 SETS = Path(__file__).parents[2] / "benchmarks" / "safety_sets"
 TUNE = SETS / "tune_?.jsonl"
@@ -44,7 +45,7 @@ L2 = 1e-3
 FALSE_ALARM_CEILING = 0.05  # the scorer alone, out of fold, on the `none` lines other than everyday talk
 CHECK_IN_CEILING = 0.20  # the share of those lines the concern head may mark for a gentle check-in
 TOP_LAYERS = (3, 4, 5)  # MiniLM's six layers: the top three are tuned (and shipped), the rest stay the package's
-EPOCHS, LR, BATCH = 6, 1e-4, 16
+EPOCHS, LR = 6, 1e-4
 
 
 def text_of(case: Case) -> str:
@@ -101,7 +102,7 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, *, classes: int = 1, steps: int =
 def finetune(path: str, cases: list[Case], *, top_layers=TOP_LAYERS, epochs: int = EPOCHS, lr: float = LR,
              seed: int = 0) -> tuple[SentenceEncoder, dict]:
     """A fresh encoder from `path` with its top layers tuned, beside a linear crisis and concern head on its
-    mean-pooled output (class-balanced binary cross-entropy, AdamW, linear warm-up and decay)."""
+    mean-pooled output (`tuning.tune_with_heads`)."""
     import torch
 
     torch.manual_seed(seed)
@@ -109,33 +110,12 @@ def finetune(path: str, cases: list[Case], *, top_layers=TOP_LAYERS, epochs: int
     tuned = [p for n, p in encoder.model.named_parameters() if any(f"layer.{k}." in n for k in top_layers)]
     for p in encoder.model.parameters():
         p.requires_grad = False
-    for p in tuned:
-        p.requires_grad = True
-    head = torch.nn.Linear(encoder.dim, 2)
-    lv = np.array([rank(c.level) for c in cases])
-    y = torch.tensor(np.stack([lv >= 2, lv >= 1], 1), dtype=torch.float32)
-    pos = y.mean(0).clamp(1e-3, 1 - 1e-3)
-    loss_of = torch.nn.BCEWithLogitsLoss(pos_weight=(1 - pos) / pos)
-    opt = torch.optim.AdamW([*tuned, *head.parameters()], lr=lr, weight_decay=0.01)
-    steps = epochs * -(-len(cases) // BATCH)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / (0.1 * steps)) * max(0.0, 1 - s / steps))
-    texts, rng = [text_of(c) for c in cases], np.random.default_rng(seed)
+    texts = [text_of(c) for c in cases]
     encoder.model.train()
-    for _ in range(epochs):
-        order = rng.permutation(len(cases))
-        for i in range(0, len(cases), BATCH):
-            batch = order[i:i + BATCH]
-            loss = loss_of(head(encoder.pooled([texts[j] for j in batch])), y[batch])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
+    heads = tune_with_heads(lambda batch: encoder.pooled([texts[j] for j in batch]), tuned, encoder.dim, cases,
+                            epochs=epochs, lr=lr, seed=seed)
     encoder.model.eval()
-    for p in tuned:
-        p.requires_grad = False
-    w, b = head.weight.detach().numpy(), head.bias.detach().numpy()
-    return encoder, {"crisis": {"w": w[:1].tolist(), "b": b[:1].tolist()},
-                     "concern": {"w": w[1:].tolist(), "b": b[1:].tolist()}}
+    return encoder, heads
 
 
 def fit_heads(emb: np.ndarray, cases: list[Case], heads: dict) -> dict:
