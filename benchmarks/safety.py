@@ -78,13 +78,10 @@ def screens(scorer_spec: str, sensitivities: str = "", heads: str | None = None)
     """The members alone and together at the scorer's default sensitivity, then the whole screen at each other
     sensitivity named (`patterns+scorer (quiet)`)."""
     from dialogue.safety import RiskScorer, SafetyPolicy
-    from dialogue.safety.scorer import HEADS, NAMED
 
     out = {"patterns": SafetyPolicy()}
     if scorer_spec != "off":
-        from server.models import resolve
-
-        scorer = RiskScorer.load(resolve("minilm" if scorer_spec in NAMED else scorer_spec), heads or NAMED.get(scorer_spec, HEADS))
+        scorer = RiskScorer.named(scorer_spec, heads)
         out["scorer"] = SafetyPolicy(scorer=scorer, patterns=False)
         out["patterns+scorer"] = SafetyPolicy(scorer=scorer)
         out[DEAF] = SafetyPolicy(scorer=scorer, answers=False)

@@ -18,11 +18,7 @@ import numpy as np
 
 from .cases import Case
 from .scorer import pieces
-from .tuning import tune_with_heads
-
-
-def _text(case: Case) -> str:
-    return " ".join(case.turns)
+from .tuning import text_of, tune_with_heads
 
 
 class CachedTop:
@@ -107,13 +103,14 @@ def out_of_fold(path: str, cases: list[Case], fold: np.ndarray, *, top_layers: t
                 **kw) -> list[list[float]]:
     """Each case's crisis logits over its pieces, from a partner trained without its fold (`fold`: the MiniLM's
     author folds, so the two members' out-of-fold scores are comparable line by line)."""
-    texts, owner = [], []
+    texts, owner, spans = [], [], []  # spans[i]: case i's pieces, texts[start:end]
     for i, c in enumerate(cases):
-        for t in pieces(_text(c)) or [""]:
-            texts.append(t)
-            owner.append(i)
+        start = len(texts)
+        texts += pieces(text_of(c)) or [""]
+        owner += [i] * (len(texts) - start)
+        spans.append((start, len(texts)))
     owner = np.array(owner)
-    first = np.array([int(np.argmax(owner == i)) for i in range(len(cases))])
+    first = np.array([start for start, _ in spans])
     t0 = time.monotonic()
     cached = CachedTop(path, top_layers)
     states = cached.inputs(texts)
@@ -127,13 +124,13 @@ def out_of_fold(path: str, cases: list[Case], fold: np.ndarray, *, top_layers: t
         held = np.where(fold[owner] == f)[0]
         z[held] = crisis_logits(top, heads, [states[j] for j in held])
         progress(f"partner fold {f + 1}/{int(fold.max()) + 1}: trained on {len(train_idx)} cases in {time.monotonic() - t0:.0f} s")
-    return [z[owner == i].tolist() for i in range(len(cases))]
+    return [z[start:end].tolist() for start, end in spans]
 
 
 def train(path: str, cases: list[Case], *, top_layers: tuple[int, ...], **kw) -> tuple[dict[str, np.ndarray], dict]:
     """The partner on every case: its tuned layers' parameters and its heads."""
     top = CachedTop(path, top_layers)
-    states = top.inputs([(pieces(_text(c)) or [""])[0] for c in cases])
+    states = top.inputs([(pieces(text_of(c)) or [""])[0] for c in cases])
     heads = finetune(top, states, cases, **kw)
     return top.tuned(), heads
 

@@ -161,13 +161,12 @@ class RiskScorer:
         return scorer if sensitivity is None else scorer.at(sensitivity)
 
     @classmethod
-    def named(cls, spec: str, **kw) -> "RiskScorer":
-        """`minilm`, `minilm+mpnet` (NAMED), or a sentence-transformers folder read by the default heads."""
+    def named(cls, spec: str, heads: str | Path | None = None, **kw) -> "RiskScorer":
+        """`minilm`, `minilm+mpnet` (NAMED), or a sentence-transformers folder read by the default heads; `heads`
+        names other heads (a retrain, before it ships)."""
         from server.models import resolve
 
-        if spec in NAMED:
-            return cls.load(resolve("minilm"), NAMED[spec], **kw)
-        return cls.load(resolve(spec), **kw)
+        return cls.load(resolve("minilm" if spec in NAMED else spec), heads or NAMED.get(spec, HEADS), **kw)
 
     def at(self, sensitivity: str) -> "RiskScorer":
         """The same scorer (one encoder) at another of its heads' operating points."""

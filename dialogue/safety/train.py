@@ -21,7 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +30,7 @@ from . import partner, rules
 from .cases import Case, load
 from .risk import CATEGORIES, rank
 from .scorer import HEADS, RiskScorer, SentenceEncoder, pieces
-from .tuning import tune_with_heads
+from .tuning import text_of, tune_with_heads
 
 SETS = Path(__file__).parents[2] / "benchmarks" / "safety_sets"
 TUNE = SETS / "tune_?.jsonl"
@@ -46,10 +46,6 @@ FALSE_ALARM_CEILING = 0.05  # the scorer alone, out of fold, on the `none` lines
 CHECK_IN_CEILING = 0.20  # the share of those lines the concern head may mark for a gentle check-in
 TOP_LAYERS = (3, 4, 5)  # MiniLM's six layers: the top three are tuned (and shipped), the rest stay the package's
 EPOCHS, LR = 6, 1e-4
-
-
-def text_of(case: Case) -> str:
-    return " ".join(case.turns)
 
 
 def call_turns(calls: list[Case], *, window: int = 3) -> list[Case]:
@@ -194,13 +190,11 @@ class Scored:
     hard: np.ndarray  # the hard negatives: `none` lines other than everyday talk
 
     @classmethod
-    def of(cls, cases: list[Case], oof: list[dict], *, voice_bias: float = 1.0, crisis: np.ndarray | None = None) -> "Scored":
-        """`crisis`: each case's crisis logit, where it is not the encoder's own (blended with a partner's)."""
+    def of(cls, cases: list[Case], oof: list[dict], *, voice_bias: float = 1.0) -> "Scored":
         sig = lambda z: 1 / (1 + np.exp(-np.asarray(z)))
         turn = np.array([c.kind.startswith("call_") for c in cases])
         everyday = np.array([c.kind == "everyday" for c in cases]) | turn
-        p = sig(crisis) if crisis is not None else np.array([sig(o["crisis_logits"]).max() for o in oof])
-        return cls(p=p,
+        return cls(p=np.array([sig(o["crisis_logits"]).max() for o in oof]),
                    pc=np.array([sig(o["concern_logits"]).max() for o in oof]),
                    pv=np.array([sig(np.asarray(o["concern_logits"]) + voice_bias).max() for o in oof]),
                    pi=np.array([sig(o["imminent_logits"])[int(np.argmax(o["crisis_logits"]))] for o in oof]),
@@ -320,7 +314,8 @@ def main(argv=None) -> int:
         oof = out_of_fold(path, cases, progress=lambda m: print(m, flush=True), folds=args.folds, **kw)
         if cache is not None:
             cache.write_text(json.dumps(oof))
-    blend, crisis = None, None
+    scored = Scored.of(cases, oof, voice_bias=args.voice_bias)
+    blend = None
     if args.partner != "none":
         partner_path = resolve(args.partner)
         partner_kw = {"top_layers": tuple(int(k) for k in args.partner_top_layers.split(",")), "epochs": args.epochs}
@@ -334,11 +329,9 @@ def main(argv=None) -> int:
                 pcache.write_text(json.dumps(partner_oof))
         own = np.array([max(o["crisis_logits"]) for o in oof])
         other = np.array([max(z) for z in partner_oof])
-        plain = Scored.of(cases, oof, voice_bias=args.voice_bias)
-        blend = partner.blend_params(own, other, plain.hard | plain.turn)
-        crisis = partner.blended(own, other, blend)
+        blend = partner.blend_params(own, other, scored.hard | scored.turn)
+        scored = replace(scored, p=1 / (1 + np.exp(-partner.blended(own, other, blend))))  # the blend's P(crisis)
         print(f"blended with {args.partner}: {json.dumps(blend)}", flush=True)
-    scored = Scored.of(cases, oof, voice_bias=args.voice_bias, crisis=crisis)
     points = {name: choose_thresholds(scored, turn_ceiling=c) for name, c in SENSITIVITY.items()}
     thresholds = points[DEFAULT_SENSITIVITY]
     for name, t in points.items():

@@ -13,6 +13,11 @@ from .risk import rank
 BATCH = 16
 
 
+def text_of(case: Case) -> str:
+    """What an encoder reads of a case: its user turns, joined."""
+    return " ".join(case.turns)
+
+
 def tune_with_heads(pooled: Callable, params: list, dim: int, cases: list[Case], *, epochs: int, lr: float,
                     seed: int = 0) -> dict:
     """`pooled(indices)`: the embeddings of those cases, with gradients to `params`. Returns the heads."""
