@@ -310,6 +310,8 @@ def main(argv=None) -> int:
         ap.error("--thresholds-only needs --oof-cache with the scores and the heads at --out")
     if cache is not None and cache.exists():
         oof = json.loads(cache.read_text())
+        if len(oof) != len(cases):
+            ap.error(f"{cache} holds {len(oof)} scores for {len(cases)} cases: made from other tuning files")
     else:
         oof = out_of_fold(path, cases, progress=lambda m: print(m, flush=True), folds=args.folds, **kw)
         if cache is not None:
@@ -322,6 +324,8 @@ def main(argv=None) -> int:
         pcache = Path(args.partner_oof_cache) if args.partner_oof_cache else None
         if pcache is not None and pcache.exists():
             partner_oof = json.loads(pcache.read_text())
+            if len(partner_oof) != len(cases):
+                ap.error(f"{pcache} holds {len(partner_oof)} scores for {len(cases)} cases: made from other tuning files")
         else:
             partner_oof = partner.out_of_fold(partner_path, cases, author_folds(cases, args.folds),
                                               progress=lambda m: print(m, flush=True), **partner_kw)
