@@ -34,7 +34,7 @@ from .tuning import text_of, tune_with_heads
 
 SETS = Path(__file__).parents[2] / "benchmarks" / "safety_sets"
 TUNE = SETS / "tune_?.jsonl"
-LONG_CALLS = SETS / "longcall_[acdegh].jsonl"  # the tuning ones; `longcall_b`, `_f` and `_i` are held out
+LONG_CALLS = SETS / "longcall_[acdeghj].jsonl"  # the tuning ones; `longcall_b`, `_f`, `_i` and `_k` are held out
 # The scorer alone, out of fold, on the ordinary turns of long calls (~20 a call): the share it may escalate. Each
 # sensitivity is one such ceiling (a call of n ordinary turns escalates about 1 - (1 - c)^n of the time from the
 # scorer); "balanced" is the default.
@@ -274,7 +274,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cases", action="append", help="JSONL case file(s) to tune on (default: the tune part)")
     ap.add_argument("--calls", action="append", help="JSONL long calls whose ordinary turns to tune on "
-                    "(default with the tune part: longcall_a, c, d, e, g, h)")
+                    "(default with the tune part: longcall_a, c, d, e, g, h, j)")
     ap.add_argument("--encoder", default="minilm", help="catalog name or sentence-transformers folder")
     ap.add_argument("--out", default=str(HEADS), help="the heads file; the tuned layers go beside it")
     ap.add_argument("--voice-bias", type=float, default=1.0, help="log-odds a distressed voice adds to a crisis")
