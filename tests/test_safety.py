@@ -619,6 +619,78 @@ PATTERN_FAMILIES_M = [
 ]
 
 
+# Written with tune_n, tune_o, tune_p, tune_q (session 8): emergencies understated on an ambulance line, stoic men's
+# sideways goodbyes, the street's threats and debts, plain and literal speech. Each beside the same words said safely.
+PATTERN_FAMILIES_NQ = [
+    ("bleeding that will not stop", "medical_emergency", "Sliced my thumb on the mandoline and it's spurting, the towel's soaked through.",
+     "Sliced my thumb on the mandoline, bit of blood, plaster's on, all fine."),
+    ("a long fit", "medical_emergency", "She's fitting and it's been going eight minutes now.",
+     "She's at her dress fitting, it's been going on for ages."),
+    ("a face dropped on one side", "medical_emergency", "Dad's face has dropped on one side and his tea's running out of his mouth.",
+     "Dad's face dropped when he saw the price of the tea."),
+    ("the cold has got in", "medical_emergency", "He's been out all night, he's stopped shivering and he's just so sleepy.",
+     "He's been out all night fishing, he's freezing but he's laughing about it."),
+    ("a hypo with no sugar", "medical_emergency", "My sugar's gone through the floor, I'm sweating and shaking and there's no juice in.",
+     "My sugar's a bit low so I'm having a biscuit, I'm fine."),
+    ("chest like a weight", "medical_emergency", "It's like someone's sitting on my chest and I'm sweating buckets.",
+     "It's like someone's sitting on the piano keys next door, all night."),
+    ("blue lips", "medical_emergency", "He can't get his breath and his lips have gone blue.",
+     "His lips have gone blue from the slushie, he loves it."),
+    ("stabbed now", "medical_emergency", "I've just been stabbed outside the chippy.", "I've been stabbed in the back by my so-called mate at work."),
+    ("an overdose across turns", "suicide", "No, I've already taken them. All of them, the whole box.",
+     "No, I've already taken them back to the chemist, the whole box."),
+    ("the note is written", "suicide", "The note's written. It's on the kitchen table.",
+     "The sick note's written, it's on the kitchen table for the school."),
+    ("a place and a time", "suicide", "I'm going down to the railway line after everyone's asleep.",
+     "I'm going down to the railway line after tea with my grandson to do some train spotting."),
+    ("not caring to live", "suicide", "Honestly don't care if I live or die these days.",
+     "Honestly I don't care if we go to the pub or the club."),
+    ("hoping the heart gives out", "suicide", "Every night I hope the old heart just gives out.",
+     "Every night I hope the old car doesn't give out on the motorway."),
+    ("a quitting idiom, explained", "suicide", "Might pull up stumps for good, and I don't mean the cricket.",
+     "Might pull up stumps at the cricket club, it's been forty seasons."),
+    ("a pet rehomed before", "suicide", "Need to find the cat a new home. Before... you know.",
+     "Need to find the cat a new home before we move to the flat, no pets allowed."),
+    ("given away, so nobody notices", "suicide", "Been handing my tools out to the lads a few at a time so nobody twigs.",
+     "Been handing my tools out to the lads, I'm retiring and moving to the coast."),
+    ("insurance on purpose", "suicide", "Does the policy still pay out if it wasn't an accident?",
+     "Does the policy still pay out if the boiler broke by accident?"),
+    ("a lethal dose asked", "suicide", "How much insulin before it's fatal?", "What's the most insulin the dog can have before it's too much? The vet's shut."),
+    ("a train asked about for oneself", "suicide", "Would a train hurt? I'm asking for me.", "What time's the train? I'm asking for my mum."),
+    ("the problem goes away", "suicide", "I'm just the problem, so if the problem goes away they're all happy.",
+     "The leak's the problem, so if the problem goes away we're all happy."),
+    ("better next time", "suicide", "The rope snapped last year. I'd do it properly next time.",
+     "The rope snapped on the tyre swing last year. I'd tie it properly next time."),
+    ("someone burnt with them inside", "harm_to_others", "I'll burn his flat with him in it.", "I'll burn the old fence with the leaves in it."),
+    ("intent to glass someone", "harm_to_others", "Next time he mugs me off I'm gonna glass him.", "Next time I'm gonna take a glass of water to bed."),
+    ("voices telling to hurt", "harm_to_others", "The voices keep telling me I have to get him first.",
+     "The voices on the radio keep telling me to get a new boiler."),
+    ("a threat of death believed", "abuse", "He said next time he'll kill me, and I believe him.", "He says next time he'll kill me at chess, and I believe him."),
+    ("threats over a debt", "abuse", "They said they'll stab my brother if I don't pay by Friday.",
+     "They said they'll charge my brother if I don't pay by Friday."),
+    ("bones broken by someone", "abuse", "His mate broke my fingers over forty quid.", "Broke my fingers playing rugby in 1998."),
+    ("a fire set on the caller", "abuse", "Some lads set fire to my sleeping bag while I was in it.", "I set fire to my toast again this morning."),
+    ("wounds done to oneself", "self_harm", "The cuts on my arm won't heal. I did them myself.", "The cuts on my arm won't heal, the brambles got me."),
+    ("too deep", "self_harm", "Went deeper than I meant to tonight, there's a lot of blood.", "Went deeper than I meant to into the lore of that game."),
+]
+
+
+
+# Everyday lines that hold those families' words: rain, bills, a kicking baby, a mum's threat, a brick wall.
+NOT_CRISES_NQ = ["It's pouring out there and the dog's soaked through the towel.", "I'm so confused about the gas bill.",
+                 "The baby's been kicking me about all night, 30 weeks now.", "Mum said she'll kill me if I don't tidy my room.",
+                 "Honestly it's like banging my head off a brick wall with this homework.", "I just shot a video of the sunset.",
+                 "What's the point of going on about it, it's done.", "I'm going to stab the potatoes and put them in the oven.",
+                 "I'll run them down to the shops after tea.", "Driving to the multi-storey after work, I'll park on the top floor.",
+                 "Part of me was relieved when the lump turned out to be nothing.", "I'm reading The Big Sleep again.",
+                 "I'm going to be with my mum, she's in hospital.", "Gave the dog to my sister, she'll look after him better than me with my shifts.",
+                 "Have my bike, I won't be cycling anymore with these knees.", "My boss makes me work late for him every Friday."]
+
+
+@pytest.mark.parametrize("text", NOT_CRISES_NQ)
+def test_everyday_lines_with_those_words_are_not_crises(text):
+    assert not detect(text).escalate, detect(text)
+
 # Numbers, ages and sleepy teenagers near those families' words, in lines with no emergency in them.
 NOT_EMERGENCIES_M = ["I'm 39 and 12 weeks pregnant, feeling fine.", "Six weeks until the wedding and it's 38 degrees out.",
                      "I'm 38 and confused about my career.", "He's always hard to wake for school.", "He went grey at forty.",
@@ -631,8 +703,8 @@ def test_ordinary_numbers_and_ages_are_not_emergencies(text):
 
 
 @pytest.mark.parametrize("family,category,crisis,negative",
-                         PATTERN_FAMILIES + PATTERN_FAMILIES_GHI + PATTERN_FAMILIES_JKL + PATTERN_FAMILIES_M,
-                         ids=[f[0] for f in PATTERN_FAMILIES + PATTERN_FAMILIES_GHI + PATTERN_FAMILIES_JKL + PATTERN_FAMILIES_M])
+                         PATTERN_FAMILIES + PATTERN_FAMILIES_GHI + PATTERN_FAMILIES_JKL + PATTERN_FAMILIES_M + PATTERN_FAMILIES_NQ,
+                         ids=[f[0] for f in PATTERN_FAMILIES + PATTERN_FAMILIES_GHI + PATTERN_FAMILIES_JKL + PATTERN_FAMILIES_M + PATTERN_FAMILIES_NQ])
 def test_pattern_families_escalate_their_kind_and_not_the_negative_beside_it(family, category, crisis, negative):
     concern = detect(crisis)
     assert concern.escalate and concern.category == category, (family, concern)

@@ -49,6 +49,8 @@ HYPERBOLE = re.compile(r"\b(embarrass\w*|mortif\w*|cringe\w*|so awkward|(floor|g
                        r"hungover|hangover)\b", re.I)
 PAST_HELPING_OR_STORY = _any(PAST_OR_HELPING, STORY)
 PAST_HELPING_OR_HYPERBOLE = _any(PAST_OR_HELPING, HYPERBOLE)
+# a baby kicking from the inside ("the baby's been kicking me all night, 30 weeks now")
+PAST_HELPING_STORY_OR_WOMB = _any(PAST_HELPING_OR_STORY, re.compile(r"\b(baby|bump|little one)('?s| is| has)?( been)? (kicking|punching|hitting|wriggling)\b", re.I))
 # it is over and they came through it (narrower than PAST_OR_HELPING: "I'm fine now" is also what sudden calm says)
 RECOVERED = re.compile(
     r"\b((\w+ )?years ago|years back|(a while|a bit|some time|a few years|ages) (back|ago)|used to|back (then|when)|when i was (a teen(ager)?|younger|a kid)|turned (things|it|my life|me) (a)?round|"
@@ -346,7 +348,7 @@ HARM_TO_OTHERS: tuple[Rule, ...] = (
 ABUSE: tuple[Rule, ...] = (
     _r("abuse", "imminent", "is in danger from another person now",
        r"\b(he|she|they)('?s| is| are) (outside|at the door|coming back|trying to get in|breaking in)|"
-       r"\b(threaten(ed|s|ing)?|said|says|swore) (he|she|they)('?d|'?ll| would| will| is going to| was going to) (kill|hurt|finish) me|"
+       r"\b(threaten(ed|s|ing)?|said|says|swore) (he|she|they)('?d|'?ll| would| will| is going to| was going to) (kill|hurt|finish) me\b(?![^.?!]{0,30}\b(if i('?m| am)? (late|back late|home late)|if i (forget|break|spend|lose|crash|spill|scratch|eat|miss)|if i (don'?t|do not) (tidy|clean|do my|finish|eat|ring|call|text)|lol|haha|lmao|jk)\b)|"
        r"\bthreaten(ed|s|ing)? to (kill|hurt) me|\bsomeone is (hurting|attacking|following) me", negatable=False),
     _r("abuse", "imminent", "is in danger from someone now",
        r"\b(hands|hand) (round|around) my (neck|throat)\b|\b(hit|hurt|hands|kill|scared|afraid|terrified|hiding|hid|drunk|neck|throat|bleed\w*|bruis\w*)\b.{0,80}\b(he|she)('?ll| will) be back\b|\b(he|she)('?ll| will) be back\b.{0,60}\b(hide|hiding|scared|afraid|terrified|kill|hurt|drunk|angry|furious)\b|\b(said|says|saying|screaming|shouting|swore|threaten\w*)\b[^.?!]{0,50}\b(going to|gonna) kill me\b|\bi'?m dead when\b|\b(on (his|her) way|coming up the stairs)\b|"
@@ -377,7 +379,7 @@ ABUSE: tuple[Rule, ...] = (
        r"\b(smash\w*|threw|throws|thrown) (my |a |the |his |her )?(phone|plate|glass|bottle|mug|cup|chair|kettle|pan|remote)\b[^.?!]{0,15}\b(against|into|at) my (head|face)\b|"
        r"\b(girlfriend|boyfriend|husband|wife|partner|dad|father|mum|mom|mother|stepdad|stepmum|he|she) (hits|beats|punches|kicks|slaps|chokes) (him|her|my (mum|mom|mother|sister|brother|dad))\b|"
        r"\bif i (leave|tell (anyone|anybody|someone|the police|my \w+)|go to the police|report)\b[^.?!]{0,40}\b((he|she|they)('?ll| will|'?d| would| is going to) (hurt|kill|beat|hit|post|share|send|take|throw|find|make|put|come)|i('?ll| will) be (put|taken|sent))\b|"
-       r"\b(order|dvo|avo|injunction|restraining)\b[^.?!]{0,40}\b(can'?t|cannot|not allowed to|isn'?t allowed to|mustn'?t) (come|be|get) (near|within)", negatable=False, defused_by=PAST_HELPING_OR_STORY),
+       r"\b(order|dvo|avo|injunction|restraining)\b[^.?!]{0,40}\b(can'?t|cannot|not allowed to|isn'?t allowed to|mustn'?t) (come|be|get) (near|within)", negatable=False, defused_by=PAST_HELPING_STORY_OR_WOMB),
 )
 
 MEDICAL_EMERGENCY: tuple[Rule, ...] = (
@@ -394,7 +396,7 @@ MEDICAL_EMERGENCY: tuple[Rule, ...] = (
        r"\bworst (headache|one) i'?ve ever\b|\bstiff neck\b[^.?!]{0,60}\brash\b|\bgone (all )?grey\b|\b(took|taken|had) (too much|a lot of (pills|tablets)|a load of pills|a bunch of (my )?pills|everything in my cabinet|like \d+|\d+ of the)\b|"
        r"\bnot answering me\b|\b(bleeding|pain)\b[^.?!]{0,40}\bpregnant\b|\bpregnant\b[^.?!]{0,60}\bbleeding\b|\bfell\b[^.?!]{0,40}\bcan'?t (feel|move)|"
        r"\b(diabetic|my sugar|insulin)\b[^.?!]{0,60}\b(shak(ing|y)|sweat\w*|confus\w*|muddled|faint\w*|slurr\w*)\b|\bbitten by a (snake|spider)\b|\bsnake ?bite\b|"
-       r"\bsoak(ing|ed)? through\b[^.?!]{0,30}\b(pad|pads|towel|towels)\b|\b(he'?s|she'?s|hes|shes|he is|she is|they'?re) not (moving|responding|breathing)\b(?! (to|in|out|house|away|back|abroad|there|here|on|at|with|from)\b)|"
+       r"\bsoak(ing|ed)? through\b[^.?!]{0,30}\b(pad|pads)\b|^(?!.*\b(dogs?|rain\w*|pouring|swim\w*|bath|shower|sweat\w*|puddles?|spill\w*)\b).*?\bsoak(ing|ed)? through\b[^.?!]{0,30}\b(towel|towels)\b|\b(he'?s|she'?s|hes|shes|he is|she is|they'?re) not (moving|responding|breathing)\b(?! (to|in|out|house|away|back|abroad|there|here|on|at|with|from)\b)|"
        r"\bblood (coming )?(out of|from) (his|her|my) ears?\b|\b(fall|fell|fallen)\b(?! asleep| in love| behind| for)[^.?!]{0,40}\bcan'?t (get up|move)\b|\b(took|taken|swallowed) the whole (bottle|packet|strip)\b|\bit was the whole bottle\b|"
        r"\b(don'?t|do not) know how many (she|he|they|i) (had|took|swallowed|'?ve taken|taken)\b|"
        r"\b(took|taken|swallowed) (a bunch|a load|a lot|loads|a handful|all|the rest)( of)? (my |her |his |the |my \w+'?s? )?(pills|tablets|meds)\b|"
@@ -702,8 +704,122 @@ PARENTS_AND_CARERS: tuple[Rule, ...] = (
        defused_by=PAST_OR_HELPING),
 )
 
+# Written on tune_n, tune_o, tune_p, tune_q (session 8): an ambulance call handler's and out-of-hours GP line, stoic
+# men, the street and recovery, and plain or literal speech (half as a recogniser writes it). Emergencies understated
+# in lay words, plans said as a place and a time, threats made to the caller, and the caller's own wounds.
+_NOT_IN_BETWEEN = r"(?:(?!\bnot\b|n'?t\b|\bnever\b)[^.?!])"  # no denial between the wish and what is wished for
+_LEISURE = re.compile(r"\b(swim\w*|sunset|sunrise|walk(ing)? the dog|picnic|climb\w*|photo\w*|museum|train ?spott\w*|club|fireworks|"
+                      r"bbq|barbecue|party|date|fishing|geocach\w*|with (my|the) (mates|friends|kids|family|dog|girlfriend|boyfriend))\b", re.I)
+_ACCIDENT = re.compile(r"\b(accident\w*|by mistake|fell|fall|slipped|tripped|football|rugby|skiing|bike|trampoline|match|cooking|chef|kitchen|chess|darts|pool|cards|"
+                       r"oven|shaving|gardening|brambles|work|tattoo)\b", re.I)
+_HURT_BODY = r"(fingers?|arm|nose|jaw|ribs?|leg|wrist|hand|cheekbone|eye socket|collarbone)"
+SESSION_8: tuple[Rule, ...] = (
+    _r("medical_emergency", "imminent", MEDICAL,
+       r"\b(blood|cut|wound|gash|leg|arm|hand|head)('?s| is)? (still )?(pumping|spurting|gushing|pouring)( out| blood)?\b|\bit'?s (still )?(pumping|spurting)( out| blood)?\b(?! (iron|milk|music|in here|tonight)\b)|"
+       r"\b(bleeding|bled|blood('?s| has)? (coming|soaked|soaking)) (right )?through (the|a|my|his|her) (\w+ )?(towel|tea towel|rag|bandage|dressing|t-?shirt|jumper|shirt|nappy|pad)\b|"
+       r"\b(he'?s|she'?s|he is|she is|they'?re|is) (fitting|seizing|convulsing|having a (fit|seizure))\b(?! (the|a|an|in|into|out|new|her|his|my|their|it|them|carpets?|kitchens?|units?|for)\b)[^?!]{0,60}\b(won'?t stop|not stopp\w*|(five|six|seven|eight|ten|\d+) (minutes|mins)|foam\w*|blue)\b|"
+       r"\b(fit|seizure)('?s| has been| is)? (been )?(going|lasting|still going)\b[^.?!]{0,30}\b(five|six|seven|eight|ten|\d+) (minutes|mins)\b|"
+       r"\bfitting\b[^.?!]{0,30}\bfoam\w*\b|"
+       r"\b(face|mouth)('?s| has| is)? (gone |all )?(dropped|slipped|drooping|sagging|fallen)( down)? on one side\b|\bone side of (his|her|my|their) (face|mouth)\b[^.?!]{0,20}\b(dropped|drooping|sagging|fallen|slipped)\b|"
+       r"\b(talking|speaking) (gobbledygook|gibberish|double dutch|nonsense|rubbish)\b[^.?!]{0,40}\b(face|arm|suddenly|all of a sudden|out of nowhere)\b|"
+       r"\bstopped shivering\b.{0,40}\b(sleepy|drowsy|confused|can'?t feel|not making sense|won'?t wake)\b|\b(sleepy|drowsy|confused|can'?t feel)\b.{0,60}\bstopped shivering\b|\b(freezing|ice|stone) cold\b[^.?!]{0,40}\b(not making (any )?sense|confused|won'?t wake|so sleepy|drowsy|can'?t wake)\b|"
+       r"\b(sugars?|blood sugars?|levels?|bm)('?s| is| are| has| have)? (gone |dropped |crashed |fallen )*(through the floor|really low|dangerously low|crashed|on the floor)\b.{0,60}\b(shak\w*|sweat\w*|confused|can'?t find|no (sweets|jelly|glucose|juice|dextro)|passing out|not making sense)\b|"
+       r"\blike (someone|somebody|an elephant|a weight|a brick)('?s| is)? (sat|sitting|standing|pressing) on my chest\b|"
+       r"(?=.*\b(sweat\w*|chest|jaw|clammy|breath)\b).*\blike (someone|somebody|an elephant|a weight|a brick)('?s| is)? (sat|sitting|standing|pressing) on me\b|"
+       r"\bbringing up\b[^.?!]{0,15}\bblood\b|"
+       r"\blips\b[^.?!]{0,20}\b(gone|going|turned|are|look|looking)\b[^.?!]{0,10}\b(blue|purple|grey|a (funny|weird|strange) colou?r)\b|"
+       r"\b(drank|drunk|swallowed|ate|had a (swig|drink|sip) of)\b[^.?!]{0,30}\bfrom under the sink\b|"
+       r"\b(fumes|carbon monoxide|breathed in)\b.{0,80}\b(muddled|confused|not making sense|can'?t think straight|passing out|drowsy|keeps? (nodding|dropping) off)\b|"
+       r"\b((i'?ve|i have|he'?s|she'?s|he has|she has)( just)? been|(i|he|she)( just)? got) (stabbed|glassed|shot)\b(?! (down|of|at|in the back|through with|for|by (a|the) camera|with|on)\b)",
+       negatable=False, defused_by=_any(PAST_HELPING_OR_STORY, re.compile(r"\b(slush\w*|lolly|ice pop|sweets|lipstick|blackcurrant|ribena|berr(y|ies)|swim\w*|pool|sea|paint|film|game|flu shot|jab)\b", re.I))),
+    _r("suicide", "imminent", "has taken an overdose",
+       r"\balready (had|taken|took|swallowed|necked) (them|it|the lot)\b(?! (back|to|out|in|round|off|home|with|for))[^?!]{0,80}\b(all of them|the (whole )?(box|packet|bottle|lot)|(two|both) (boxes|packets))\b",
+       negatable=False, defused_by=STORY),
+    _r("suicide", "imminent", "has a plan or a time",
+       r"(?<!sick )(?<!thank you )(?<!thank-you )(?<!fit )(?<!school )\b(the|my) (last )?note('?s| is) (written|done|finished|on the (\w+ )?(table|side|bed|pillow))\b|"
+       r"\b(go|going|goin|heading|head|drive|driving|walk|walking|i will go|i'?ll go)\b[^.?!]{0,20}\b(the )?(train line|railway (line|bridge|track)|tracks|level crossing|viaduct|quarry|cliffs?|cliff top)\b[^.?!]{0,40}\b(tonight|after|when|once|later|nobody|no one|i will go)\b|"
+       r"\bmy plan is (for )?(\d+|ten|eleven|twelve|midnight)( o'?clock)? (tonight|tomorrow)\b|"
+       r"(?=.*\b(gear|pills|tablets|meds|smack|heroin|spice|stash|bags?)\b).*\b(doing|do|neck|necking|bang|banging|using|use|having|take|taking) the (whole )?lot\b[^.?!]{0,10}\b(tonight|now|in one go)\b|"
+       r"\b(saved|saving|kept|keeping|stashed|hidden|hid|hoarded) (them|the tablets|my tablets|the pills|my pills)\b[^.?!]{0,30}\b(blister packs?|dosette|pill ?box|prescriptions?|sock drawer)\b",
+       negatable=False, defused_by=_any(LEAVING, _LEISURE, STORY, re.compile(r"\b(work|shift|job|site|digger|lorry)\b", re.I))),
+    _r("suicide", "elevated", "wishes not to be alive",
+       r"\b(don'?t|do not|dont) (really )?care (if|whether) i live or die\b|"
+       rf"\b(hop(e|ing)|wish(ing)?|pray(ing)?)\b{_NOT_IN_BETWEEN}{{0,40}}\b(ticker|heart)\b{_NOT_IN_BETWEEN}{{0,20}}\b(packs? (it )?in|packs? up|gives? (up|out)|stops?)\b|"
+       rf"\bhop(e|ing)\b{_NOT_IN_BETWEEN}{{0,50}}\b(skids?|crash(es)?|comes? off the road|goes off the road|hits? (me|a tree))\b|"
+       r"\b(cross\w*) the road\b[^.?!]{0,30}\b(don'?t|dont|stopped|not) (bother(ing)? )?(to )?(look|looking|check)\w*\b(?! at)|"
+       r"\b(cancer|tumou?r|lump|terminal|diagnos\w*)\b.{0,80}\bpart of me (was|is|felt) (relieved|glad|pleased|happy)\b(?![^.?!]{0,30}\b(benign|clear|nothing|fine|negative|not cancer|wasn'?t cancer|good news))|"
+       r"\b(i'?m|i am|me|gonna|going to|thinking (of|about)|might)\b[^.?!]{0,25}\b(the long sleep|long walk off (the end of )?(a|the) (short )?pier)\b|"
+       r"\b(pull(ing)? up stumps|hang(ing)? up my boots|call(ing)? it a day|throw(ing)? in the towel|clock(ing)? off)\b.{0,40}\b(don'?t|do not|not) mean (the|from|at|in|my) \w+|"
+       r"\b(switch|turn)(ing)? myself off\b|"
+       r"\bjoin (our|my) (late )?(mum|mam|mom|dad|wife|husband|son|daughter|brother|sister|kid|boy|girl|nan|gran|grandad|grandma)\b(?=\s*([.!]|$|again|up there|in heaven|wherever|he went|she went))|"
+       r"\bbe with (our|my) (late|dead) \w+( again)?\s*([.!]|$)|"
+       r"\bwhat'?s the point (in|of) (me )?(carrying on|going on|staying alive|being here|living|existing|keeping going)\b(?! (about|with|at|in|to|like|on|here|there|if|when|for)\b)|"
+       r"\b(can'?t|cannot|dont|don'?t) see what i'?m (living|here|still here|staying|sticking around) for\b|"
+       r"\b(living|life|being alive)('?s| is) (just )?not worth it\b(?! (without|for|if))",
+       negatable=False, defused_by=_any(LEAVING_OR_PAST, STORY)),
+    _r("suicide", "elevated", "gives things away or puts affairs in order",
+       r"\b(new home|rehom\w*)\b.{0,80}\bbefore\W*(\.\.\.|\u2026|well\b|you know\b)|"
+       r"\b(gave|given|giving)\b.{0,60}\b(i'?m not (gonna|going to) be (needing|using|around)\b(?! for a (while|bit|few))|not (gonna|going to) need)|"
+       r"\b(you can have|have|take) my\b.{0,60}\b(i'?m not (gonna|going to) be|i won'?t be) (walking|going|needing \w+) (anywhere|anymore|any more)\b(?! for)|"
+       r"\b(giv\w*|gave|drop\w*|hand\w*|pass\w*)\b.{0,80}\bso (nobody|no one|no-one|they don'?t) (twigs?|notices?|clocks?|cottons? on|suspects?|catches on)\b|"
+       r"\b(my|all my) (favourite |best )?(things|stuff|belongings|bits)\b[^.?!]{0,30}\bwith (names|people'?s names|their names) on\b|"
+       r"\b(wrote|written|writing|left) (letters|notes|cards)\b.{0,80}\b(all square|squared (up|away)|paid (it |them )?(off|back)|settled up)\b|"
+       r"\b(all square|squared (up|away)|paid (it |them )?(off|back)|settled up)\b.{0,80}\b(wrote|written|writing|left) (letters|notes|cards)\b|"
+       r"\b(insurance|policy)\b.{0,80}\b((not|isn'?t|wasn'?t|weren'?t) an accident|on purpose|by my own hand|self[- ]inflicted)\b|"
+       r"\b(after|when|once) i'?m (not around|not here|no longer (here|around)) to (ask|tell|show|explain|sort)\b|"
+       r"\bgoodbye (cards?|letters?|speech|video|messages?|notes?)\b[^.?!]{0,20}\b(for|to) (everyone|everybody|my (family|mum|mom|dad|kids|children|wife|husband|partner|parents|sister|brother)|each of)\b|"
+       r"\bmy goodbye (speech|video|letter)s?\b|\bsay (good)?bye to you properly\b",
+       negatable=False, defused_by=LEAVING_OR_PAST),
+    _r("suicide", "elevated", "asks about a way to die",
+       r"\b(most|how much|how many|what amount of|what dose of)\b[^.?!]{0,40}\b(before (it'?s|its|it is|it gets|you('?d)? (die|be dead))|would be (fatal|lethal|deadly)|to be (fatal|lethal)|fatal|lethal)\b|"
+       r"\b(strongest|most dangerous|what would happen|would (it|that|they) kill|enough)\b.{0,60}\b(took|take|swallowed) (them )?(all )?(at once|in one go)\b|"
+       r"\b(bleach|antifreeze|weedkiller|poison|paracetamol|pills|tablets)\b.{0,60}\b(does it|would it|will it|how long (does|would) it take to) (kill|finish) (you|me|a person|someone)\b|"
+       r"\b(trains?|tracks?|bridge|rope|pills|tablets|jump\w*|drown\w*|hang\w*)\b.{0,120}\b(i'?m|i am) asking for (me|myself)\b",
+       negatable=False, defused_by=re.compile(r"\b(dog|cat|puppy|horse|vet|child|toddler|baby|kids?|by (accident|mistake)|accidental\w*|germs|weeds|rats|mice|slugs)\b", re.I)),
+    _r("suicide", "elevated", "feels a burden to others",
+       r"\b(dead weight|a burden|a drain|the problem)\b,? (that'?s|is) (all |what )i am\b|\bme out of the picture\b|"
+       r"\b(i'?m|i am) (just |only )?(a|the) problem\b.{0,60}\b(goes away|is gone|disappears|not here)\b",
+       negatable=False),
+    _r("suicide", "elevated", "has tried before and the wish is back",
+       r"(?=.*\b(cord|rope|tablets|pills|overdose|tried|attempt|branch|hospital|icu|stomach pumped)\b).*\b(i'?d|i would|i'?ll|i will) (do it|get it) (better|right|properly) next time\b|"
+       r"\b(didn'?t|did not) work\b.{0,30}\bwish (it|they) (had|did)\b|"
+       r"\b(after the (tablets|pills|overdose)|in (icu|intensive care)|had my stomach pumped)\b.{0,100}\b((it'?s )?all coming back|that same feeling|feeling it again)\b",
+       negatable=False),
+    _r("harm_to_others", "imminent", "is about to hurt someone",
+       r"\b(burn|set fire to|torch)\b.{0,60}\bwith (him|her|them|my \w+|the (kids|baby|family|lot of them)|everyone) (still )?in (it|there|the \w+)\b|"
+       r"\bput (his|her|their|all (his|her|their)|the) (tablets|pills|meds|medication|sleeping \w+)\b[^.?!]{0,20}\bin (his|her|their|the) (tea|drink|food|coffee|dinner|juice)\b.{0,30}\b(all of them|the (whole )?lot|all (his|her) (tablets|pills))\b|"
+       r"\b(i'?ve|i have) got the (petrol|lighter fluid|matches)\b",
+       negatable=False, defused_by=STORY),
+    _r("harm_to_others", "elevated", THOUGHTS_OF_HARM,
+       r"\b(i'?m|i am|i'?ll|i will|gonna|going to|want to|wanna)\b[^.?!]{0,15}\b(run (him|her|them) (over|down)(?! (to|the|for|at|in)\b)|set fire to (the|his|her|their) (house|flat|car|room|hostel|shop|place|office)|"
+       r"(glass|stab|shank|bottle) (him|her|them|that \w+))\b|"
+       r"\b(thoughts?|thinking|think|picture|picturing|imagine|imagining|keep seeing)\b[^.?!]{0,30}\brun(ning)? ([\w']+ ){1,4}(over|off the road)\b|"
+       r"\bvoices?\b[^.?!]{0,30}\b(tell(ing)?|say(ing)?|said|want)\b.{0,60}\b(get (him|her|them) first|kill|hurt|stab|attack|punish)\b|"
+       r"\bwant to kill (my [\w ]{2,12}|him|her|them)\b.{0,40}\b(i mean|not like a saying|not (a )?joke|literally|for real|not joking|dead serious)\b|"
+       r"\b(he|she|they)('ll| will)? (won'?t|wont|will not) be (walking|breathing|standing)( straight| right)? (by|after|for|again|when i'?m done)\b",
+       negatable=False, defused_by=_any(STORY, re.compile(r"\b(ankle|knee|hip|operation|surgery|injur\w*|broke|broken|sprain\w*|cast|plaster|physio|stroke|wheelchair|paralys\w*|game|film)\b", re.I))),
+    _r("abuse", "elevated", "is hurt or threatened by someone",
+       r"\b(kill|hurt) me\b[^.?!]{0,30}[.,]?\s*(and )?(i believe (him|her|them)|(he|she|they) mean[st]? it|(he|she|they)'?(ll| will) do it)\b|"
+       rf"\b(he|she|they|someone|somebody|[\w']+'s \w+|(his|her|their) \w+|(the|some) (lads|blokes|guys|men))\b[^.?!]{{0,20}}\b(broke|smashed|snapped|stamped on) my {_HURT_BODY}\b|\bit'?s my (knees|legs|kneecaps|other \w+) next\b|"
+       r"\b(kicking|knocking|slapping|pushing|shoving|beating) me (about|around|up)\b|"
+       r"\b(someone|somebody|they|he|she|some (lads|kids|blokes))\b[^.?!]{0,30}\bset (fire|light) to my\b|"
+       r"\bmakes? me (go out and )?(graft|sell|deal|carry|sleep with|shoplift|nick)\b[^.?!]{0,40}\b(debt|pay (it |him |her )?off|owe)\b|\bmakes? me (sleep with|deal for|shoplift for|nick for)\b|"
+       r"\b(say|said|says|threatened)\b[^.?!]{0,20}\b(they'?ll|they will|he'?ll|he will|she'?ll|gonna|going to) ((stab|shoot|batter|glass) (my|me)|(kill|hurt) my)\b[^.?!]{0,40}\bif i (don'?t|do not|can'?t)\b|"
+       r"\b(black eye|bruises?|split lip)\b[^.?!]{0,60}\.\s*it was (my|her|his) (husband|wife|partner|boyfriend|girlfriend|dad|mum|son)\b",
+       negatable=False, defused_by=_any(PAST_HELPING_OR_STORY, _ACCIDENT, re.compile(r"\b(baby|bump|pregnan\w*|toddler|wrestl\w*|play\w*)\b", re.I))),
+    _r("self_harm", "elevated", "harms themselves",
+       r"\b(scars?|cuts?|burns?|wounds?|marks?|injur\w*)\b[^.?!]{0,30}\bself[- ]?inflicted\b|"
+       r"\b(cuts?|burns?|wounds?|scratches|gash|marks)\b.{0,100}\b(i (did|do) (it|them|this|these) (to )?myself|i (did|do) (it|them) on purpose|i (always )?do (it|them|that) when)\b|"
+       r"\b(bang|banging|hit|hitting|smash\w*) my head off the wall\b[^.?!]{0,40}\b(till|until|when|every|in my room)\b|"
+       r"\b(blade|razor|knife|sharpener)\b.{0,80}\b(it is|it'?s|they'?re|they are) for my (legs|arms|thighs|wrists|skin|stomach)\b",
+       negatable=False, defused_by=_any(RECOVERED_OR_FICTION, _ACCIDENT)),
+    _r("self_harm", "imminent", HARMING_NOW,
+       r"\b(went|gone|cut) (a bit |way |much )?(too deep|deeper than (i )?(meant|wanted|usual|normal|i meant))\b(?! (in|into|with|on))",
+       negatable=False, defused_by=RECOVERED_OR_FICTION),
+)
+
 RULES: tuple[Rule, ...] = (SUICIDE + MORE_SUICIDE + SELF_HARM + MORE_SELF_HARM + HARM_TO_OTHERS + MORE_HARM_TO_OTHERS + ABUSE + MORE_ABUSE
-                          + MEDICAL_EMERGENCY + MORE_MEDICAL + PARENTS_AND_CARERS)
+                          + MEDICAL_EMERGENCY + MORE_MEDICAL + PARENTS_AND_CARERS + SESSION_8)
 
 
 # Idioms that hold a crisis phrase and mean something else ("then it hit me", "hit me up"): taken out before matching.
@@ -715,7 +831,7 @@ IDIOMS = re.compile(
     r"\b(he|she|you|they)('?ll| will|'?s going to|'?s gonna| is going to) kill (himself|herself|yourself|themselves) (one of these days|on that|doing that)\b", re.I)
 
 
-_DROPPED_WHEN_PERFORMED = (STORY, STORY_OR_ROUTINE, STORY_OR_TASK, STORY_ROUTINE_OR_TASK, PAST_HELPING_OR_STORY, STORY_ROUTINE_OR_RECOVERED, LEAVING_OR_STAGE)
+_DROPPED_WHEN_PERFORMED = (STORY, STORY_OR_ROUTINE, STORY_OR_TASK, STORY_ROUTINE_OR_TASK, PAST_HELPING_OR_STORY, STORY_ROUTINE_OR_RECOVERED, LEAVING_OR_STAGE, PAST_HELPING_STORY_OR_WOMB)
 
 
 def match(text: str) -> Concern:
