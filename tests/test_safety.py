@@ -684,7 +684,15 @@ NOT_CRISES_NQ = ["It's pouring out there and the dog's soaked through the towel.
                  "I'll run them down to the shops after tea.", "Driving to the multi-storey after work, I'll park on the top floor.",
                  "Part of me was relieved when the lump turned out to be nothing.", "I'm reading The Big Sleep again.",
                  "I'm going to be with my mum, she's in hospital.", "Gave the dog to my sister, she'll look after him better than me with my shifts.",
-                 "Have my bike, I won't be cycling anymore with these knees.", "My boss makes me work late for him every Friday."]
+                 "Have my bike, I won't be cycling anymore with these knees.", "My boss makes me work late for him every Friday.",
+                 "Tried to end it at twenty. I'm fifty now and glad every day it didn't work.", "I want to die my hair pink for the festival.",
+                 "This is the last time I call today, my credit's nearly gone.", "Someone in group relapsed and it hit me hard.",
+                 "How do you tell if someone's overdosing, so I know when to ring?", "No, nobody's hurting me, the bruises are my blood thinners."]
+
+
+def test_blood_thinners_make_a_fall_no_less_an_emergency():
+    concern = detect("He's on blood thinners and he's fallen and banged his head, now he's being sick.")
+    assert concern.escalate and concern.category == "medical_emergency", concern
 
 
 @pytest.mark.parametrize("text", NOT_CRISES_NQ)

@@ -32,25 +32,27 @@ PAST_OR_HELPING = re.compile(
     r"(in )?a good place now|warning signs|prevention|support (her|him|them)|one of my (kids|students|clients|patients)|volunteer|peer support|"
     r"how (do|can|should|would) i (like |best |even )?(help|support|talk|ask|bring)|what (do|should|can|would) (i|we|mods|staff|parents) (say|do)\b[^.?!]{0,40}\bif\b|(awareness|prevention|first aid|safetalk|asist) (course|training|session|workshop)|spot the signs|ask (a|my|the) (patient|client|student)|"
     r"(talk|speak) to (my|a|her|him) \w+ about|and i said no|never once|died (of|from)|turned (things|it|my life|me) (a)?round|"
+    r"in (19|20)\d\d|glad( every( single)? day)? (it didn'?t work|i'?m (still )?here|i survived)|got (her|him|them) (help|support|seen)|"
+    r"how (do|can) you tell if (someone|somebody|a person)|ask (someone|somebody|a person|people) (if|whether|about)|peer mentor|(school|uni|college) (project|assignment)|homework|"
     r"got me (into|onto|through)|(police|coroner|inquest|verdict|they) (say|said|ruled|recorded|think)( that)? (it'?s|it was|it) (a )?suicide|ruled (a |it )?(a )?suicide|(came|come|got) out the other side|(years|months) sober|sober (now|today|for)|paid (it|the last of it|them) off)\b", re.I)
 FICTION = re.compile(
     r"\b(novel|story|stories|book|film|movie|episode|series|serial|telly|show|game|character|chapter|script|play|poem|scene|campaign|"
-    r"soap|storyline|plot|spoilers?|sitcom|documentary|podcast|audiobook|whodunn?it|detective|true crime)\b",
+    r"soap|storyline|plot|spoilers?|sitcom|documentary|podcast|audiobook|whodunn?it|detective|true crime|song|lyrics?)\b",
     re.I)
 PAST_HELPING_OR_FICTION = _any(PAST_OR_HELPING, FICTION)
 LEAVING = re.compile(
     r"\b(last day|retir\w*|moving|move (to|into)|new (job|phone|number|flat|house)|cake|party|airport|flight|flying|holiday|"
-    r"trip|contract|(?<!failed )(?<!failed the )(?<!failed my )(?<!failing )exams?|chemo|degrees|weather|climate|visa|leavers?|yearbook|signal|reception|coach trip|semester|term|graduat\w*|emigrat\w*|abroad|(mat(ernity)?|paternity|parental|annual|study) leave|on this number|hotel|camping|civilian|discharged|notice|resign\w*|surgery|operation)\b", re.I)
+    r"trip|contract|(?<!failed )(?<!failed the )(?<!failed my )(?<!failing )exams?|chemo|degrees|weather|climate|visa|leavers?|yearbook|signal|reception|coach trip|semester|term|graduat\w*|emigrat\w*|abroad|(mat(ernity)?|paternity|parental|annual|study) leave|on this number|hotel|camping|civilian|discharged|notice|resign\w*|surgery|operation|rehab|detox|credit|battery)\b", re.I)
 
 # a story on a screen or a page, named so (narrower than FICTION: "show me", "a game" and "play" are left out)
-STORY = re.compile(r"\b(novel|book|film|movie|episode|on the (telly|tv)|soap|storyline|plot|spoilers?|sitcom|chapter|character|crime (show|drama)|on the news)\b", re.I)
+STORY = re.compile(r"\b(novel|book|film|movie|episode|on the (telly|tv)|soap|storyline|plot|spoilers?|sitcom|chapter|character|crime (show|drama)|on the news|in the song|song says|lyrics?)\b", re.I)
 # hyperbole on a small matter: embarrassment, a sore body after the gym
 HYPERBOLE = re.compile(r"\b(embarrass\w*|mortif\w*|cringe\w*|so awkward|(floor|ground|earth) (to )?(open|swallow)|leg day|legs day|was legs|gym|workout|squats|spin class|"
                        r"hungover|hangover)\b", re.I)
 PAST_HELPING_OR_STORY = _any(PAST_OR_HELPING, STORY)
 PAST_HELPING_OR_HYPERBOLE = _any(PAST_OR_HELPING, HYPERBOLE)
-# a baby kicking from the inside ("the baby's been kicking me all night, 30 weeks now")
-PAST_HELPING_STORY_OR_WOMB = _any(PAST_HELPING_OR_STORY, re.compile(r"\b(baby|bump|little one)('?s| is| has)?( been)? (kicking|punching|hitting|wriggling)\b", re.I))
+# a baby kicking from the inside ("the baby's been kicking me all night, 30 weeks now"), bruises from blood thinners
+PAST_HELPING_STORY_OR_WOMB = _any(PAST_HELPING_OR_STORY, re.compile(r"\b(baby|bump|little one)('?s| is| has)?( been)? (kicking|punching|hitting|wriggling)\b|\bblood thinners?\b|\bwarfarin\b|\bi bruise (easily|like)\b", re.I))
 # it is over and they came through it (narrower than PAST_OR_HELPING: "I'm fine now" is also what sudden calm says)
 RECOVERED = re.compile(
     r"\b((\w+ )?years ago|years back|(a while|a bit|some time|a few years|ages) (back|ago)|used to|back (then|when)|when i was (a teen(ager)?|younger|a kid)|turned (things|it|my life|me) (a)?round|"
@@ -308,7 +310,7 @@ SELF_HARM: tuple[Rule, ...] = (
     _r("self_harm", "elevated", "harms themselves",
        r"\b(cutting|burning|scratching|hitting|punching|starving|hurting|harming)( myself| my (arms?|legs?|thighs?|wrists?|head))\b|"
        r"\b(cut|burn|scratch|hit|punch|starve|hurt)(ing|ed|s)? (myself|my arms?|my thighs?|my legs)\b[^.?!]{0,30}\b(with|till|until|again|when|so|to feel|on purpose|bleed)|"
-       r"\b(started|start|doing) (cutting|the thing) again\b|\bcutting again\b|\brelapsed\b|\b(punch|punching) (the |a )?(brick )?walls?\b[^.?!]{0,40}\b(bleed|split|till|until)|"
+       r"\b(started|start|doing) (cutting|the thing) again\b|\bcutting again\b|\b(i|i'?ve|i have)( (just|kind of|sort of|totally|finally|gone and))? relapsed\b|(^|[.!?]\s*)relapsed\b|\b(punch|punching) (the |a )?(brick )?walls?\b[^.?!]{0,40}\b(bleed|split|till|until)|"
        r"\bdig(ging)? my nails\b|\btill (it|they) bleeds?\b|\buntil (it|they) bleeds?\b|\b(stopped|stop|not) eating\b[^.?!]{0,20}\bon purpose\b|\bstarving myself\b|"
        r"\bpull my hair out\b|\bopen them up again\b|\brazor blades\b|\bwear long sleeves\b|\bburn(ed|t)? myself\b|\bhit myself\b|\bhurt myself\b[^.?!]{0,20}\bfeel|"
        # not eating as a punishment ("I haven't eaten in three days. It's a punishment.")
@@ -825,7 +827,7 @@ RULES: tuple[Rule, ...] = (SUICIDE + MORE_SUICIDE + SELF_HARM + MORE_SELF_HARM +
 # Idioms that hold a crisis phrase and mean something else ("then it hit me", "hit me up"): taken out before matching.
 IDIOMS = re.compile(
     r"(?<!if )\b(it|that|this|reality|the (news|penny|realisation|realization|grief|tiredness|exhaustion|jet lag))( \w+)? hit me\b|"
-    r"\bhit me (up|back)\b|\bkick(s|ed|ing)? me under the table\b|"
+    r"\bhit me (up|back)\b|(^|[.!?]\s+)hit me hard\b|\bkick(s|ed|ing)? me under the table\b|\bdie (my|his|her|their|your) (hair|roots|fringe|beard)\b|"
     r"\b(nearly|almost|practically|near enough) (had|have|having|gave me|give me) a (heart attack|stroke|coronary|fit|seizure)\b|"
     r"\b(it|that|this|what) beats me\b|\bbeats me (why|how|what|where)\b|\bpassed out\b[^?!]{0,25}\b(army|navy|raf|air force|basic training|academy|parade|police college)\b|"
     r"\b(he|she|you|they)('?ll| will|'?s going to|'?s gonna| is going to) kill (himself|herself|yourself|themselves) (one of these days|on that|doing that)\b", re.I)
