@@ -687,7 +687,15 @@ NOT_CRISES_NQ = ["It's pouring out there and the dog's soaked through the towel.
                  "Have my bike, I won't be cycling anymore with these knees.", "My boss makes me work late for him every Friday.",
                  "Tried to end it at twenty. I'm fifty now and glad every day it didn't work.", "I want to die my hair pink for the festival.",
                  "This is the last time I call today, my credit's nearly gone.", "Someone in group relapsed and it hit me hard.",
-                 "How do you tell if someone's overdosing, so I know when to ring?", "No, nobody's hurting me, the bruises are my blood thinners."]
+                 "How do you tell if someone's overdosing, so I know when to ring?", "No, nobody's hurting me, the bruises are my blood thinners.",
+                 "A lady with a pram beats me every week at parkrun.", "She took the whole bottle, burped, and went straight down.",
+                 "There's a bit of blood on his pillow from his wobbly tooth, I'm not waking him.",
+                 "He wanted to die at home, so the hospice nurses come to us now."]
+
+
+def test_someone_who_will_not_wake_is_still_an_emergency():
+    assert detect("He won't wake up and his lips are blue.").escalate
+    assert detect("She took the whole bottle of my sleeping tablets.").escalate
 
 
 def test_blood_thinners_make_a_fall_no_less_an_emergency():

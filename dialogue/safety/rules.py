@@ -393,13 +393,13 @@ MEDICAL_EMERGENCY: tuple[Rule, ...] = (
        r"call (an ambulance|911|999|112)|need an ambulance)", negatable=False, defused_by=PAST_HELPING_OR_FICTION),
     _r("medical_emergency", "imminent", MEDICAL,
        r"\bcan'?t feel my (legs|arms|face)\b|\b(arm|side)('?s| has| is)? (gone )?(numb|droopy)\b|\bchest('?s| is)? (really )?(tight|crushing)\b|\bholding (her|his) chest\b|"
-       r"\b(won'?t|not|isn'?t|can'?t) (wake|waking) (up|her|him)\b|\blips (look |are |going )?blue\b|\ballergic reaction\b|\bthroat('?s| is)? (going )?(all )?(tight|closing)\b|"
+       r"(?<!i'm )(?<!i am )(?<!im )\b(won'?t|not|isn'?t|can'?t) (wake|waking) (up|her|him)\b|\blips (look |are |going )?blue\b|\ballergic reaction\b|\bthroat('?s| is)? (going )?(all )?(tight|closing)\b|"
        r"\bcan'?t get my words out\b|\bsugar('?s| is) (crashing|low)\b|\bcollapsed\b|\bunconscious\b|\bbreathing (really )?slow(ly)?\b|\bpumping out\b|\bblood everywhere\b|"
        r"\bworst (headache|one) i'?ve ever\b|\bstiff neck\b[^.?!]{0,60}\brash\b|\bgone (all )?grey\b|\b(took|taken|had) (too much|a lot of (pills|tablets)|a load of pills|a bunch of (my )?pills|everything in my cabinet|like \d+|\d+ of the)\b|"
        r"\bnot answering me\b|\b(bleeding|pain)\b[^.?!]{0,40}\bpregnant\b|\bpregnant\b[^.?!]{0,60}\bbleeding\b|\bfell\b[^.?!]{0,40}\bcan'?t (feel|move)|"
        r"\b(diabetic|my sugar|insulin)\b[^.?!]{0,60}\b(shak(ing|y)|sweat\w*|confus\w*|muddled|faint\w*|slurr\w*)\b|\bbitten by a (snake|spider)\b|\bsnake ?bite\b|"
        r"\bsoak(ing|ed)? through\b[^.?!]{0,30}\b(pad|pads)\b|^(?!.*\b(dogs?|rain\w*|pouring|swim\w*|bath|shower|sweat\w*|puddles?|spill\w*)\b).*?\bsoak(ing|ed)? through\b[^.?!]{0,30}\b(towel|towels)\b|\b(he'?s|she'?s|hes|shes|he is|she is|they'?re) not (moving|responding|breathing)\b(?! (to|in|out|house|away|back|abroad|there|here|on|at|with|from)\b)|"
-       r"\bblood (coming )?(out of|from) (his|her|my) ears?\b|\b(fall|fell|fallen)\b(?! asleep| in love| behind| for)[^.?!]{0,40}\bcan'?t (get up|move)\b|\b(took|taken|swallowed) the whole (bottle|packet|strip)\b|\bit was the whole bottle\b|"
+       r"\bblood (coming )?(out of|from) (his|her|my) ears?\b|\b(fall|fell|fallen)\b(?! asleep| in love| behind| for)[^.?!]{0,40}\bcan'?t (get up|move)\b|\b(took|taken|swallowed) the whole (bottle|packet|strip)\b(?![^.?!]{0,40}\b(burp\w*|feed|fed|formula|milk|ounces|oz|nappy|wind)\b)|\bit was the whole bottle\b|"
        r"\b(don'?t|do not) know how many (she|he|they|i) (had|took|swallowed|'?ve taken|taken)\b|"
        r"\b(took|taken|swallowed) (a bunch|a load|a lot|loads|a handful|all|the rest)( of)? (my |her |his |the |my \w+'?s? )?(pills|tablets|meds)\b|"
        r"\b(i'?ve|i have) taken something\b(?! for)|\b(headache|head)\b.{0,80}\bworst i'?ve ever (had|felt)\b|\bcan'?t see (properly )?out of (one|my left|my right) eye\b", negatable=False),
@@ -827,7 +827,7 @@ RULES: tuple[Rule, ...] = (SUICIDE + MORE_SUICIDE + SELF_HARM + MORE_SELF_HARM +
 # Idioms that hold a crisis phrase and mean something else ("then it hit me", "hit me up"): taken out before matching.
 IDIOMS = re.compile(
     r"(?<!if )\b(it|that|this|reality|the (news|penny|realisation|realization|grief|tiredness|exhaustion|jet lag))( \w+)? hit me\b|"
-    r"\bhit me (up|back)\b|(^|[.!?]\s+)hit me hard\b|\bkick(s|ed|ing)? me under the table\b|\bdie (my|his|her|their|your) (hair|roots|fringe|beard)\b|"
+    r"\bhit me (up|back)\b|(^|[.!?]\s+)hit me hard\b|\bbeats? me (at|in|to|every|hands down|easily)\b|\b(wanted|wants|want|wished|wishes) to die at home\b|\bkick(s|ed|ing)? me under the table\b|\bdie (my|his|her|their|your) (hair|roots|fringe|beard)\b|"
     r"\b(nearly|almost|practically|near enough) (had|have|having|gave me|give me) a (heart attack|stroke|coronary|fit|seizure)\b|"
     r"\b(it|that|this|what) beats me\b|\bbeats me (why|how|what|where)\b|\bpassed out\b[^?!]{0,25}\b(army|navy|raf|air force|basic training|academy|parade|police college)\b|"
     r"\b(he|she|you|they)('?ll| will|'?s going to|'?s gonna| is going to) kill (himself|herself|yourself|themselves) (one of these days|on that|doing that)\b", re.I)
