@@ -126,3 +126,18 @@ def test_the_minilm_recipe_tunes_only_its_top_layers():
     before = dict(fresh.model.named_parameters())
     changed = {n for n, p in encoder.model.named_parameters() if not torch.equal(p, before[n])}
     assert changed and all(".layer.5." in n for n in changed)
+
+
+def test_calibrated_thresholds_hold_each_share_on_the_final_models_own_scores():
+    from dialogue.safety.train import SENSITIVITY, calibrated
+
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0.9, 1.0, 2000)  # a surer final model: its ordinary turns score higher than the folds' did
+    floor = {name: {"crisis": 0.5, "concern": 0.5, "voice_raise": 0.5, "imminent": 0.5, "oof": {}} for name in SENSITIVITY}
+    points = calibrated(floor, p, p, p)
+    for name, ceiling in SENSITIVITY.items():
+        assert (p >= points[name]["crisis"]).mean() <= ceiling
+        assert points[name]["crisis"] > 0.5 and points[name]["imminent"] == 0.5
+    assert points["quiet"]["crisis"] > points["balanced"]["crisis"] > points["sensitive"]["crisis"]
+    high = {name: {**t, "crisis": 0.9999} for name, t in floor.items()}  # the hard-negative floor still holds
+    assert calibrated(high, p, p, p)["balanced"]["crisis"] == 0.9999

@@ -241,6 +241,21 @@ def choose_thresholds(s: Scored, *, turn_ceiling: float = SENSITIVITY[DEFAULT_SE
                     "imminent_balanced_accuracy": round(best, 3)}}
 
 
+
+def calibrated(points: dict, p: np.ndarray, pc: np.ndarray, pv: np.ndarray) -> dict:
+    """Each sensitivity's thresholds set again on the final model's own scores (P(crisis), P(concern), P(concern)
+    under the voice's bias) over ordinary call turns no training read: fold models trained on two thirds of the data
+    are less sure than the final one, so a share of call turns chosen on their scores lets it escalate more. The
+    hard-negative thresholds of `points` (chosen with no call turns) still hold as a floor."""
+    out = {}
+    for name, t in points.items():
+        ceiling = SENSITIVITY[name]
+        out[name] = {**t, "crisis": max(t["crisis"], _lowest_under(p, ceiling)),
+                     "concern": max(t["concern"], _lowest_under(pc, TURN_CHECK_IN_CEILING)),
+                     "voice_raise": max(t["voice_raise"], _lowest_under(pv, ceiling)),
+                     "calibration": {"turns": int(len(p)), "scorer_alone_false_alarms": round(float((p >= max(t["crisis"], _lowest_under(p, ceiling))).mean()), 4)}}
+    return out
+
 def plot_operating_points(s: Scored, points: dict, path: str) -> None:
     """The scorer alone, out of fold: crisis recall against the share of long calls' ordinary turns it escalates
     (and of the hard negatives), with each sensitivity marked."""
@@ -290,6 +305,9 @@ def main(argv=None) -> int:
                     "(with --out .../risk_heads_mpnet.json, the opt-in blend) or none")
     ap.add_argument("--partner-top-layers", default="11", help="the partner's layers to tune (its top ones)")
     ap.add_argument("--partner-oof-cache", help="keep the partner's out-of-fold scores here and reuse them")
+    ap.add_argument("--calibration-calls", action="append",
+                    help="with --thresholds-only: long calls no training read (ordinary only); the crisis, check-in and "
+                         "voice thresholds are set on the model's own scores over their turns, not the folds'")
     args = ap.parse_args(argv)
     from server.models import resolve
 
@@ -346,6 +364,26 @@ def main(argv=None) -> int:
     out = Path(args.out)
     if args.thresholds_only:  # new thresholds for the heads already at --out, from the cached out-of-fold scores
         heads = json.loads(out.read_text())
+        if args.calibration_calls:
+            if blend is not None:
+                ap.error("--calibration-calls calibrates the MiniLM scorer alone")
+            turns = call_turns([c for f in args.calibration_calls for c in load(f)])
+            scorer = RiskScorer.named(args.encoder, heads=out)
+            z = [scores_of(scorer, c) for c in turns]
+            sig = lambda v: 1 / (1 + np.exp(-np.asarray(v)))
+            p_cal = np.array([sig(o["crisis_logits"]).max() for o in z])
+            pc_cal = np.array([sig(o["concern_logits"]).max() for o in z])
+            pv_cal = np.array([sig(np.asarray(o["concern_logits"]) + args.voice_bias).max() for o in z])
+            floor = {name: choose_thresholds(replace(scored, turn=np.zeros_like(scored.turn)), turn_ceiling=c)
+                     for name, c in SENSITIVITY.items()}
+            before = heads.get("operating_points", {})  # the folds' figures stay: they describe the fold models
+            points = {name: {**t, "oof": before.get(name, {}).get("out_of_fold", heads.get("out_of_fold"))}
+                      for name, t in calibrated(floor, p_cal, pc_cal, pv_cal).items()}
+            thresholds = points[DEFAULT_SENSITIVITY]
+            operating = {name: {k: v for k, v in t.items() if k != "oof"} | {"out_of_fold": t["oof"]} for name, t in points.items()}
+            for name, t in points.items():
+                print(f"calibrated on {len(turns)} call turns, {name}:", json.dumps({k: v for k, v in t.items() if k != "oof"}), flush=True)
+            heads["calibrated_on"] = [Path(f).name for f in args.calibration_calls]
         heads.update(thresholds={k: v for k, v in thresholds.items() if k != "oof"}, out_of_fold=thresholds["oof"],
                      operating_points=operating, sensitivity=DEFAULT_SENSITIVITY)
         if blend is None and heads.get("partner"):
