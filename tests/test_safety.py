@@ -690,7 +690,15 @@ NOT_CRISES_NQ = ["It's pouring out there and the dog's soaked through the towel.
                  "How do you tell if someone's overdosing, so I know when to ring?", "No, nobody's hurting me, the bruises are my blood thinners.",
                  "A lady with a pram beats me every week at parkrun.", "She took the whole bottle, burped, and went straight down.",
                  "There's a bit of blood on his pillow from his wobbly tooth, I'm not waking him.",
-                 "He wanted to die at home, so the hospice nurses come to us now."]
+                 "He wanted to die at home, so the hospice nurses come to us now.",
+                 "Got a fish hook in my thumb and nearly passed out at the sight of it.", "I'm so tired I can't feel my face.",
+                 "My mum is going to kill me, I lost the phone she gave me.", "If it's worse on Friday or I can't breathe, ring 111. Got it."]
+
+
+def test_real_danger_beside_those_idioms_still_escalates():
+    assert detect("My husband is going to kill me, he's got the knife out.").escalate
+    assert detect("I can't breathe and my lips are going blue.").escalate
+    assert detect("I passed out and now I can't feel my legs.").escalate
 
 
 def test_someone_who_will_not_wake_is_still_an_emergency():

@@ -827,7 +827,10 @@ RULES: tuple[Rule, ...] = (SUICIDE + MORE_SUICIDE + SELF_HARM + MORE_SELF_HARM +
 # Idioms that hold a crisis phrase and mean something else ("then it hit me", "hit me up"): taken out before matching.
 IDIOMS = re.compile(
     r"(?<!if )\b(it|that|this|reality|the (news|penny|realisation|realization|grief|tiredness|exhaustion|jet lag))( \w+)? hit me\b|"
-    r"\bhit me (up|back)\b|(^|[.!?]\s+)hit me hard\b|\bbeats? me (at|in|to|every|hands down|easily)\b|\b(wanted|wants|want|wished|wishes) to die at home\b|\bkick(s|ed|ing)? me under the table\b|\bdie (my|his|her|their|your) (hair|roots|fringe|beard)\b|"
+    r"\bhit me (up|back)\b|(^|[.!?]\s+)hit me hard\b|\b(nearly|almost|practically) (passed out|fainted)\b|"
+    r"\bso (tired|cold|drunk|hungover|happy|excited|bored|numb|full)\b[^.?!]{0,10}\bcan'?t feel my (face|legs|feet|hands|toes)\b|"
+    r"\bmy (mum|mom|mam|mother|nan|gran|boss|teacher)('?s| is|'?ll| will)? (going to |gonna )?kill me\b|"
+    r"\bif\b[^.?!]{0,80},\s*(ring|call|phone) (111|999|911|112|the gp|the doctor|an ambulance)\b[^.?!]*[.!]\s*(got it|okay|ok|will do|right|understood)\b|\bbeats? me (at|in|to|every|hands down|easily)\b|\b(wanted|wants|want|wished|wishes) to die at home\b|\bkick(s|ed|ing)? me under the table\b|\bdie (my|his|her|their|your) (hair|roots|fringe|beard)\b|"
     r"\b(nearly|almost|practically|near enough) (had|have|having|gave me|give me) a (heart attack|stroke|coronary|fit|seizure)\b|"
     r"\b(it|that|this|what) beats me\b|\bbeats me (why|how|what|where)\b|\bpassed out\b[^?!]{0,25}\b(army|navy|raf|air force|basic training|academy|parade|police college)\b|"
     r"\b(he|she|you|they)('?ll| will|'?s going to|'?s gonna| is going to) kill (himself|herself|yourself|themselves) (one of these days|on that|doing that)\b", re.I)
