@@ -241,20 +241,19 @@ def choose_thresholds(s: Scored, *, turn_ceiling: float = SENSITIVITY[DEFAULT_SE
                     "imminent_balanced_accuracy": round(best, 3)}}
 
 
-
 def calibrated(points: dict, p: np.ndarray, pc: np.ndarray, pv: np.ndarray) -> dict:
-    """Each sensitivity's thresholds set again on the final model's own scores (P(crisis), P(concern), P(concern)
-    under the voice's bias) over ordinary call turns no training read: fold models trained on two thirds of the data
-    are less sure than the final one, so a share of call turns chosen on their scores lets it escalate more. The
-    hard-negative thresholds of `points` (chosen with no call turns) still hold as a floor."""
+    """Each sensitivity's thresholds set again on the trained model's own scores (P(crisis), P(concern), P(concern)
+    under the voice's bias) over ordinary call turns no training read, instead of the fold models' (the final model,
+    trained on all the data, need not score ordinary talk as they did). The hard-negative thresholds of `points`
+    (chosen with no call turns) stay a floor."""
     out = {}
     for name, t in points.items():
-        ceiling = SENSITIVITY[name]
-        out[name] = {**t, "crisis": max(t["crisis"], _lowest_under(p, ceiling)),
-                     "concern": max(t["concern"], _lowest_under(pc, TURN_CHECK_IN_CEILING)),
-                     "voice_raise": max(t["voice_raise"], _lowest_under(pv, ceiling)),
-                     "calibration": {"turns": int(len(p)), "scorer_alone_false_alarms": round(float((p >= max(t["crisis"], _lowest_under(p, ceiling))).mean()), 4)}}
+        crisis = max(t["crisis"], _lowest_under(p, SENSITIVITY[name]))
+        out[name] = {**t, "crisis": crisis, "concern": max(t["concern"], _lowest_under(pc, TURN_CHECK_IN_CEILING)),
+                     "voice_raise": max(t["voice_raise"], _lowest_under(pv, SENSITIVITY[name])),
+                     "calibration": {"turns": int(len(p)), "scorer_alone_false_alarms": round(float((p >= crisis).mean()), 4)}}
     return out
+
 
 def plot_operating_points(s: Scored, points: dict, path: str) -> None:
     """The scorer alone, out of fold: crisis recall against the share of long calls' ordinary turns it escalates
