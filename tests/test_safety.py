@@ -687,12 +687,19 @@ NOT_CRISES_NQ = ["It's pouring out there and the dog's soaked through the towel.
                  "Have my bike, I won't be cycling anymore with these knees.", "My boss makes me work late for him every Friday.",
                  "Tried to end it at twenty. I'm fifty now and glad every day it didn't work.", "I want to die my hair pink for the festival.",
                  "This is the last time I call today, my credit's nearly gone.", "Someone in group relapsed and it hit me hard.",
-                 "How do you tell if someone's overdosing, so I know when to ring?", "No, nobody's hurting me, the bruises are my blood thinners.",
+                 "No, nobody's hurting me, the bruises are my blood thinners.",
                  "A lady with a pram beats me every week at parkrun.", "She took the whole bottle, burped, and went straight down.",
                  "There's a bit of blood on his pillow from his wobbly tooth, I'm not waking him.",
                  "He wanted to die at home, so the hospice nurses come to us now.",
                  "Got a fish hook in my thumb and nearly passed out at the sight of it.", "I'm so tired I can't feel my face.",
                  "My mum is going to kill me, I lost the phone she gave me.", "If it's worse on Friday or I can't breathe, ring 111. Got it."]
+
+
+def test_context_that_explains_does_not_hide_a_crisis_beside_it():
+    assert detect("I was born in 1990 and I want to die.").escalate
+    assert detect("I can't do my homework, I want to kill myself and I mean it.").escalate
+    assert detect("How do you tell if someone's having a stroke? His face has dropped on one side.").escalate
+    assert detect("My battery's nearly gone. This is my last message, goodbye everyone.").escalate
 
 
 def test_real_danger_beside_those_idioms_still_escalates():
