@@ -29,7 +29,7 @@ import numpy as np
 from . import partner, rules
 from .cases import Case, load
 from .risk import CATEGORIES, rank
-from .scorer import HEADS, RiskScorer, SentenceEncoder, pieces
+from .scorer import HEADS, RiskScorer, SentenceEncoder, _sigmoid, pieces
 from .tuning import text_of, tune_with_heads
 
 SETS = Path(__file__).parents[2] / "benchmarks" / "safety_sets"
@@ -174,6 +174,14 @@ def _lowest_under(scores: np.ndarray, ceiling: float) -> float:
     return float(np.nextafter(ranked[k], 1.0)) if k < len(ranked) else 0.0
 
 
+def crisis_concern_voice(entries: list[dict], *, voice_bias: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per case (its gravest piece), from head logits as `scores_of` gives them: P(crisis), P(concern or more), and
+    P(concern or more) under a distressed voice's bias."""
+    gravest = lambda logits, bias=0.0: float(_sigmoid(np.asarray(logits) + bias).max())
+    return (np.array([gravest(o["crisis_logits"]) for o in entries]), np.array([gravest(o["concern_logits"]) for o in entries]),
+            np.array([gravest(o["concern_logits"], voice_bias) for o in entries]))
+
+
 @dataclass(frozen=True)
 class Scored:
     """The out-of-fold scores as probabilities, the patterns' levels, and the groups the ceilings hold on, worked
@@ -191,13 +199,11 @@ class Scored:
 
     @classmethod
     def of(cls, cases: list[Case], oof: list[dict], *, voice_bias: float = 1.0) -> "Scored":
-        sig = lambda z: 1 / (1 + np.exp(-np.asarray(z)))
         turn = np.array([c.kind.startswith("call_") for c in cases])
         everyday = np.array([c.kind == "everyday" for c in cases]) | turn
-        return cls(p=np.array([sig(o["crisis_logits"]).max() for o in oof]),
-                   pc=np.array([sig(o["concern_logits"]).max() for o in oof]),
-                   pv=np.array([sig(np.asarray(o["concern_logits"]) + voice_bias).max() for o in oof]),
-                   pi=np.array([sig(o["imminent_logits"])[int(np.argmax(o["crisis_logits"]))] for o in oof]),
+        p, pc, pv = crisis_concern_voice(oof, voice_bias=voice_bias)
+        return cls(p=p, pc=pc, pv=pv,
+                   pi=np.array([_sigmoid(np.asarray(o["imminent_logits"]))[int(np.argmax(o["crisis_logits"]))] for o in oof]),
                    rule_level=np.array([max(rank(rules.match(t).level) for t in (text_of(c), *c.turns)) for c in cases]),
                    crisis=np.array([c.crisis for c in cases]), imminent=np.array([c.level == "imminent" for c in cases]),
                    turn=turn, everyday=everyday, hard=np.array([c.level == "none" for c in cases]) & ~everyday)
@@ -369,10 +375,7 @@ def main(argv=None) -> int:
             turns = call_turns([c for f in args.calibration_calls for c in load(f)])
             scorer = RiskScorer.named(args.encoder, heads=out)
             z = [scores_of(scorer, c) for c in turns]
-            sig = lambda v: 1 / (1 + np.exp(-np.asarray(v)))
-            p_cal = np.array([sig(o["crisis_logits"]).max() for o in z])
-            pc_cal = np.array([sig(o["concern_logits"]).max() for o in z])
-            pv_cal = np.array([sig(np.asarray(o["concern_logits"]) + args.voice_bias).max() for o in z])
+            p_cal, pc_cal, pv_cal = crisis_concern_voice(z, voice_bias=args.voice_bias)
             floor = {name: choose_thresholds(replace(scored, turn=np.zeros_like(scored.turn)), turn_ceiling=c)
                      for name, c in SENSITIVITY.items()}
             before = heads.get("operating_points", {})  # the folds' figures stay: they describe the fold models
