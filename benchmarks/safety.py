@@ -26,6 +26,7 @@ import numpy as np
 
 from benchmarks import scoring as S
 from benchmarks.report import plot_path, table
+from dialogue.safety.scorer import DEFAULT_SCORER
 
 SETS = Path(__file__).with_name("safety_sets")
 # Each part is every author's file of it (`heldout_b.jsonl`, `heldout_c.jsonl`, ...): see safety_sets/README.md.
@@ -43,7 +44,8 @@ def add_arguments(p) -> None:
     p.add_argument("--parts", default=",".join([*PARTS, "dialogue"]),
                    help=f"which parts (default all: {', '.join(PARTS)}, dialogue)")
     p.add_argument("--cases", help="score this case file instead (named 'custom')")
-    p.add_argument("--scorer", default="minilm", help="minilm, minilm+mpnet, a sentence-transformers folder, or off")
+    p.add_argument("--scorer", default=DEFAULT_SCORER, help=f"minilm, minilm+mpnet, a sentence-transformers folder, or off "
+                   f"(default {DEFAULT_SCORER}, as the server loads it)")
     p.add_argument("--screens", help="only these screens, comma-separated (patterns, scorer, patterns+scorer, ...)")
     p.add_argument("--voices", default="off,on", help="the voice cue off, on, or both (off,on)")
     p.add_argument("--heads", help="the scorer's heads file (default: the shipped dialogue/safety/models/risk_heads.json)")
@@ -91,12 +93,14 @@ def screens(scorer_spec: str, sensitivities: str = "", heads: str | None = None)
     return out
 
 
-def call(policy, case, *, with_voice: bool):
+def call(policy, case, *, with_voice: bool, spent: list | None = None):
     """The case as a call: each turn assessed as the engine does. Returns the gravest concern reached, the
-    indices of the turns that escalated, and of those whose reply would ask directly (the screen unsure)."""
+    indices of the turns that escalated, and of those whose reply would ask directly (the screen unsure).
+    `spent` collects each turn's assessment time in ms."""
     from dialogue.conversation import Conversation
     from dialogue.safety import ESCALATE, gravity
 
+    spent = [] if spent is None else spent
     conv = Conversation()
     worst, alarms, asks = None, [], []
     for i, text in enumerate(case.turns):
@@ -104,7 +108,9 @@ def call(policy, case, *, with_voice: bool):
         if i or case.agent_before(0):  # the agent's words where the case writes them, else a placeholder
             conv.add_assistant(case.agent_before(i) or "I hear you. Tell me more.")
         conv.add_user(text, voice=case.voice_cues() if (with_voice and last) else None)
+        t0 = time.perf_counter()
         concern = policy.assess(conv)
+        spent.append(1000 * (time.perf_counter() - t0))
         worst = concern if worst is None or gravity(concern) > gravity(worst) else worst
         if concern.level in ESCALATE:
             alarms.append(i)
@@ -118,15 +124,17 @@ def call(policy, case, *, with_voice: bool):
 def evaluate(policy, cases, *, with_voice: bool) -> dict:
     from dialogue.safety import rank
 
-    rows = []
+    rows, spent = [], []
     for case in cases:
-        got, alarms, asks = call(policy, case, with_voice=with_voice)
+        got, alarms, asks = call(policy, case, with_voice=with_voice, spent=spent)
         rows.append({"id": case.id, "kind": case.kind or "-", "category": case.category, "turns": len(case.turns),
                      "alarms": alarms, "asks": asks, "crisis_from": case.crisis_from,
                      "voice": case.voice if with_voice else None,
                      "expected": case.expected(with_voice=with_voice), "level": got.level,
                      "got_category": got.category, "source": got.source, "reason": got.reason})
-    return summarise(rows)
+    # the whole screen's time per turn (the turn, and the last turns read together), one thread: what a reply waits
+    return {**summarise(rows), "screen_ms": {"turns": len(spent), "p50_ms": round(float(np.percentile(spent, 50)), 1),
+                                             "p90_ms": round(float(np.percentile(spent, 90)), 1)} if spent else None}
 
 
 def summarise(rows: list[dict]) -> dict:
@@ -237,7 +245,8 @@ def run(args) -> dict:
                 t0 = time.monotonic()
                 results[part][key] = evaluate(policy, cases, with_voice=with_voice)
                 print(f"safety: {part} ({len(cases)} cases), {key}: recall {results[part][key]['recall']}, "
-                      f"false alarms {results[part][key]['false_alarm_rate']} ({time.monotonic() - t0:.0f} s)",
+                      f"false alarms {results[part][key]['false_alarm_rate']}, screen p50 "
+                      f"{(results[part][key]['screen_ms'] or {}).get('p50_ms')} ms a turn ({time.monotonic() - t0:.0f} s)",
                       file=sys.stderr, flush=True)
     out = {"parts": {k: {"files": [p.name for p in parts[k]], "cases": len(v)} for k, v in loaded.items()},
            "results": results, "scorer_cost": scorer_cost(policies, loaded),

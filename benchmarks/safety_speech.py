@@ -190,8 +190,9 @@ def score(cases: list[dict], records: list[list[TurnRecord]], listener=None, pol
 
     if policy is None:
         from benchmarks.safety import screens
+        from dialogue.safety.scorer import DEFAULT_SCORER
 
-        policy = screens("minilm")["patterns+scorer"]
+        policy = screens(DEFAULT_SCORER)["patterns+scorer"]
     detect = policy.detect
 
     rows = []

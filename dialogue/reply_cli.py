@@ -15,7 +15,8 @@ from .backends import BACKENDS, DEFAULT_MODEL, build_chat_model
 from .conversation import Conversation
 from .engine import Assessment, DialogueEngine, Escalation, ReplyDone
 from .format import MODES
-from .safety import LOCALES, SafetyPolicy
+from .safety import LOCALES, RiskScorer, SafetyPolicy
+from .safety.scorer import DEFAULT_SCORER, NAMED
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,6 +34,11 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
                         help="openai backend: request field that takes a GBNF grammar ('grammar' for llama.cpp servers)")
     parser.add_argument("--mode", choices=MODES, default="tags")
     parser.add_argument("--locale", default="en-US", help=f"crisis resources: {', '.join(sorted(LOCALES))}")
+    parser.add_argument("--safety-scorer", default=DEFAULT_SCORER,
+                        help=f"the crisis screen's learned member, as the server loads it: {', '.join(NAMED)}, a "
+                             f"sentence-transformers folder, or off (the patterns alone); default {DEFAULT_SCORER}")
+    parser.add_argument("--safety-sensitivity", choices=["quiet", "balanced", "sensitive"], default=None,
+                        help="the scorer's operating point (default: its heads' own, balanced)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--temperature", type=float, default=0.6)
@@ -44,7 +50,10 @@ def build_engine(args) -> DialogueEngine:
     extra = {"grammar_field": args.grammar_field} if args.backend == "openai" else {}
     model = build_chat_model(args.backend, args.model, device=args.device, endpoint=args.endpoint,
                              api_key=args.api_key, threads=args.threads, **extra)
-    engine = DialogueEngine(model, mode=args.mode, safety=SafetyPolicy(locale=args.locale),
+    spec = getattr(args, "safety_scorer", DEFAULT_SCORER) or "off"
+    scorer = None if spec == "off" else RiskScorer.named(spec, device=args.device,
+                                                         sensitivity=getattr(args, "safety_sensitivity", None))
+    engine = DialogueEngine(model, mode=args.mode, safety=SafetyPolicy(locale=args.locale, scorer=scorer),
                             temperature=args.temperature, openers=getattr(args, "openers", True))
     engine.warm()
     return engine

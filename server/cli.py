@@ -9,6 +9,8 @@ import sys
 
 
 def _serve_args(p: argparse.ArgumentParser) -> None:
+    from dialogue.safety.scorer import DEFAULT_SCORER
+
     p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default 8765; 0 picks a free one)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"])
@@ -56,8 +58,9 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-read-ahead", dest="read_ahead", action="store_false", default=None,
                    help="do not transcribe turns while they are spoken nor read them into the model's cache early")
     p.add_argument("--locale", help="crisis resources locale (default en-US)")
-    p.add_argument("--safety-scorer", help="the crisis screen's learned member: minilm (default), minilm+mpnet (blended with "
-                   "a second encoder: more recall, ~4x the cost), a sentence-transformers folder, or off (the patterns alone)")
+    p.add_argument("--safety-scorer", help=f"the crisis screen's learned member: minilm+mpnet (MiniLM blended with a second "
+                   f"encoder: more recall, ~7x the cost), minilm (alone: ~15 ms a turn), a sentence-transformers folder, or off (the patterns alone); "
+                   f"default {DEFAULT_SCORER}")
     p.add_argument("--safety-sensitivity", choices=["quiet", "balanced", "sensitive"],
                    help="how readily the scorer escalates on its own: the share of a long ordinary call's turns it may "
                    "escalate, measured out of fold: quiet 0.5 %%, balanced 1 %% (default), sensitive 2 %%; the patterns "

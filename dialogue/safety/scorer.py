@@ -19,9 +19,10 @@ from .risk import CATEGORIES, Concern
 
 HEADS = Path(__file__).with_name("models") / "risk_heads.json"
 # The same MiniLM blended with a tuned all-mpnet-base-v2 (partner.py): more recall on held-out words at about the
-# same false alarms, at ~4x the cost per turn; opt-in as `--safety-scorer minilm+mpnet` (MODEL_CARD.md).
+# same false alarms, at ~7x the cost per turn; the default since session 9 (MODEL_CARD.md, benchmarks/RESULTS.md).
 BLEND_HEADS = HEADS.with_name("risk_heads_mpnet.json")
 NAMED = {"minilm": HEADS, "minilm+mpnet": BLEND_HEADS}  # scorer names -> heads; the encoder is MiniLM in both
+DEFAULT_SCORER = "minilm+mpnet"  # what the server, `warmline reply` and the benches load unless told otherwise
 WINDOW, STRIDE = 80, 40  # words: ~100 tokens, inside the encoder's 128
 
 

@@ -307,7 +307,7 @@ def main(argv=None) -> int:
                     help="with --oof-cache: only choose the thresholds again and write them into the heads at --out")
     ap.add_argument("--threads", type=int, default=2, help="torch threads (1 is faster on a busy machine)")
     ap.add_argument("--partner", default="none", help="a second encoder whose crisis logit is blended in: mpnet "
-                    "(with --out .../risk_heads_mpnet.json, the opt-in blend) or none")
+                    "(with --out .../risk_heads_mpnet.json, the default blend) or none")
     ap.add_argument("--partner-top-layers", default="11", help="the partner's layers to tune (its top ones)")
     ap.add_argument("--partner-oof-cache", help="keep the partner's out-of-fold scores here and reuse them")
     ap.add_argument("--calibration-calls", action="append",
