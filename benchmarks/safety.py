@@ -48,7 +48,7 @@ def add_arguments(p) -> None:
                    f"(default {DEFAULT_SCORER}, as the server loads it)")
     p.add_argument("--screens", help="only these screens, comma-separated (patterns, scorer, patterns+scorer, ...)")
     p.add_argument("--voices", default="off,on", help="the voice cue off, on, or both (off,on)")
-    p.add_argument("--heads", help="the scorer's heads file (default: the shipped dialogue/safety/models/risk_heads.json)")
+    p.add_argument("--heads", help="another heads file for the scorer (a retrain, before it ships; default: the --scorer's own)")
     p.add_argument("--sensitivities", default="quiet,balanced,sensitive",
                    help="the scorer's operating points to measure the whole screen at (voice on), beside its default")
     p.add_argument("--speech", default="", help="also speak a held-out slice through the server: piper,espeak")
