@@ -50,9 +50,8 @@ def build_engine(args) -> DialogueEngine:
     extra = {"grammar_field": args.grammar_field} if args.backend == "openai" else {}
     model = build_chat_model(args.backend, args.model, device=args.device, endpoint=args.endpoint,
                              api_key=args.api_key, threads=args.threads, **extra)
-    spec = getattr(args, "safety_scorer", DEFAULT_SCORER) or "off"
-    scorer = None if spec == "off" else RiskScorer.named(spec, device=args.device,
-                                                         sensitivity=getattr(args, "safety_sensitivity", None))
+    scorer = None if args.safety_scorer == "off" else RiskScorer.named(
+        args.safety_scorer, device=args.device, sensitivity=args.safety_sensitivity)
     engine = DialogueEngine(model, mode=args.mode, safety=SafetyPolicy(locale=args.locale, scorer=scorer),
                             temperature=args.temperature, openers=getattr(args, "openers", True))
     engine.warm()
