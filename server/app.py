@@ -29,6 +29,7 @@ from server.protocol import BETA_NAMES, EventIds, ProtocolError, error_event, pa
 from server.session import Session
 from server.telephony.gateway import PREFIX as TELEPHONY_PREFIX, TelephonyGateway
 from server.telephony.twilio import STREAM_PATH as TWILIO_STREAM_PATH
+from server.watchdog import StallWatch
 
 log = logging.getLogger("warmline.server")
 
@@ -59,6 +60,7 @@ class WarmlineServer:
         self.connections: set[ServerConnection] = set()
         self.draining = False
         self._stop = asyncio.Event()
+        self._handling: dict[Session, tuple[float, asyncio.Task]] = {}  # sessions in one message now: since, reader
 
     @staticmethod
     def check_exposure_of(config: Config) -> None:
@@ -218,6 +220,7 @@ class WarmlineServer:
                 session.reading(waiting=False)
             if self.draining:
                 continue  # replies in progress finish; nothing new starts
+            self._handling[session] = (time.monotonic(), asyncio.current_task())
             try:
                 if isinstance(message, bytes):
                     await self._hold_back(pace, session.settings.input_format.seconds(len(message)))
@@ -229,6 +232,8 @@ class WarmlineServer:
                     await session.handle(event)
             except ProtocolError as exc:
                 await send(error_event(exc.code, exc.message, event_id=exc.event_id))
+            finally:
+                self._handling.pop(session, None)
 
     async def _hold_back(self, pace: AudioPace, audio_s: float) -> None:
         delay = pace.delay(audio_s)
@@ -244,18 +249,23 @@ class WarmlineServer:
                          subprotocols=["realtime"], select_subprotocol=_select_subprotocol) as server:
             port = server.sockets[0].getsockname()[1] if server.sockets else self.config.port
             audiosocket = await self.telephony.start_audiosocket()
+            watch = asyncio.create_task(StallWatch(readers=self._readers).run())
             log.info("Warmline listening on http://%s:%d/ (WebSocket %s)", self.config.host, port, WS_PATHS[0])
             print(f"Warmline is ready: open http://{self.config.host}:{port}/ in a browser", flush=True)
             self._on_signals()
             if ready:
                 ready.set()
             await self._stop.wait()
+            watch.cancel()
             if audiosocket is not None:
                 audiosocket.close()
             await self.drain()
 
     def stop(self) -> None:
         self._stop.set()
+
+    def _readers(self) -> list[tuple[str, float, asyncio.Task]]:
+        return [(f"session {s.settings.id}", since, task) for s, (since, task) in list(self._handling.items())]
 
     def _on_signals(self) -> None:
         loop = asyncio.get_running_loop()

@@ -1,5 +1,7 @@
 """Crisis detection (direct, indirect, voice-raised, negated, idioms), resources per locale, the
 output guard, and the engine's escalation events (scripted model: the model is not under test)."""
+import re
+
 import pytest
 
 from dialogue.conversation import Conversation
@@ -781,3 +783,48 @@ def test_long_call_ordinary_turns_do_not_escalate(name, turns):
         concern = policy.assess(conv)
         conv.add_assistant("ok")
         assert not concern.escalate, (name, text, concern)
+
+
+# --- the patterns read a long turn in linear time ---------------------------------------------------------------
+
+def _unanchored_lookaheads(pattern: str) -> list[int]:
+    """Where a lookahead over the rest of the turn, `(?=.*` or `(?!.*`, stands anywhere but at the turn's start
+    (or after other such lookaheads there): the engine re-reads the turn from every position, quadratic time."""
+    def literal(i: int) -> bool:
+        slashes = len(pattern[:i]) - len(pattern[:i].rstrip("\\"))
+        return slashes % 2 == 1
+
+    def opening(close: int) -> int:
+        depth = 0
+        for k in range(close, -1, -1):
+            if pattern[k] in "()" and not literal(k):
+                depth += 1 if pattern[k] == ")" else -1
+                if depth == 0:
+                    return k
+        return -1
+
+    bad = []
+    for i in (k for k in range(len(pattern)) if pattern.startswith(("(?=.*", "(?!.*"), k)):
+        j = i
+        while pattern[j - 1:j] == ")" and pattern.startswith(("(?=.*", "(?!.*"), k := opening(j - 1)):
+            j = k
+        if pattern[j - 1:j] != "^":
+            bad.append(i)
+    return bad
+
+
+def test_every_lookahead_over_the_whole_turn_is_anchored_at_its_start():
+    from dialogue.safety import rules
+
+    assert _unanchored_lookaheads(r"\bx\b|(?=.*\bpills\b).*\bnext time\b") == [6]  # the check itself sees one
+    assert _unanchored_lookaheads(r"\bx\b|^(?=.*\bpills\b)(?!.*\bdog\b).*\bnext time\b") == []
+    patterns = {f"{r.category}: {r.reason}": r.pattern.pattern for r in rules.RULES}
+    patterns.update({name: p.pattern for name, p in vars(rules).items() if isinstance(p, re.Pattern)})
+    assert {name: _unanchored_lookaheads(p) for name, p in patterns.items() if _unanchored_lookaheads(p)} == {}
+
+
+def test_an_anchored_rule_still_hears_its_words_in_any_order_and_across_lines():
+    before = detect("I'd do it properly next time. Last time it was the pills.")
+    assert before.escalate and before.category == "suicide", before
+    assert detect("I ended up in hospital after the pills.\nI'd do it properly next time.").escalate
+    assert not detect("I'd do it properly next time, the shelf I put up fell down.").escalate

@@ -5,6 +5,10 @@ auditable by a deployment; the scorer (`scorer.py`) hears what the patterns were
 The rules are grouped by category (suicide, self-harm, harm to others, abuse, medical emergency), gravest
 level first within each. They were written on the development set's tuning part only (`tune_*`); the
 held-out parts were never read line by line.
+
+A pattern that needs a word anywhere in the turn says so in a lookahead anchored at the turn's start,
+`^(?=.*\bword\b)`: unanchored, it re-read the turn from every position, and a turn of a few thousand
+characters took seconds, holding every other session's audio.
 """
 from __future__ import annotations
 
@@ -663,7 +667,7 @@ PARENTS_AND_CARERS: tuple[Rule, ...] = (
        r"(?<!if )\b(he|she|baby|the baby|my (son|daughter|baby|boy|girl))('?s| is| has| went| goes)( gone| all| just| really| very)* (floppy|limp)\b|\blike a rag ?doll when i\b|\b(arms|legs|head) (just )?flop\b|"
        r"\brash\b.{0,80}\b(not|isn'?t|aren'?t|doesn'?t|don'?t|won'?t|didn'?t|never) (fading|fade|go(ing)? away|disappear\w*)\b|\b(not|isn'?t|aren'?t|doesn'?t|don'?t|won'?t) (fading|fade)\b[^.?!]{0,40}\b(glass|press\w*)\b|"
        r"\bcord\b[^.?!]{0,40}\b(hanging|coming out|can see it)\b|\bsomething hanging (down|out)\b[^.?!]{0,40}\bcord\b|"
-       r"(?=.*\b(pregnant|\d\d weeks|weeks gone|my bump|due date)\b)(?=.*\b(headache|head'?s (banging|pounding|splitting))\b).*\b(flashing lights|zig ?zags?|sparkl\w*|spots (in front|before)|blurr\w*|under my ribs|rings won'?t (come|go) (off|on))\b|"
+       r"^(?=.*\b(pregnant|\d\d weeks|weeks gone|my bump|due date)\b)(?=.*\b(headache|head'?s (banging|pounding|splitting))\b).*\b(flashing lights|zig ?zags?|sparkl\w*|spots (in front|before)|blurr\w*|under my ribs|rings won'?t (come|go) (off|on))\b|"
        r"\b(not|haven'?t|hasn'?t|no)\b[^.?!]{0,20}\b(felt|feel|feeling)\b[^.?!]{0,15}\b(her|him|the baby|baby|it) (move|moving|kick\w*)\b[^.?!]{0,30}\b(since|all day|today|for hours|this morning|last night|yesterday)\b|"
        r"\bclutch\w* (his|her|my) chest\b|\b(band|vice) (round|around|across|tightening)\b[^.?!]{0,30}\bchest\b|\bchest\b[^.?!]{0,30}\blike a (band|vice)\b|"
        r"\b(fell|fallen|rolled|dropped|tumbled)\b[^.?!]{0,40}\b(off|down|onto|from)\b.{0,100}\b(sick(ed)? up|vomit\w*|throwing up|being sick|drowsy|keeps? (dropping off|falling asleep|nodding off)|won'?t wake)\b|"
@@ -727,7 +731,7 @@ SESSION_8: tuple[Rule, ...] = (
        r"\bstopped shivering\b.{0,40}\b(sleepy|drowsy|confused|can'?t feel|not making sense|won'?t wake)\b|\b(sleepy|drowsy|confused|can'?t feel)\b.{0,60}\bstopped shivering\b|\b(freezing|ice|stone) cold\b[^.?!]{0,40}\b(not making (any )?sense|confused|won'?t wake|so sleepy|drowsy|can'?t wake)\b|"
        r"\b(sugars?|blood sugars?|levels?|bm)('?s| is| are| has| have)? (gone |dropped |crashed |fallen )*(through the floor|really low|dangerously low|crashed|on the floor)\b.{0,60}\b(shak\w*|sweat\w*|confused|can'?t find|no (sweets|jelly|glucose|juice|dextro)|passing out|not making sense)\b|"
        r"\blike (someone|somebody|an elephant|a weight|a brick)('?s| is)? (sat|sitting|standing|pressing) on my chest\b|"
-       r"(?=.*\b(sweat\w*|chest|jaw|clammy|breath)\b).*\blike (someone|somebody|an elephant|a weight|a brick)('?s| is)? (sat|sitting|standing|pressing) on me\b|"
+       r"^(?=.*\b(sweat\w*|chest|jaw|clammy|breath)\b).*\blike (someone|somebody|an elephant|a weight|a brick)('?s| is)? (sat|sitting|standing|pressing) on me\b|"
        r"\bbringing up\b[^.?!]{0,15}\bblood\b|"
        r"\blips\b[^.?!]{0,20}\b(gone|going|turned|are|look|looking)\b[^.?!]{0,10}\b(blue|purple|grey|a (funny|weird|strange) colou?r)\b|"
        r"\b(drank|drunk|swallowed|ate|had a (swig|drink|sip) of)\b[^.?!]{0,30}\bfrom under the sink\b|"
@@ -741,7 +745,7 @@ SESSION_8: tuple[Rule, ...] = (
        r"(?<!sick )(?<!thank you )(?<!thank-you )(?<!fit )(?<!school )\b(the|my) (last )?note('?s| is) (written|done|finished|on the (\w+ )?(table|side|bed|pillow))\b|"
        r"\b(go|going|goin|heading|head|drive|driving|walk|walking|i will go|i'?ll go)\b[^.?!]{0,20}\b(the )?(train line|railway (line|bridge|track)|tracks|level crossing|viaduct|quarry|cliffs?|cliff top)\b[^.?!]{0,40}\b(tonight|after|when|once|later|nobody|no one|i will go)\b|"
        r"\bmy plan is (for )?(\d+|ten|eleven|twelve|midnight)( o'?clock)? (tonight|tomorrow)\b|"
-       r"(?=.*\b(gear|pills|tablets|meds|smack|heroin|spice|stash|bags?)\b).*\b(doing|do|neck|necking|bang|banging|using|use|having|take|taking) the (whole )?lot\b[^.?!]{0,10}\b(tonight|now|in one go)\b|"
+       r"^(?=.*\b(gear|pills|tablets|meds|smack|heroin|spice|stash|bags?)\b).*\b(doing|do|neck|necking|bang|banging|using|use|having|take|taking) the (whole )?lot\b[^.?!]{0,10}\b(tonight|now|in one go)\b|"
        r"\b(saved|saving|kept|keeping|stashed|hidden|hid|hoarded) (them|the tablets|my tablets|the pills|my pills)\b[^.?!]{0,30}\b(blister packs?|dosette|pill ?box|prescriptions?|sock drawer)\b",
        negatable=False, defused_by=_any(LEAVING, _LEISURE, STORY, re.compile(r"\b(work|shift|job|site|digger|lorry)\b", re.I))),
     _r("suicide", "elevated", "wishes not to be alive",
@@ -783,7 +787,7 @@ SESSION_8: tuple[Rule, ...] = (
        r"\b(i'?m|i am) (just |only )?(a|the) problem\b.{0,60}\b(goes away|is gone|disappears|not here)\b",
        negatable=False),
     _r("suicide", "elevated", "has tried before and the wish is back",
-       r"(?=.*\b(cord|rope|tablets|pills|overdose|tried|attempt|branch|hospital|icu|stomach pumped)\b).*\b(i'?d|i would|i'?ll|i will) (do it|get it) (better|right|properly) next time\b|"
+       r"^(?=.*\b(cord|rope|tablets|pills|overdose|tried|attempt|branch|hospital|icu|stomach pumped)\b).*\b(i'?d|i would|i'?ll|i will) (do it|get it) (better|right|properly) next time\b|"
        r"\b(didn'?t|did not) work\b.{0,30}\bwish (it|they) (had|did)\b|"
        r"\b(after the (tablets|pills|overdose)|in (icu|intensive care)|had my stomach pumped)\b.{0,100}\b((it'?s )?all coming back|that same feeling|feeling it again)\b",
        negatable=False),
@@ -841,7 +845,7 @@ _DROPPED_WHEN_PERFORMED = (STORY, STORY_OR_ROUTINE, STORY_OR_TASK, STORY_ROUTINE
 
 def match(text: str) -> Concern:
     """The gravest pattern in one turn; several signs of hopelessness in one turn make it elevated."""
-    text = IDIOMS.sub("...", text)
+    text = IDIOMS.sub("...", " ".join(text.splitlines()))  # one line: the anchored lookaheads read all of it
     best: tuple[int, Rule, str] | None = None
     concerns = 0
     for rule in RULES:
