@@ -20,12 +20,14 @@ CONTEXT_TURNS = 3  # the user's latest turns read together for risk said across 
 
 class RiskScreen:
     def __init__(self, *, scorer: RiskScorer | None = None, patterns: bool = True, answers: bool = True,
-                 context_turns: int = CONTEXT_TURNS) -> None:
+                 context_turns: int = CONTEXT_TURNS, corroborate_below: float | None = None) -> None:
         """`patterns=False` leaves the scorer alone, `answers=False` reads a turn without the question before it
-        (both for measuring; a deployment keeps every member)."""
+        (both for measuring; a deployment keeps every member). `corroborate_below`: a pattern's elevated verdict
+        that the scorer gives a crisis probability below this is a concern (the reply asks) instead."""
         if scorer is None and not patterns:
             raise ValueError("a screen needs the patterns, the scorer, or both")
         self.scorer, self.patterns, self.answers, self.context_turns = scorer, patterns, answers, context_turns
+        self.corroborate_below = corroborate_below
 
     def words(self, text: str, *, distressed: bool = False) -> Concern:
         """The gravest of the members on one text; the patterns name the reason where they agree."""
@@ -37,6 +39,9 @@ class RiskScreen:
                 # with no pattern behind it, it asks (a concern) rather than escalates
                 scored = replace(scored, level="concern", reason=f"{scored.reason}, though they say they are safe")
             found.append(scored)
+            if (self.corroborate_below is not None and self.patterns and found[0].level == "elevated" and not scored.escalate
+                    and (scored.score or 0.0) < self.corroborate_below):
+                found[0] = replace(found[0], level="concern", reason=f"{found[0].reason}, which the scorer does not hear")
         best = max(found, key=gravity)  # the first (the patterns) among equals
         scored = next((c for c in found if c.score is not None), Concern())
         return Concern(best.category, best.level, best.reason, best.matched, source=best.source, score=scored.score,
