@@ -220,15 +220,16 @@ class WarmlineServer:
                 session.reading(waiting=False)
             if self.draining:
                 continue  # replies in progress finish; nothing new starts
-            self._handling[session] = (time.monotonic(), asyncio.current_task())
-            try:
+            try:  # the stall watch times the handling, not the hold-back (a throttle, on purpose)
                 if isinstance(message, bytes):
                     await self._hold_back(pace, session.settings.input_format.seconds(len(message)))
+                    self._handling[session] = (time.monotonic(), asyncio.current_task())
                     await session.feed_wire_audio(message)
                 else:
                     event = parse_client_event(message)
                     if event["type"] == "input_audio_buffer.append" and isinstance(event.get("audio"), str):
                         await self._hold_back(pace, session.settings.input_format.seconds(len(event["audio"]) * 3 // 4))
+                    self._handling[session] = (time.monotonic(), asyncio.current_task())
                     await session.handle(event)
             except ProtocolError as exc:
                 await send(error_event(exc.code, exc.message, event_id=exc.event_id))
