@@ -828,3 +828,18 @@ def test_an_anchored_rule_still_hears_its_words_in_any_order_and_across_lines():
     assert before.escalate and before.category == "suicide", before
     assert detect("I ended up in hospital after the pills.\nI'd do it properly next time.").escalate
     assert not detect("I'd do it properly next time, the shelf I put up fell down.").escalate
+
+
+def test_corroboration_turns_a_pattern_the_scorer_does_not_hear_into_a_question_never_an_imminent_one(policy):
+    from dialogue.safety.screen import RiskScreen
+
+    goodbye = "I've said my goodbyes to everyone at work, last shift was Friday."  # a pattern's goodbye, a job's end
+    plan = "My plan is ten tomorrow, then the gym, then the big shop."  # an imminent pattern: never second-guessed
+    crisis = "I've said my goodbyes to everyone. I won't be here after Friday."
+    shipped = RiskScreen(scorer=policy.scorer)
+    corroborated = RiskScreen(scorer=policy.scorer, corroborate_below=0.5)
+    assert shipped.turn(goodbye).level == "elevated" and policy.scorer.score(goodbye).crisis < 0.5
+    heard = corroborated.turn(goodbye)
+    assert heard.level == "concern" and "does not hear" in heard.reason, heard
+    assert corroborated.turn(plan).level == shipped.turn(plan).level == "imminent"
+    assert corroborated.turn(crisis).escalate, corroborated.turn(crisis)
