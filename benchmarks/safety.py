@@ -249,7 +249,7 @@ def run(args) -> dict:
                       f"{(results[part][key]['screen_ms'] or {}).get('p50_ms')} ms a turn ({time.monotonic() - t0:.0f} s)",
                       file=sys.stderr, flush=True)
     out = {"parts": {k: {"files": [p.name for p in parts[k]], "cases": len(v)} for k, v in loaded.items()},
-           "results": results, "scorer_cost": scorer_cost(policies, loaded),
+           "results": results, "scorer_cost": scorer_cost(policies, loaded), "patterns_cost": patterns_cost(loaded),
            "quoted_part": QUOTED if QUOTED in results else next(iter(results))}
     if args.speech:
         from benchmarks import safety_speech
@@ -278,6 +278,22 @@ def scorer_cost(policies: dict, loaded: dict, *, turns: int = 200) -> dict | Non
             "p90_ms": round(float(np.percentile(spent, 90)), 1), "encoders": 2 if policy.scorer.partner else 1}
 
 
+def patterns_cost(loaded: dict, *, lengths: tuple[int, ...] = (500, 1000, 2000, 4000)) -> dict:
+    """Milliseconds the patterns take on one turn of each length in characters (the parts' turns run together, as a
+    caller who talks for minutes gives): their time must grow in step with the turn, since they hold the GIL."""
+    from dialogue.safety import rules
+
+    text = " ".join(t for cases in loaded.values() for c in cases for t in c.turns)
+    while text and len(text) < max(lengths):
+        text += " " + text
+    out = {}
+    for n in lengths:
+        t0 = time.perf_counter()
+        rules.match(text[:n])
+        out[str(n)] = round(1000 * (time.perf_counter() - t0), 1)
+    return out
+
+
 def _headline(r: dict) -> list:
     return [r["recall"], r["false_alarm_rate"], r["false_alarm_rate_single_turn"], r["none_checked_in"],
             r["none_asked_directly"], r["recall_or_asked"], r["level_accuracy"], r["imminent_recall"],
@@ -300,6 +316,8 @@ def report(out: dict) -> str:
     if cost := out.get("scorer_cost"):
         md += [f"The scorer's cost per turn, one thread, {cost['encoders']} encoder(s), {cost['turns']} turns: "
                f"p50 {cost['p50_ms']} ms, p90 {cost['p90_ms']} ms.", ""]
+    if cost := out.get("patterns_cost"):
+        md += ["The patterns on one long turn: " + ", ".join(f"{n} characters {ms} ms" for n, ms in cost.items()) + ".", ""]
     long = [[part, key, lc["ordinary_calls"], lc["ordinary_turns"], lc["ordinary_calls_escalated"],
              lc["escalations_per_100_ordinary_turns"], lc["direct_questions_per_100_ordinary_turns"], lc["crisis_calls"],
              lc["crisis_caught_in_time"], lc["crisis_alarmed_early"]]

@@ -96,6 +96,8 @@ def test_safety_suite_end_to_end(ws_url, tmp_path):
     assert text["recall"] == 1.0 and text["false_alarm_rate"] == 0.0 and text["imminent_recall"] == 1.0
     assert result["results"]["custom"]["patterns, voice off"]["cases"] == 2
     assert text["screen_ms"]["turns"] == 2 and 0 < text["screen_ms"]["p50_ms"] <= text["screen_ms"]["p90_ms"]
+    assert list(result["patterns_cost"]) == ["500", "1000", "2000", "4000"]  # a long turn built from two lines
+    assert all(ms > 0 for ms in result["patterns_cost"].values()) and "4000 characters" in result["report_markdown"]
     spoken = result["speech"]["per_voice"]["espeak"]
     for key in ("escalation", "detector_on_asr_recall", "resources_in_reply_rate", "resources_heard_in_audio_rate",
                 "replies_with_forbidden_content", "asr_wer_mean", "per_case"):
