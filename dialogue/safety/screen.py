@@ -39,8 +39,8 @@ class RiskScreen:
                 # with no pattern behind it, it asks (a concern) rather than escalates
                 scored = replace(scored, level="concern", reason=f"{scored.reason}, though they say they are safe")
             found.append(scored)
-            if (self.corroborate_below is not None and self.patterns and found[0].level == "elevated" and not scored.escalate
-                    and (scored.score or 0.0) < self.corroborate_below):
+            unheard = (scored.score or 0.0) < (self.corroborate_below or 0.0) and not scored.escalate
+            if self.patterns and unheard and found[0].level == "elevated":
                 found[0] = replace(found[0], level="concern", reason=f"{found[0].reason}, which the scorer does not hear")
         best = max(found, key=gravity)  # the first (the patterns) among equals
         scored = next((c for c in found if c.score is not None), Concern())
