@@ -32,11 +32,15 @@ class Overlap:
     ended: bool = False
     transcript: str | None = None  # known once the overlap has been recognised
     events: list[str] = field(default_factory=list)  # vocal events, where the analyser ran
+    silent_ms: float = 0.0  # silence since it ended (while it is still being judged)
 
 
 class InterruptionPolicy:
-    def __init__(self, *, max_backchannel_ms: float = 900) -> None:
-        self.max_backchannel_ms = max_backchannel_ms
+    def __init__(self, *, max_backchannel_ms: float = 900, resume_after_ms: float = 400) -> None:
+        """`resume_after_ms`: the silence after a short sound before the agent carries on. Someone taking the
+        floor often stops for a breath after the first syllable (too short to hear words in); the reply must
+        not resume over what follows."""
+        self.max_backchannel_ms, self.resume_after_ms = max_backchannel_ms, resume_after_ms
 
     def decide(self, overlap: Overlap) -> str:
         """'interrupt', 'resume' or 'wait' (not enough known yet)."""
@@ -49,6 +53,6 @@ class InterruptionPolicy:
             # Real words. A vocal event detected beside a single word (a laugh heard as "ha") still counts
             # as a sound, but only once the sound has ended: mid-speech, words win.
             if overlap.ended and len(words.split()) <= 1 and any(e in NON_SPEECH_EVENTS for e in overlap.events):
-                return "resume"
+                return "resume" if overlap.silent_ms >= self.resume_after_ms else "wait"
             return "interrupt"
-        return "resume" if overlap.ended else "wait"
+        return "resume" if overlap.ended and overlap.silent_ms >= self.resume_after_ms else "wait"

@@ -162,8 +162,12 @@ class Session:
             if self._reports_reading and (self._waiting_since is None
                                           or self.clock.now_ms() - self._waiting_since < WAITING_MS):
                 continue  # the audio may be there, unread
-            turn = self._turn
             quiet = self.clock.now_ms() - self._last_audio_wall
+            overlap = self._overlap
+            if overlap is not None and overlap.ended and overlap.transcript is not None:
+                overlap.silent_ms = self._audio_ms - overlap.started_ms - overlap.speech_ms + quiet
+                await self._decide_overlap()
+            turn = self._turn
             if turn is None or turn.paused_at is None or quiet < max(STOPPED_SENDING_MS, 3 * self._send_gap_ms):
                 continue
             spec = turn.speculative
@@ -344,6 +348,10 @@ class Session:
                 self._overlap_partial_done = True
                 self._classify_overlap()
             await self._decide_overlap()
+        elif self._overlap is not None:  # it ended: a little silence must follow before the agent goes on
+            self._overlap.silent_ms = self._audio_ms - self._overlap.started_ms - self._overlap.speech_ms
+            if self._overlap.transcript is not None:
+                await self._decide_overlap()
         turn = self._turn
         if turn is not None and turn.paused_at is not None:
             spec = turn.speculative
@@ -361,7 +369,7 @@ class Session:
             # The user goes on after a breath while what they said over the agent is still being judged: the same
             # overlap, not a new turn (a new turn here would leave the first words to be answered on their own,
             # over the rest of the sentence).
-            self._overlap.ended = False
+            self._overlap.ended, self._overlap.silent_ms = False, 0.0
             return
         agent_talking = (self.response is not None and self.response.audible
                          and self.settings.turn_detection.interrupt_response)

@@ -170,13 +170,14 @@ def test_a_crisis_reply_cut_by_a_barge_in_still_gives_the_resources(ws_url, spee
     caller, replies = asyncio.run(scenario())
     story = caller.story()
     said = [spoken_text(d["response"]) or "" for d in replies]
-    assert "kill myself" in caller.of_type("conversation.item.input_audio_transcription.completed")[0][
-        "transcript"].lower(), story
+    # the disclosure is what escalated (streamed, the recogniser once heard "call myself tonight": the screen still
+    # caught it; heard_rendering checked the words in the clip committed whole)
+    disclosure = caller.of_type("conversation.item.input_audio_transcription.completed")[0]
     assert replies[0]["response"]["status"] == "cancelled" and "988" not in said[0], story
     assert replies[-1]["response"]["status"] == "completed", story
     assert "988" in " ".join(said[1:]), story
     escalations = caller.of_type("warmline.escalation")
-    assert len(escalations) == 1, story
+    assert len(escalations) == 1 and escalations[0]["item_id"] == disclosure["item_id"], story
     assert escalations[0]["level"] in ("elevated", "imminent") and escalations[0]["reason"], escalations
 
 

@@ -55,14 +55,25 @@ def test_interruption_policy():
     p = InterruptionPolicy(max_backchannel_ms=900)
     assert p.decide(Overlap(0, speech_ms=300)) == "wait"
     assert p.decide(Overlap(0, speech_ms=1000)) == "interrupt"
-    assert p.decide(Overlap(0, speech_ms=400, ended=True, transcript="Mm-hm.")) == "resume"
+    assert p.decide(Overlap(0, speech_ms=400, ended=True, transcript="Mm-hm.", silent_ms=400)) == "resume"
     assert p.decide(Overlap(0, speech_ms=400, ended=False, transcript="Yeah")) == "wait"
     assert p.decide(Overlap(0, speech_ms=500, ended=True, transcript="Stop please")) == "interrupt"
-    assert p.decide(Overlap(0, speech_ms=500, ended=True, transcript="", events=["coughing"])) == "resume"
-    assert p.decide(Overlap(0, speech_ms=500, ended=True, transcript="")) == "resume"
+    assert p.decide(Overlap(0, speech_ms=500, ended=True, transcript="", events=["coughing"], silent_ms=400)) == "resume"
+    assert p.decide(Overlap(0, speech_ms=500, ended=True, transcript="", silent_ms=400)) == "resume"
     # a false vocal event must not swallow a real interruption (seen in the duplex benchmark)
     assert p.decide(Overlap(0, speech_ms=480, ended=False, transcript="Please try.", events=["yawning"])) == "interrupt"
-    assert p.decide(Overlap(0, speech_ms=600, ended=True, transcript="Ha.", events=["laughing"])) == "resume"
+    assert p.decide(Overlap(0, speech_ms=600, ended=True, transcript="Ha.", events=["laughing"], silent_ms=400)) == "resume"
+
+
+def test_the_agent_carries_on_only_after_a_little_silence_follows_the_sound():
+    """A first syllable too short to hear words in, then a breath: the caller may be taking the floor (seen in CI:
+    the reply resumed over the rest of the sentence)."""
+    p = InterruptionPolicy(max_backchannel_ms=900, resume_after_ms=400)
+    for heard in ("", "Mm-hm."):
+        assert p.decide(Overlap(0, speech_ms=300, ended=True, transcript=heard, silent_ms=160)) == "wait"
+        assert p.decide(Overlap(0, speech_ms=300, ended=True, transcript=heard, silent_ms=400)) == "resume"
+    assert p.decide(Overlap(0, speech_ms=300, ended=True, transcript="Ha.", events=["laughing"], silent_ms=200)) == "wait"
+    assert p.decide(Overlap(0, speech_ms=300, ended=True, transcript="Stop there", silent_ms=0)) == "interrupt"
 
 
 def test_backchannel_planner_only_in_long_unfinished_turns_and_not_too_often():
