@@ -121,6 +121,24 @@ def test_repeated_low_signals_escalate():
     assert esc and esc[0].severity == "medium" and "repeated" in esc[0].reason
 
 
+def test_a_crisis_whose_reply_was_cut_before_its_first_word_escalates_with_the_next_reply():
+    """The server cancels a released reply when the user goes on before it is heard. If that came before its
+    escalation event went out, the event must come with the next reply, not be taken as raised (seen in CI)."""
+    engine = DialogueEngine(ScriptedModel("comfort|gentle\nI'm here with you."))
+    conv = Conversation()
+    conv.add_user("I want to kill myself tonight.")
+    cut = engine.respond(conv, cancel=(cancel := __import__("threading").Event()))
+    screened = next(cut)  # the escalation, taken by a consumer that is cancelled before sending it on
+    assert isinstance(screened, Escalation)
+    cancel.set()
+    cut.close()  # the cut reply is recorded with no words
+    conv.add_user("Sorry, go on.")
+    esc = [p for p in engine.respond(conv) if isinstance(p, Escalation)]
+    assert esc and esc[0].category == "suicide" and esc[0].severity == "high", esc
+    conv.add_user("Thanks.")  # the last reply was heard: the crisis is answered and not raised again
+    assert not any(isinstance(p, Escalation) for p in engine.respond(conv))
+
+
 def test_a_crisis_in_a_turn_that_got_no_reply_is_still_assessed():
     """The user went on at once, so the first turn's own reply never started: the next reply hears it."""
     model = ScriptedModel("comfort|gentle\nI'm here with you.")

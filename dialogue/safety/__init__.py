@@ -70,14 +70,17 @@ class SafetyPolicy:
         screen is unsure and a model check is set, the model's second opinion on `prefix` + the history (the
         engine passes its system prompt, so the question shares the reply's cached prefix)."""
         user = conv.last_user
-        pending = [t for t in conv.unanswered_user_turns() if "safety" not in t.meta] or [user]
+        unanswered = conv.unanswered_user_turns()
+        pending = [t for t in unanswered if "safety" not in t.meta] or [user]
         asked = conv.agent_words_before(pending[0])
         # the call's concern so far (the scorer's check-ins do not count: it marks one ordinary line in five)
         category = next((c.category for c in reversed(conv.concern) if c.category and (c.escalate or c.source != "scorer")), None)
-        found = []
+        # A turn screened for a reply cut before its first word (the user went on at once) was never answered: its
+        # concern stands with this reply, so an escalation that reply may never have raised is not lost.
+        found = [t.meta["concern"] for t in unanswered if t not in pending and "concern" in t.meta]
         for t in pending:
             found.append(self.detect(t.text, t.voice, asked=asked, category=category))
-            t.meta["safety"] = found[-1].level
+            t.meta["safety"], t.meta["concern"] = found[-1].level, found[-1]
         concern = max(reversed(found), key=gravity)  # the gravest; among equals the latest
         recent = [(t.text, t.voice, t.meta.get("safety", "none")) for t in conv.turns if t.role == "user" and t.text]
         concern = self.screen.conversation(recent, concern, conv.concern)
