@@ -148,7 +148,7 @@ class Response:
         self.conversation.catch_up(self.session.conversation, self._copied_turns)
         self.session.conversation = self.conversation
         for event in held:
-            await self.session.send(event)
+            await self._send(event)
         self._released.set()
         if self._created and not self.finished and not self._first_audio_sent:
             await self.session.set_state("thinking")
@@ -200,7 +200,14 @@ class Response:
         if self._held is not None:
             self._held.append(event)
         else:
-            await self.session.send(event)
+            await self._send(event)
+
+    async def _send(self, event: dict) -> None:
+        await self.session.send(event)
+        if event.get("type") == "warmline.escalation":  # sent: a later reply need not raise it again
+            for turn in self.conversation.turns:
+                if turn.item_id == event.get("item_id"):
+                    turn.meta["escalation_sent"] = True
 
     # --- the work ---------------------------------------------------------------------------------
     async def _run(self) -> None:

@@ -139,6 +139,23 @@ def test_a_crisis_whose_reply_was_cut_before_its_first_word_escalates_with_the_n
     assert not any(isinstance(p, Escalation) for p in engine.respond(conv))
 
 
+def test_an_escalation_the_server_sent_before_the_cut_is_not_raised_again():
+    engine = DialogueEngine(ScriptedModel("comfort|gentle\nI'm here with you."))
+    conv = Conversation()
+    first = conv.add_user("I want to kill myself tonight.")
+    cut = engine.respond(conv, cancel=(cancel := __import__("threading").Event()))
+    assert isinstance(next(cut), Escalation)
+    first.meta["escalation_sent"] = True  # what the server marks once the event went out
+    while not isinstance(next(cut), Clause):  # the reply got as far as its first clause, never heard
+        pass
+    cancel.set()
+    cut.close()
+    conv.add_user("Sorry, go on.")
+    parts = list(engine.respond(conv))
+    assert not any(isinstance(p, Escalation) for p in parts)
+    assert "988" in parts[-1].text  # the resources the cut reply owed are given all the same
+
+
 def test_a_crisis_in_a_turn_that_got_no_reply_is_still_assessed():
     """The user went on at once, so the first turn's own reply never started: the next reply hears it."""
     model = ScriptedModel("comfort|gentle\nI'm here with you.")

@@ -76,8 +76,10 @@ class SafetyPolicy:
         # the call's concern so far (the scorer's check-ins do not count: it marks one ordinary line in five)
         category = next((c.category for c in reversed(conv.concern) if c.category and (c.escalate or c.source != "scorer")), None)
         # A turn screened for a reply cut before its first word (the user went on at once) was never answered: its
-        # concern stands with this reply, so an escalation that reply may never have raised is not lost.
-        found = [t.meta["concern"] for t in unanswered if t not in pending and "concern" in t.meta]
+        # concern stands with this reply, so an escalation that reply never sent (`escalation_sent`, marked by the
+        # server when the event goes out) is raised now rather than lost.
+        found = [t.meta["concern"] for t in unanswered
+                 if t not in pending and "concern" in t.meta and not t.meta.get("escalation_sent")]
         for t in pending:
             found.append(self.detect(t.text, t.voice, asked=asked, category=category))
             t.meta["safety"], t.meta["concern"] = found[-1].level, found[-1]
