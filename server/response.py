@@ -162,8 +162,13 @@ class Response:
         self.cancel_event.set()
         self._wake.set()
         if self._task and self._task is not asyncio.current_task():
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            # Python 3.11's wait_for can swallow a cancellation that races its inner call; the reply then ran on
+            # (seen: a caller's reader held 3 s and more, keepalive pings unanswered). Cancel until it ends.
+            while not self._task.done():
+                self._task.cancel()
+                await asyncio.wait({self._task}, timeout=0.1)
+            if not self._task.cancelled():
+                self._task.exception()  # retrieved: a failure was logged where it happened
 
     def pause(self) -> float:
         """A possible interruption: stop sending; returns the playback position we stopped at."""
