@@ -17,7 +17,7 @@ import concurrent.futures
 import copy
 import logging
 import threading
-from contextlib import closing
+from contextlib import closing, suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -210,9 +210,8 @@ class Response:
     async def _send(self, event: dict) -> None:
         await self.session.send(event)
         if event.get("type") == "warmline.escalation":  # sent: a later reply need not raise it again
-            for turn in self.conversation.turns:
-                if turn.item_id == event.get("item_id"):
-                    turn.meta["escalation_sent"] = True
+            with suppress(KeyError):  # a turn already forgotten has nothing left to raise
+                self.conversation.find(event["item_id"]).meta["escalation_sent"] = True
 
     # --- the work ---------------------------------------------------------------------------------
     async def _run(self) -> None:

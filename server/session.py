@@ -163,10 +163,8 @@ class Session:
                                           or self.clock.now_ms() - self._waiting_since < WAITING_MS):
                 continue  # the audio may be there, unread
             quiet = self.clock.now_ms() - self._last_audio_wall
-            overlap = self._overlap
-            if overlap is not None and overlap.ended and overlap.transcript is not None:
-                overlap.silent_ms = self._audio_ms - overlap.started_ms - overlap.speech_ms + quiet
-                await self._decide_overlap()
+            if self._overlap is not None and self._overlap.ended:
+                await self._judge_ended_overlap(quiet_ms=quiet)
             turn = self._turn
             if turn is None or turn.paused_at is None or quiet < max(STOPPED_SENDING_MS, 3 * self._send_gap_ms):
                 continue
@@ -348,10 +346,8 @@ class Session:
                 self._overlap_partial_done = True
                 self._classify_overlap()
             await self._decide_overlap()
-        elif self._overlap is not None:  # it ended: a little silence must follow before the agent goes on
-            self._overlap.silent_ms = self._audio_ms - self._overlap.started_ms - self._overlap.speech_ms
-            if self._overlap.transcript is not None:
-                await self._decide_overlap()
+        elif self._overlap is not None:
+            await self._judge_ended_overlap()
         turn = self._turn
         if turn is not None and turn.paused_at is not None:
             spec = turn.speculative
@@ -607,6 +603,14 @@ class Session:
                 await self._decide_overlap()
 
         self._overlap_task = asyncio.create_task(classify())
+
+    async def _judge_ended_overlap(self, *, quiet_ms: float = 0.0) -> None:
+        """An overlap that ended: a little silence must follow before the agent goes on. The silence is audio time
+        since it ended, plus `quiet_ms` of wall time in which the client sent nothing."""
+        overlap = self._overlap
+        overlap.silent_ms = self._audio_ms - overlap.started_ms - overlap.speech_ms + quiet_ms
+        if overlap.transcript is not None:
+            await self._decide_overlap()
 
     async def _decide_overlap(self) -> None:
         overlap = self._overlap
