@@ -29,6 +29,18 @@ def _cached(scorer):
     return scorer
 
 
+def figures(r: dict) -> dict:
+    """The figures a variant is judged on, from one `evaluate` result."""
+    row = {k: r.get(k) for k in ("cases", "recall", "false_alarm_rate", "recall_or_asked", "none_checked_in",
+                                 "none_asked_directly")}
+    if lc := r.get("long_calls"):
+        row.update(ordinary_calls=lc["ordinary_calls"],
+                   ordinary_calls_escalated=round(lc["ordinary_calls_escalated"] * lc["ordinary_calls"]),
+                   crisis_caught_in_time=lc["crisis_caught_in_time"],
+                   direct_questions_per_100_ordinary_turns=lc["direct_questions_per_100_ordinary_turns"])
+    return row
+
+
 def sweep(parts: list[str], values: list[float | None], scorer_spec: str) -> dict:
     from benchmarks.safety import evaluate, load_part
     from dialogue.safety import RiskScorer, SafetyPolicy
@@ -42,13 +54,7 @@ def sweep(parts: list[str], values: list[float | None], scorer_spec: str) -> dic
             t0 = time.monotonic()
             policy = SafetyPolicy(scorer=scorer)
             policy.screen.corroborate_below = c
-            r = evaluate(policy, cases, with_voice=True)
-            row = {k: r.get(k) for k in ("cases", "recall", "false_alarm_rate", "recall_or_asked", "none_checked_in",
-                                         "none_asked_directly")}
-            if lc := r.get("long_calls"):
-                row.update(ordinary_calls=lc["ordinary_calls"],
-                           ordinary_calls_escalated=round(lc["ordinary_calls_escalated"] * lc["ordinary_calls"]),
-                           crisis_caught_in_time=lc["crisis_caught_in_time"])
+            row = figures(evaluate(policy, cases, with_voice=True))
             out[part]["off" if c is None else str(c)] = row
             print(f"corroborate: {part} c={c}: {row} ({time.monotonic() - t0:.0f} s)", file=sys.stderr, flush=True)
     return out

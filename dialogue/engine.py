@@ -76,7 +76,11 @@ ASK_MORE = "Could you tell me a little more?"
 
 
 # what the reply asks about directly where the screen is unsure (safety.answers.DIRECT_QUESTIONS has the words)
-_DIRECTLY = {"suicide": "ending their life", "self_harm": "hurting themselves"}
+_ASK = "be warm, and ask them gently and directly whether"
+_DIRECTLY = {"suicide": f"They may be thinking of ending their life: {_ASK} they are.",
+             "self_harm": f"They may be thinking of hurting themselves: {_ASK} they are.",
+             "harm_to_others": f"They may be thinking of hurting someone: {_ASK} they are.",
+             "abuse": f"Someone may be hurting them or making them afraid: {_ASK} someone is."}
 
 
 class DialogueEngine:
@@ -176,8 +180,7 @@ class DialogueEngine:
         resource = self.safety.resource_sentence(concern.category, concern.level) if crisis else None
         ask = None if crisis else self.safety.direct_question(conv, concern)
         guidance = crisis_guidance(concern.category, resource) if crisis else (
-            f"They may be thinking of {_DIRECTLY[answers.question(ask).category]}: be warm, and ask them gently and "
-            "directly whether they are." if ask else "They may be struggling more than they say: gently ask how they are coping." if concern.category else None)
+            _DIRECTLY[answers.question(ask).category] if ask else "They may be struggling more than they say: gently ask how they are coping." if concern.category else None)
         messages = [{"role": "system", "content": self.system_prompt}, *conv.messages(),
                     {"role": "system", "content": turn_note(fields, crisis_guidance=guidance)}]
         kwargs, stops = {}, STOPS

@@ -185,7 +185,43 @@ def test_the_direct_question_is_not_asked_on_ordinary_talk_nor_twice():
     for _ in range(3):
         conv.add_assistant("I hear you.")
     assert policy.direct_question(conv, unsure) == answers.DIRECT_QUESTIONS["suicide"]
-    assert policy.direct_question(conv, Concern("abuse", "concern", source="rules")) is None
+    assert policy.direct_question(conv, Concern("abuse", "concern", source="rules")) == answers.DIRECT_QUESTIONS["abuse"]
+    narrow = SafetyPolicy(ask_about=("suicide", "self_harm"))  # how the bench measures the questions' worth
+    assert narrow.direct_question(conv, Concern("abuse", "concern", source="rules")) is None
+    assert narrow.direct_question(conv, unsure) == answers.DIRECT_QUESTIONS["suicide"]
+
+
+def test_being_hurt_is_asked_about_directly_and_a_yes_escalates_as_abuse():
+    conv = Conversation()
+    conv.add_user("I've got a black eye, the lads at work think it was football. It was my husband.")
+    text, escalations = _reply(conv)
+    assert not escalations and text.endswith(answers.DIRECT_QUESTIONS["abuse"]), text
+    conv.add_user("yeah. most weekends.")
+    _, escalations = _reply(conv)
+    assert [(e.category, e.level) for e in escalations] == [("abuse", "elevated")], escalations
+
+
+def test_a_no_to_the_question_about_being_hurt_escalates_nothing():
+    conv = Conversation()
+    conv.add_user("My ex used to hit me. That was years ago. I've got my own place now and I'm happy.")
+    text, _ = _reply(conv)
+    assert text.endswith(answers.DIRECT_QUESTIONS["abuse"]), text
+    conv.add_user("No, nobody. I'm safe now, honestly.")
+    _, escalations = _reply(conv)
+    assert escalations == [], escalations
+
+
+def test_a_yes_to_the_question_about_hurting_someone_escalates_as_harm_to_others():
+    from dialogue.safety import Concern
+
+    policy, conv = SafetyPolicy(), Conversation()
+    conv.add_user("I keep picturing what I'd do to him if he turns up at the house again.")
+    asked = policy.direct_question(conv, Concern("harm_to_others", "concern", "sounds like rage at someone", source="rules"))
+    assert asked == answers.DIRECT_QUESTIONS["harm_to_others"]
+    conv.add_assistant(f"That sounds like a lot of anger to carry. {asked}")
+    conv.add_user("Sometimes. More than I'd like.")
+    got = policy.assess(conv)
+    assert (got.category, got.level, got.source) == ("harm_to_others", "elevated", "answer"), got
 
 
 def test_a_reply_that_asks_in_its_own_words_gets_no_second_question():

@@ -23,6 +23,7 @@ from .scorer import RiskScorer
 from .screen import RiskScreen
 
 _PATTERNS_ONLY = RiskScreen()
+_ASKABLE = tuple(answers.DIRECT_QUESTIONS)  # (the policy's `answers` field hides the module in its body)
 
 
 def detect(text: str, voice: VoiceCues | None = None) -> Concern:
@@ -44,6 +45,7 @@ class SafetyPolicy:
     patterns: bool = True  # off only to measure the scorer alone
     answers: bool = True  # off only to measure the screen deaf to the agent's questions
     model_check: ModelRiskCheck | None = None  # the dialogue model's yes/no, in the screen's grey zone
+    ask_about: tuple[str, ...] = _ASKABLE  # the categories the reply asks directly about
 
     def __post_init__(self) -> None:
         if self.locale not in LOCALES and not self.resources:
@@ -93,9 +95,10 @@ class SafetyPolicy:
 
     def direct_question(self, conv, concern: Concern) -> str | None:
         """Where the screen is unsure, ask: the fixed question for the reply to end with, or None. Unsure: a
-        concern of suicide or self-harm that the patterns or the conversation raised, or words the scorer gave a
-        crisis probability its `sensitive` operating point would escalate and the default does not. Not when the
-        agent asked in its last three replies: once heard, the answer is read in the question's light."""
+        concern (suicide, self-harm, hurting someone, being hurt: `ask_about`) that the patterns or the conversation
+        raised, or words the scorer gave a crisis probability its `sensitive` operating point would escalate and the
+        default does not. Not when the agent asked in its last three replies: once heard, the answer is read in the
+        question's light."""
         if concern.escalate:
             return None
         if concern.level == "concern" and concern.source != "scorer":
@@ -104,7 +107,7 @@ class SafetyPolicy:
             category = concern.category or concern.guess or "suicide"
         else:
             return None
-        if category not in answers.DIRECT_QUESTIONS:
+        if category not in self.ask_about or category not in answers.DIRECT_QUESTIONS:
             return None
         said = [t.text for t in conv.turns if t.role == "assistant" and t.text][-3:]
         if any(answers.question(text) for text in said):

@@ -25,6 +25,9 @@ DIRECT_QUESTIONS = {
     "suicide": "Sometimes when things feel this heavy, people think about ending their life. Is that something "
                "you've been thinking about?",
     "self_harm": "Can I ask you directly: have you been hurting yourself, or thinking about it?",
+    "harm_to_others": "When feelings get this strong, some people have thoughts of hurting someone. Is that "
+                      "something that's been on your mind?",
+    "abuse": "Can I ask you something directly: is someone hurting you, or making you afraid?",
 }
 
 
