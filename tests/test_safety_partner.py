@@ -97,6 +97,43 @@ def test_the_scorer_blends_its_partner_crisis_logit(tiny):
         RiskScorer(enc, heads)
 
 
+class _Counting:
+    """The partner encoder, counting the texts it is asked to encode."""
+
+    def __init__(self, encoder):
+        self.encoder, self.texts = encoder, 0
+
+    def encode(self, texts):
+        self.texts += len(texts)
+        return self.encoder.encode(texts)
+
+
+def test_the_partner_runs_only_where_its_ceiling_could_change_a_verdict(tiny):
+    rng = np.random.default_rng(2)
+    enc = SentenceEncoder(tiny, threads=1, normalize=False)
+    heads = _heads(enc.dim, 0.5, rng)
+    own = {t: float((enc.encode([t]) @ np.asarray(heads["heads"]["crisis"]["w"]).T)[0, 0]) for t in TEXTS}
+    other = {t: float((enc.encode([t]) @ np.asarray(heads["partner"]["heads"]["crisis"]["w"]).T)[0, 0]) for t in TEXTS}
+    low, high = min(own, key=own.get), max(own, key=own.get)
+    assert own[high] - own[low] > 0.1
+    ceiling = max(other.values()) + 0.5
+    # the threshold sits between what the two texts could reach with the partner at its ceiling
+    mid = 0.5 * (own[low] + own[high]) / 2 + 0.5 * ceiling  # the blend, half each, of their midpoint and the ceiling
+    heads["thresholds"]["crisis"] = float(_sigmoid(mid))
+    full = RiskScorer(enc, heads, partner=enc)
+    counting = _Counting(enc)
+    cascade = RiskScorer(enc, {**heads, "partner": {**heads["partner"], "ceiling": ceiling}}, partner=counting)
+    assert full.partner_moot_below is None and own[low] < cascade.partner_moot_below < own[high]
+
+    skipped = cascade.score(low)
+    assert counting.texts == 0  # moot: even at its ceiling the partner could not lift the blend to the threshold
+    assert skipped.crisis >= full.score(low).crisis  # the bound stands in, so the score errs high, never low
+    assert cascade.concern(low).level == full.concern(low).level
+    assert cascade.score(high).crisis == pytest.approx(full.score(high).crisis, rel=1e-5) and counting.texts == 1
+    voiced = {**heads, "voice_bias": 10.0, "partner": {**heads["partner"], "ceiling": ceiling}}
+    assert RiskScorer(enc, voiced, partner=enc).partner_moot_below < cascade.partner_moot_below - 9  # the voice's lift counts
+
+
 def test_the_shipped_scorers_by_name():
     from dialogue.safety import SafetyPolicy
 

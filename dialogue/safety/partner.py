@@ -127,12 +127,16 @@ def out_of_fold(path: str, cases: list[Case], fold: np.ndarray, *, top_layers: t
     return [z[start:end].tolist() for start, end in spans]
 
 
-def train(path: str, cases: list[Case], *, top_layers: tuple[int, ...], **kw) -> tuple[dict[str, np.ndarray], dict]:
-    """The partner on every case: its tuned layers' parameters and its heads."""
+CEILING_MARGIN = 0.5  # logits above the highest the partner gave a tuning text, for words it never saw
+
+
+def train(path: str, cases: list[Case], *, top_layers: tuple[int, ...], **kw) -> tuple[dict[str, np.ndarray], dict, float]:
+    """The partner on every case: its tuned layers' parameters, its heads, and its ceiling (the highest crisis
+    logit it gives the cases, plus a margin: the scorer skips it where even that could not change a verdict)."""
     top = CachedTop(path, top_layers)
     states = top.inputs([(pieces(text_of(c)) or [""])[0] for c in cases])
     heads = finetune(top, states, cases, **kw)
-    return top.tuned(), heads
+    return top.tuned(), heads, float(crisis_logits(top, heads, states).max()) + CEILING_MARGIN
 
 
 def blend_params(main: np.ndarray, partner: np.ndarray, ordinary: np.ndarray, *, weight: float = 0.5) -> dict:

@@ -136,9 +136,24 @@ class RiskScorer:
         self.blend = heads.get("partner")
         if self.blend and partner is None:
             raise ValueError("these risk heads blend a second encoder; load them with RiskScorer.load or pass partner=")
+        self.partner_moot_below = None
         if self.blend:
             crisis = self.blend["heads"]["crisis"]
             self.partner_w = (np.asarray(crisis["w"], np.float32), np.asarray(crisis["b"], np.float32))
+            if self.blend.get("ceiling") is not None:
+                self.partner_moot_below = self._moot_below(heads)
+
+    def _moot_below(self, heads: dict) -> float:
+        """The MiniLM crisis logit under which the partner cannot change any verdict: even at its `ceiling` (its
+        highest logit on the tuning texts, with a margin), with the voice's bias, the blend stays under the lowest
+        crisis threshold of any operating point (the `sensitive` one is where the reply starts to ask)."""
+        lowest = min([heads["thresholds"]["crisis"], *(p["crisis"] for p in heads.get("operating_points", {}).values())])
+        floor = float(np.log(lowest / (1 - lowest))) - float(heads.get("voice_bias", 0.0))
+        w = self.blend["weight"]
+        return (floor - w * self._mapped(self.blend["ceiling"])) / (1 - w) if w < 1 else float("-inf")
+
+    def _mapped(self, other: float) -> float:
+        return self.blend["scale"] * other + self.blend["shift"]
 
     @classmethod
     def load(cls, encoder_path: str | Path, heads_path: str | Path = HEADS, *, device: str = "cpu",
@@ -185,7 +200,7 @@ class RiskScorer:
     def score_embeddings(self, emb: np.ndarray, texts: list[str], *, distressed: bool = False,
                          partner_emb: np.ndarray | None = None) -> Score:
         """`partner_emb`: the partner encoder's embeddings of the same pieces, when the heads blend one (each
-        member's gravest piece, blended: how the thresholds were chosen out of fold)."""
+        member's gravest piece, blended: how the thresholds were chosen out of fold); None where it was moot."""
         z = self.logits(emb)
         bias = self.voice_bias if distressed else 0.0
         crisis_z = z["crisis"][:, 0]
@@ -193,16 +208,25 @@ class RiskScorer:
         top = float(crisis_z[i])
         if self.blend:
             w, b = self.partner_w
-            other = float((partner_emb @ w.T + b)[:, 0].max())
-            top = (1 - self.blend["weight"]) * top + self.blend["weight"] * (self.blend["scale"] * other + self.blend["shift"])
+            # without the partner's embeddings (moot: see score), its ceiling stands in, so the crisis score is an
+            # upper bound: anything that compares it to a threshold errs towards asking or escalating
+            other = float((partner_emb @ w.T + b)[:, 0].max()) if partner_emb is not None else float(self.blend["ceiling"])
+            top = (1 - self.blend["weight"]) * top + self.blend["weight"] * self._mapped(other)
         cat = z["category"][i]
         return Score(float(_sigmoid(top + bias)), float(_sigmoid(z["concern"][:, 0] + bias).max()),
                      float(_sigmoid(z["imminent"][i, 0])), CATEGORIES[int(np.argmax(cat))], texts[i])
 
     def score(self, text: str, *, distressed: bool = False) -> Score:
+        """The partner (~85 % of a blend's time) runs only where it could matter: not when MiniLM's crisis logit
+        is so low that no partner logit up to its ceiling could lift the blend to a threshold."""
         parts = pieces(text)
-        other = self.partner.encode(parts) if self.blend else None
-        return self.score_embeddings(self.encoder.encode(parts), parts, distressed=distressed, partner_emb=other)
+        emb = self.encoder.encode(parts)
+        other = None
+        if self.blend:
+            moot = (self.partner_moot_below is not None and bool(parts)
+                    and float(self.logits(emb)["crisis"][:, 0].max()) < self.partner_moot_below)
+            other = None if moot else self.partner.encode(parts)
+        return self.score_embeddings(emb, parts, distressed=distressed, partner_emb=other)
 
     def concern(self, text: str, *, distressed: bool = False) -> Concern:
         return self.decide(self.score(text, distressed=distressed), distressed=distressed)

@@ -403,11 +403,11 @@ def main(argv=None) -> int:
                                    if any(f"layer.{k}." in n for k in kw["top_layers"])})
     partner_heads = None
     if blend is not None:
-        tuned, p_heads = partner.train(partner_path, cases, **partner_kw)
+        tuned, p_heads, ceiling = partner.train(partner_path, cases, **partner_kw)
         p_layers = out.with_name(out.stem.replace("heads", "partner") + ".npz")
         np.savez_compressed(p_layers, **tuned)
         partner_heads = {"encoder": args.partner, "tuned_layers": p_layers.name, "normalize": False,
-                         "top_layers": list(partner_kw["top_layers"]), "heads": p_heads, **blend}
+                         "top_layers": list(partner_kw["top_layers"]), "heads": p_heads, "ceiling": ceiling, **blend}
     out.write_text(json.dumps({
         "encoder": "all-MiniLM-L6-v2, mean-pooled, top layers fine-tuned", "tuned_layers": layers.name,
         "normalize": False, "trained_on": [Path(p).name for p in [*args.cases, *(args.calls or [])]], "cases": len(cases),
