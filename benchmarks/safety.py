@@ -65,6 +65,8 @@ def part_files(part: str) -> list[Path]:
     stem (`final_e`), or the dialogue suite's."""
     if part == "dialogue":
         return [DIALOGUE]
+    if part.endswith(".jsonl") and Path(part).exists():  # a case file of one's own
+        return [Path(part)]
     if part not in PARTS and (SETS / f"{part}.jsonl").exists():
         return [SETS / f"{part}.jsonl"]
     return sorted(SETS.glob(PARTS[part]))

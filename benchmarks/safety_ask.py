@@ -9,8 +9,6 @@ crises escalated or asked, ordinary lines asked directly, and direct questions p
 """
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import time
 
@@ -36,18 +34,11 @@ def compare(parts: list[str], scorer_spec: str) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from dialogue.safety.scorer import DEFAULT_SCORER
+    from benchmarks.safety_corroborate import parts_cli, write
 
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--parts", required=True, help="comma-separated parts or files (as `warmline bench safety`)")
-    ap.add_argument("--scorer", default=DEFAULT_SCORER)
-    ap.add_argument("--json", required=True)
-    args = ap.parse_args(argv)
-    result = {"scorer": args.scorer, "variants": {k: list(v) for k, v in VARIANTS.items()},
-              "results": compare(args.parts.split(","), args.scorer)}
-    with open(args.json, "w") as f:
-        json.dump(result, f, indent=1)
-
+    args = parts_cli(__doc__, argv)
+    write(args.json, {"scorer": args.scorer, "variants": {k: list(v) for k, v in VARIANTS.items()},
+                      "results": compare(args.parts.split(","), args.scorer)})
 
 if __name__ == "__main__":
     main()

@@ -60,20 +60,29 @@ def sweep(parts: list[str], values: list[float | None], scorer_spec: str) -> dic
     return out
 
 
-def main(argv: list[str] | None = None) -> None:
+def parts_cli(doc: str, argv: list[str] | None, **more: dict) -> argparse.Namespace:
+    """The arguments these part-by-part safety sweeps share (--parts, --scorer, --json), and `more` of their own."""
     from dialogue.safety.scorer import DEFAULT_SCORER
 
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     ap.add_argument("--parts", required=True, help="comma-separated parts or files (as `warmline bench safety`)")
-    ap.add_argument("--values", default="off,0.02,0.05,0.1,0.2,0.3,0.5", help="c values; off = the screen as shipped")
+    for flag, kw in more.items():
+        ap.add_argument(flag, **kw)
     ap.add_argument("--scorer", default=DEFAULT_SCORER)
     ap.add_argument("--json", required=True)
-    args = ap.parse_args(argv)
-    values = [None if v == "off" else float(v) for v in args.values.split(",")]
-    result = {"scorer": args.scorer, "results": sweep(args.parts.split(","), values, args.scorer)}
-    with open(args.json, "w") as f:
+    return ap.parse_args(argv)
+
+
+def write(path: str, result: dict) -> None:
+    with open(path, "w") as f:
         json.dump(result, f, indent=1)
 
+
+def main(argv: list[str] | None = None) -> None:
+    args = parts_cli(__doc__, argv, **{"--values": {"default": "off,0.02,0.05,0.1,0.2,0.3,0.5",
+                                                    "help": "c values; off = the screen as shipped"}})
+    values = [None if v == "off" else float(v) for v in args.values.split(",")]
+    write(args.json, {"scorer": args.scorer, "results": sweep(args.parts.split(","), values, args.scorer)})
 
 if __name__ == "__main__":
     main()

@@ -6,7 +6,6 @@ it for. A skipped text whose logit is above the ceiling could have had another v
 """
 from __future__ import annotations
 
-import argparse
 import json
 import time
 
@@ -55,18 +54,12 @@ def check(parts: list[str], scorer_spec: str) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from dialogue.safety.scorer import DEFAULT_SCORER
+    from benchmarks.safety_corroborate import parts_cli, write
 
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--parts", required=True, help="comma-separated parts or files (as `warmline bench safety`)")
-    ap.add_argument("--scorer", default=DEFAULT_SCORER)
-    ap.add_argument("--json", required=True)
-    args = ap.parse_args(argv)
+    args = parts_cli(__doc__, argv)
     result = check(args.parts.split(","), args.scorer)
     print(json.dumps(result))
-    with open(args.json, "w") as f:
-        json.dump(result, f, indent=1)
-
+    write(args.json, result)
 
 if __name__ == "__main__":
     main()
