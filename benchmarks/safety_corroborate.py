@@ -84,5 +84,6 @@ def main(argv: list[str] | None = None) -> None:
     values = [None if v == "off" else float(v) for v in args.values.split(",")]
     write(args.json, {"scorer": args.scorer, "results": sweep(args.parts.split(","), values, args.scorer)})
 
+
 if __name__ == "__main__":
     main()
