@@ -93,7 +93,7 @@ class Pipeline:
             # the turn's reply waits for the screen, and the blend's second encoder is the slow part: it takes the
             # cores as the other models do (two threads: ~125 ms for a turn and its context, against ~210 on one)
             risk_scorer = timed("safety scorer", lambda: RiskScorer.named(
-                config.safety_scorer, device=config.device, threads=config.threads, sensitivity=config.safety_sensitivity))
+                config.safety_scorer, device=config.device, threads=config.threads, sensitivity=config.safety_sensitivity).warm())
         if config.safety_model_check is not None and not hasattr(chat_model, "yes_probability"):
             raise ModelLoadError(f"--safety-model-check: {getattr(chat_model, 'name', config.llm_backend)} cannot answer a "
                                  "yes/no question from its token probabilities")

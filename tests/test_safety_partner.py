@@ -130,6 +130,8 @@ def test_the_partner_runs_only_where_its_ceiling_could_change_a_verdict(tiny):
     assert skipped.crisis >= full.score(low).crisis  # the bound stands in, so the score errs high, never low
     assert cascade.concern(low).level == full.concern(low).level
     assert cascade.score(high).crisis == pytest.approx(full.score(high).crisis, rel=1e-5) and counting.texts == 1
+    counting.texts = 0
+    assert cascade.warm() is cascade and counting.texts == 1  # a server warms both encoders before the first turn
     voiced = {**heads, "voice_bias": 10.0, "partner": {**heads["partner"], "ceiling": ceiling}}
     assert RiskScorer(enc, voiced, partner=enc).partner_moot_below < cascade.partner_moot_below - 9  # the voice's lift counts
 

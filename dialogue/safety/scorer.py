@@ -228,6 +228,14 @@ class RiskScorer:
             other = None if moot else self.partner.encode(parts)
         return self.score_embeddings(emb, parts, distressed=distressed, partner_emb=other)
 
+    def warm(self) -> "RiskScorer":
+        """Run each encoder once, so that the first turn that needs one (the partner: the first turn that sounds
+        at all like a crisis) does not pay its first run: ~0.3 GB of buffers and a slow first pass."""
+        for encoder in (self.encoder, self.partner if self.blend else None):
+            if encoder is not None:
+                encoder.encode(["I am warming up."])
+        return self
+
     def concern(self, text: str, *, distressed: bool = False) -> Concern:
         return self.decide(self.score(text, distressed=distressed), distressed=distressed)
 
