@@ -40,5 +40,6 @@ def main(argv: list[str] | None = None) -> None:
     write(args.json, {"scorer": args.scorer, "variants": {k: list(v) for k, v in VARIANTS.items()},
                       "results": compare(args.parts.split(","), args.scorer)})
 
+
 if __name__ == "__main__":
     main()

@@ -61,5 +61,6 @@ def main(argv: list[str] | None = None) -> None:
     print(json.dumps(result))
     write(args.json, result)
 
+
 if __name__ == "__main__":
     main()

@@ -160,14 +160,21 @@ def _reply(conv, model_output="comfort|gentle\nThat sounds so heavy. I'm here wi
     return text, [p for p in parts if isinstance(p, Escalation)]
 
 
-def test_a_concern_gets_a_direct_question_and_the_answer_escalates():
+@pytest.mark.parametrize("said, category, answer, escalated", [
+    ("I can't do this anymore.", "suicide", "yeah. most days.", [("suicide", "elevated")]),  # hopelessness: a concern
+    ("I've got a black eye, the lads at work think it was football. It was my husband.", "abuse",
+     "yeah. most weekends.", [("abuse", "elevated")]),
+    ("My ex used to hit me. That was years ago. I've got my own place now and I'm happy.", "abuse",
+     "No, nobody. I'm safe now, honestly.", []),
+])
+def test_a_concern_gets_a_direct_question_and_the_answer_is_heard(said, category, answer, escalated):
     conv = Conversation()
-    conv.add_user("I can't do this anymore.")  # hopelessness: a concern, no crisis yet
+    conv.add_user(said)
     text, escalations = _reply(conv)
-    assert not escalations and text.endswith(answers.DIRECT_QUESTIONS["suicide"]), text
-    conv.add_user("yeah. most days.")
+    assert not escalations and text.endswith(answers.DIRECT_QUESTIONS[category]), text
+    conv.add_user(answer)
     _, escalations = _reply(conv)
-    assert [(e.category, e.level) for e in escalations] == [("suicide", "elevated")], escalations
+    assert [(e.category, e.level) for e in escalations] == escalated, escalations
 
 
 def test_the_direct_question_is_not_asked_on_ordinary_talk_nor_twice():
@@ -189,26 +196,6 @@ def test_the_direct_question_is_not_asked_on_ordinary_talk_nor_twice():
     narrow = SafetyPolicy(ask_about=("suicide", "self_harm"))  # how the bench measures the questions' worth
     assert narrow.direct_question(conv, Concern("abuse", "concern", source="rules")) is None
     assert narrow.direct_question(conv, unsure) == answers.DIRECT_QUESTIONS["suicide"]
-
-
-def test_being_hurt_is_asked_about_directly_and_a_yes_escalates_as_abuse():
-    conv = Conversation()
-    conv.add_user("I've got a black eye, the lads at work think it was football. It was my husband.")
-    text, escalations = _reply(conv)
-    assert not escalations and text.endswith(answers.DIRECT_QUESTIONS["abuse"]), text
-    conv.add_user("yeah. most weekends.")
-    _, escalations = _reply(conv)
-    assert [(e.category, e.level) for e in escalations] == [("abuse", "elevated")], escalations
-
-
-def test_a_no_to_the_question_about_being_hurt_escalates_nothing():
-    conv = Conversation()
-    conv.add_user("My ex used to hit me. That was years ago. I've got my own place now and I'm happy.")
-    text, _ = _reply(conv)
-    assert text.endswith(answers.DIRECT_QUESTIONS["abuse"]), text
-    conv.add_user("No, nobody. I'm safe now, honestly.")
-    _, escalations = _reply(conv)
-    assert escalations == [], escalations
 
 
 def test_a_yes_to_the_question_about_hurting_someone_escalates_as_harm_to_others():
