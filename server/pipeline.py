@@ -107,7 +107,7 @@ class Pipeline:
         from dialogue.safety import ModelRiskCheck, SafetyPolicy
 
         check = self.config.safety_model_check
-        return SafetyPolicy(locale=self.config.locale, scorer=self.risk_scorer,
+        return SafetyPolicy(locale=self.config.locale, scorer=self.risk_scorer, faults=self.faults,
                             model_check=ModelRiskCheck(self.chat_model, threshold=float(check)) if check is not None else None)
 
     def voice_named(self, name: str | None) -> object:

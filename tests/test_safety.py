@@ -156,6 +156,68 @@ def test_an_escalation_the_server_sent_before_the_cut_is_not_raised_again():
     assert "988" in parts[-1].text  # the resources the cut reply owed are given all the same
 
 
+class FailingScorer:
+    """A scorer that fails on every text, as one that ran out of memory mid-call would."""
+    heads, thresholds = {}, {}
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def concern(self, text, *, distressed=False):
+        self.calls += 1
+        raise RuntimeError("the scorer ran out of memory")
+
+
+def test_a_scorer_that_fails_mid_call_leaves_the_patterns_to_screen_and_the_turn_is_answered():
+    """Before, the scorer's exception failed the whole turn: the caller heard an apology and no escalation."""
+    scorer = FailingScorer()
+    policy = SafetyPolicy(scorer=scorer)
+    engine = DialogueEngine(ScriptedModel("comfort|gentle\nI'm here with you."), safety=policy)
+    conv = Conversation()
+    conv.add_user("I'm going to kill myself tonight.")
+    parts = list(engine.respond(conv))
+    esc = [p for p in parts if isinstance(p, Escalation)]
+    assert esc and esc[0].category == "suicide" and esc[0].severity == "high", parts
+    assert "988" in parts[-1].text and scorer.calls >= 1
+    conv.add_user("Anyway, the garden is coming along nicely.")
+    parts = list(engine.respond(conv))
+    assert not any(isinstance(p, Escalation) for p in parts) and parts[-1].text == "I'm here with you."
+    assert policy.faults["safety_scorer"] == scorer.calls >= 2
+
+
+def test_the_scorer_alone_has_nothing_to_fall_back_on():
+    with pytest.raises(RuntimeError, match="out of memory"):
+        SafetyPolicy(scorer=FailingScorer(), patterns=False).assess(_conv("I'm going to kill myself tonight."))
+
+
+def test_a_model_risk_check_that_fails_leaves_the_screens_verdict():
+    from dialogue.safety import ModelRiskCheck
+
+    class Down:
+        def yes_probability(self, messages):
+            raise ConnectionError("the endpoint is down")
+
+    policy = SafetyPolicy(model_check=ModelRiskCheck(Down()))
+    assert policy.assess(_conv("I'm going to kill myself tonight.")).severity == "high"
+    assert policy.assess(_conv("I can't do this anymore.")).level == "concern"  # unsure: asked, and it failed
+    assert policy.faults["safety_model_check"] == 1
+
+
+def test_the_server_counts_a_scorer_failure_with_its_other_faults():
+    from server.config import Config
+    from server.pipeline import Pipeline
+
+    pipeline = Pipeline(Config(), None, None, None, ScriptedModel(""), None, risk_scorer=FailingScorer())
+    assert pipeline.safety_policy().assess(_conv("I'm going to kill myself tonight.")).escalate
+    assert pipeline.faults["safety_scorer"] == 1
+
+
+def _conv(text: str) -> Conversation:
+    conv = Conversation()
+    conv.add_user(text)
+    return conv
+
+
 def test_a_crisis_in_a_turn_that_got_no_reply_is_still_assessed():
     """The user went on at once, so the first turn's own reply never started: the next reply hears it."""
     model = ScriptedModel("comfort|gentle\nI'm here with you.")

@@ -10,6 +10,8 @@ crisis guidelines say never to say).
 """
 from __future__ import annotations
 
+import logging
+from collections import Counter
 from dataclasses import dataclass, field
 
 from ..voice import VoiceCues
@@ -23,6 +25,7 @@ from .scorer import RiskScorer
 from .screen import RiskScreen
 
 _PATTERNS_ONLY = RiskScreen()
+log = logging.getLogger("warmline.safety")
 _ASKABLE = tuple(answers.DIRECT_QUESTIONS)  # (the policy's `answers` field hides the module in its body)
 
 
@@ -46,6 +49,7 @@ class SafetyPolicy:
     answers: bool = True  # off only to measure the screen deaf to the agent's questions
     model_check: ModelRiskCheck | None = None  # the dialogue model's yes/no, in the screen's grey zone
     ask_about: tuple[str, ...] = _ASKABLE  # the categories the reply asks directly about
+    faults: Counter = field(default_factory=Counter)  # a member that failed mid-call, by kind (the server's /metrics)
 
     def __post_init__(self) -> None:
         if self.locale not in LOCALES and not self.resources:
@@ -54,7 +58,7 @@ class SafetyPolicy:
         self.table = {**LOCALES.get(self.locale, {}), **self.resources}
         if "crisis" not in self.table or "emergency" not in self.table:
             raise ValueError("resources need at least 'emergency' (a number) and 'crisis' (a line)")
-        self.screen = RiskScreen(scorer=self.scorer, patterns=self.patterns, answers=self.answers)
+        self.screen = RiskScreen(scorer=self.scorer, patterns=self.patterns, answers=self.answers, faults=self.faults)
         # the scorer's grey zone: probabilities its `sensitive` operating point escalates and the default does not
         sensitive = (self.scorer.heads.get("operating_points") or {}).get("sensitive") if self.scorer else None
         self.ask_from = sensitive["crisis"] if sensitive else float("inf")
@@ -89,7 +93,11 @@ class SafetyPolicy:
         recent = [(t.text, t.voice, t.meta.get("safety", "none")) for t in conv.turns if t.role == "user" and t.text]
         concern = self.screen.conversation(recent, concern, conv.concern)
         if self.model_check is not None:
-            concern = self.model_check.review([*(prefix or []), *conv.messages()], concern)
+            try:
+                concern = self.model_check.review([*(prefix or []), *conv.messages()], concern)
+            except Exception:  # a second opinion that fails leaves the screen's own verdict, as when it is off
+                log.exception("the dialogue model's risk check failed: the screen's verdict stands")
+                self.faults["safety_model_check"] += 1
         conv.concern.append(concern)
         return concern
 

@@ -3,10 +3,13 @@ voice (raises the prior, never lowers it), and the conversation (risk said acros
 call) become one Concern.
 
 Recall first: the gravest member wins. A member's false alarm costs a warm check-in and an event a
-counsellor can dismiss; a miss costs far more.
+counsellor can dismiss; a miss costs far more. A scorer that fails mid-call leaves the patterns to screen that
+turn alone: the turn is still screened, and still answered.
 """
 from __future__ import annotations
 
+import logging
+from collections import Counter
 from dataclasses import replace
 from typing import Sequence
 
@@ -16,24 +19,27 @@ from .scorer import RiskScorer
 from ..voice import VoiceCues
 
 CONTEXT_TURNS = 3  # the user's latest turns read together for risk said across them
+log = logging.getLogger("warmline.safety")
 
 
 class RiskScreen:
     def __init__(self, *, scorer: RiskScorer | None = None, patterns: bool = True, answers: bool = True,
-                 context_turns: int = CONTEXT_TURNS, corroborate_below: float | None = None) -> None:
+                 context_turns: int = CONTEXT_TURNS, corroborate_below: float | None = None,
+                 faults: Counter | None = None) -> None:
         """`patterns=False` leaves the scorer alone, `answers=False` reads a turn without the question before it
         (both for measuring; a deployment keeps every member). `corroborate_below`: a pattern's elevated verdict
-        that the scorer gives a crisis probability below this is a concern (the reply asks) instead."""
+        that the scorer gives a crisis probability below this is a concern (the reply asks) instead. `faults`:
+        where a scorer failure is counted (`safety_scorer`; the server's /metrics)."""
         if scorer is None and not patterns:
             raise ValueError("a screen needs the patterns, the scorer, or both")
         self.scorer, self.patterns, self.answers, self.context_turns = scorer, patterns, answers, context_turns
         self.corroborate_below = corroborate_below
+        self.faults = faults if faults is not None else Counter()
 
     def words(self, text: str, *, distressed: bool = False) -> Concern:
         """The gravest of the members on one text; the patterns name the reason where they agree."""
         found = [rules.match(text)] if self.patterns else []
-        if self.scorer is not None and text.strip():
-            scored = self.scorer.concern(text, distressed=distressed)
+        if self.scorer is not None and text.strip() and (scored := self._scored(text, distressed)) is not None:
             if self.patterns and scored.escalate and not found[0].escalate and rules.denies(text):
                 # "I'm not suicidal, I just need to vent": the scorer reads a denial much as the thing denied, so
                 # with no pattern behind it, it asks (a concern) rather than escalates
@@ -46,6 +52,17 @@ class RiskScreen:
         scored = next((c for c in found if c.score is not None), Concern())
         return Concern(best.category, best.level, best.reason, best.matched, source=best.source, score=scored.score,
                        guess=scored.guess)
+
+    def _scored(self, text: str, distressed: bool) -> Concern | None:
+        """The scorer's verdict, or None where it failed and the patterns can screen the turn alone."""
+        try:
+            return self.scorer.concern(text, distressed=distressed)
+        except Exception:
+            if not self.patterns:
+                raise
+            log.exception("the crisis scorer failed: this text is screened by the patterns alone")
+            self.faults["safety_scorer"] += 1
+            return None
 
     def turn(self, text: str, voice: VoiceCues | None = None, *, asked: str | None = None,
              category: str | None = None) -> Concern:
