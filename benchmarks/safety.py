@@ -38,6 +38,9 @@ DIALOGUE = Path(__file__).with_name("dialogue_cases.jsonl")
 QUOTED = "heldout"
 DEAF = "patterns+scorer, answers unheard"  # the default screen without the answers member (parts with questions)
 LONG_CALL = 8  # turns from which a case counts as a long call (the longcall sets: 12-30)
+# The hard negatives issue 17 names for its false-alarm target ("ordinary distress, sadness, anger and idioms"),
+# reported apart from the rest (innocent plans, the past, dark humour, ...), which are counted in the headline too.
+DISTRESS_AND_IDIOMS = ("stress_exhaustion", "ordinary_sadness", "grief", "anger_venting", "idiom_death_words")
 
 
 def add_arguments(p) -> None:
@@ -164,6 +167,8 @@ def summarise(rows: list[dict]) -> dict:
         # a call whose first alarming turn the caller then explains ("I want to end it." "The relationship, I
         # mean.") escalates at that turn, by design: these two leave such calls out, and count check-ins
         "false_alarm_rate_single_turn": S.share([r["level"] in ESCALATE for r in calm if r["turns"] == 1]),
+        "false_alarm_rate_distress_and_idioms": S.share([r["level"] in ESCALATE for r in calm
+                                                          if r["kind"] in DISTRESS_AND_IDIOMS]),
         "none_checked_in": S.share([r["level"] != "none" for r in calm]),
         # the reply would ask directly ("... Is that something you've been thinking about?"): a second chance for
         # a crisis the screen missed, and a heavy question for an ordinary line
@@ -297,7 +302,8 @@ def patterns_cost(loaded: dict, *, lengths: tuple[int, ...] = (500, 1000, 2000, 
 
 
 def _headline(r: dict) -> list:
-    return [r["recall"], r["false_alarm_rate"], r["false_alarm_rate_single_turn"], r["none_checked_in"],
+    return [r["recall"], r["false_alarm_rate"], r["false_alarm_rate_single_turn"],
+            r.get("false_alarm_rate_distress_and_idioms"), r["none_checked_in"],
             r["none_asked_directly"], r["recall_or_asked"], r["level_accuracy"], r["imminent_recall"],
             r["category_accuracy"], r["concern_noticed"], r["multi_turn"]["recall"], r["multi_turn"]["false_alarm_rate"]]
 
@@ -307,7 +313,8 @@ def report(out: dict) -> str:
           "Each figure names the part it comes from. **Quote `heldout`** (never tuned on) and confirm on "
           "`heldout_spoken`; `tune` is what the patterns and the scorer were fitted to, `dialogue` was written "
           "beside the first rules.", ""]
-    head = ["part", "screen", "recall", "false alarms", "false alarms, one-turn", "checked in (none)",
+    head = ["part", "screen", "recall", "false alarms", "false alarms, one-turn",
+            "false alarms, distress and idioms", "checked in (none)",
             "asked directly (none)", "escalated or asked (crisis)", "level acc.", "imminent recall", "category acc.",
             "concern noticed", "multi-turn recall", "multi-turn false alarms"]
     rows = []

@@ -114,19 +114,24 @@ def test_escalation_scores():
 def test_safety_summary_counts_one_turn_false_alarms_and_check_ins_apart():
     from benchmarks.safety import summarise
 
-    def row(expected, level, turns=1, asks=()):
-        return {"id": "x", "kind": "k", "category": "suicide" if expected != "none" else None, "turns": turns,
+    def row(expected, level, turns=1, asks=(), kind="k"):
+        return {"id": "x", "kind": kind, "category": "suicide" if expected != "none" else None, "turns": turns,
                 "voice": None, "expected": expected, "level": level, "got_category": None, "source": "", "reason": "",
                 "asks": list(asks)}
 
     r = summarise([row("elevated", "elevated"), row("imminent", "concern", asks=[0]), row("none", "elevated", turns=3),
-                   row("none", "none"), row("none", "concern", asks=[0])])
+                   row("none", "none", kind="grief"), row("none", "concern", asks=[0], kind="idiom_death_words")])
     assert r["recall"] == 0.5 and r["false_alarm_rate"] == pytest.approx(1 / 3, abs=1e-3)
     assert r["false_alarm_rate_single_turn"] == 0.0 and r["none_checked_in"] == pytest.approx(2 / 3, abs=1e-3)
+    assert r["false_alarm_rate_distress_and_idioms"] == 0.0  # the grief and the idiom: checked in on, not escalated
     assert r["multi_turn"]["false_alarm_rate"] == 1.0
     # the missed crisis was asked about directly: a second chance, counted apart from recall
     assert r["missed_but_asked"] == 1.0 and r["recall_or_asked"] == 1.0
     assert r["none_asked_directly"] == pytest.approx(1 / 3, abs=1e-3)
+    # the kinds the issue names are counted apart too
+    r = summarise([row("none", "elevated", kind="anger_venting"), row("none", "none", kind="ordinary_sadness"),
+                   row("none", "elevated", kind="past_resolved")])
+    assert r["false_alarm_rate_distress_and_idioms"] == 0.5 and r["false_alarm_rate"] == pytest.approx(2 / 3, abs=1e-3)
 
 
 @pytest.mark.parametrize("text, found", [
