@@ -45,6 +45,7 @@ class Config:
     locale: str = "en-US"  # crisis resources
     safety_scorer: str = DEFAULT_SCORER  # the crisis screen's learned member: catalog name, sentence-transformers folder, or off
     safety_sensitivity: str = "balanced"  # quiet | balanced | sensitive: the scorer's share of ordinary call turns escalated
+    safety_scorer_timeout_s: float = 10.0  # a scorer call that runs this long is given up: the patterns screen alone
     safety_model_check: float | None = None  # ask the dialogue model where the screen is unsure; P(yes) that escalates
 
     voice_backend: str = "piper"  # piper | espeak | coqui

@@ -32,6 +32,7 @@ class Pipeline:
     default_voice: str = ""
     _clips: dict = field(default_factory=dict)
     faults: Counter = field(default_factory=Counter)  # faults handled mid-turn, by kind (for /metrics)
+    _scorer_deadline: object | None = None
 
     @classmethod
     def load(cls, config: Config) -> "Pipeline":
@@ -104,10 +105,13 @@ class Pipeline:
                    default_voice=default_voice)
 
     def safety_policy(self) -> "object":
-        from dialogue.safety import ModelRiskCheck, SafetyPolicy
+        from dialogue.safety import ModelRiskCheck, SafetyPolicy, ScorerDeadline
 
-        check = self.config.safety_model_check
+        check, limit = self.config.safety_model_check, self.config.safety_scorer_timeout_s
+        if self._scorer_deadline is None and self.risk_scorer is not None and limit:
+            self._scorer_deadline = ScorerDeadline(limit)  # one for every session, as the scorer is one
         return SafetyPolicy(locale=self.config.locale, scorer=self.risk_scorer, faults=self.faults,
+                            scorer_deadline=self._scorer_deadline,
                             model_check=ModelRiskCheck(self.chat_model, threshold=float(check)) if check is not None else None)
 
     def voice_named(self, name: str | None) -> object:

@@ -1,6 +1,8 @@
 """Crisis detection (direct, indirect, voice-raised, negated, idioms), resources per locale, the
 output guard, and the engine's escalation events (scripted model: the model is not under test)."""
 import re
+import threading
+import time
 
 import pytest
 
@@ -210,6 +212,70 @@ def test_the_server_counts_a_scorer_failure_with_its_other_faults():
     pipeline = Pipeline(Config(), None, None, None, ScriptedModel(""), None, risk_scorer=FailingScorer())
     assert pipeline.safety_policy().assess(_conv("I'm going to kill myself tonight.")).escalate
     assert pipeline.faults["safety_scorer"] == 1
+
+
+class HangingScorer:
+    """A scorer whose calls block until released (a deadlock, a stuck device), then answer as a real one would."""
+    heads, thresholds = {}, {}
+
+    def __init__(self) -> None:
+        self.calls, self.release = 0, threading.Event()
+
+    def concern(self, text, *, distressed=False):
+        from dialogue.safety.risk import Concern
+
+        self.calls += 1
+        self.release.wait()
+        return Concern("suicide", "elevated", "sounds like it", source="scorer", score=0.9, guess="suicide")
+
+
+def test_a_scorer_that_hangs_is_given_up_and_the_patterns_screen_until_it_returns():
+    """Before, a hung scorer held the turn until the safety stage's stall timeout: an apology, no escalation, and
+    every later turn of every caller queued behind it."""
+    from dialogue.safety import ScorerDeadline
+
+    scorer = HangingScorer()
+    policy = SafetyPolicy(scorer=scorer, scorer_deadline=ScorerDeadline(0.3))
+    try:
+        engine = DialogueEngine(ScriptedModel("comfort|gentle\nI'm here with you."), safety=policy)
+        conv = Conversation()
+        conv.add_user("I'm going to kill myself tonight.")
+        parts = list(engine.respond(conv))
+        esc = [p for p in parts if isinstance(p, Escalation)]
+        assert esc and esc[0].severity == "high" and "988" in parts[-1].text, parts
+        assert policy.faults["safety_scorer_timeout"] == scorer.calls == 1
+        conv.add_user("Anyway, the garden is coming along nicely.")
+        assert list(engine.respond(conv))[-1].text == "I'm here with you."
+        assert scorer.calls == 1  # the next turn's texts were given up at once, not queued behind the hung call
+        assert policy.faults["safety_scorer_timeout"] >= 3
+    finally:
+        scorer.release.set()
+    deadline = policy.screen.deadline
+    for _ in range(100):  # the hung call returns: the scorer is heard again
+        if not deadline.stuck:
+            break
+        time.sleep(0.02)
+    heard = policy.assess(_conv("the garden is coming along nicely"))
+    assert scorer.calls == 2 and heard.source == "scorer" and heard.escalate, heard
+
+
+def test_the_server_bounds_its_shared_scorer_for_every_session():
+    from server.config import Config
+    from server.pipeline import Pipeline
+
+    scorer = HangingScorer()
+    pipeline = Pipeline(Config(safety_scorer_timeout_s=0.3), None, None, None, ScriptedModel(""), None,
+                        risk_scorer=scorer)
+    try:
+        first, second = pipeline.safety_policy(), pipeline.safety_policy()
+        assert first.screen.deadline is second.screen.deadline is not None
+        assert first.assess(_conv("I'm going to kill myself tonight.")).escalate
+        assert second.assess(_conv("I want to die.")).escalate  # the other caller is not held up by the hung call
+        assert scorer.calls == 1 and pipeline.faults["safety_scorer_timeout"] >= 2
+    finally:
+        scorer.release.set()
+    off = Pipeline(Config(safety_scorer_timeout_s=0), None, None, None, ScriptedModel(""), None, risk_scorer=scorer)
+    assert off.safety_policy().screen.deadline is None
 
 
 def _conv(text: str) -> Conversation:

@@ -4,7 +4,7 @@ crisis guidelines say never to say).
 - `risk.py`: levels (none / concern / elevated / imminent), categories, the Concern value, the voice's distress.
 - `rules.py`: the patterns (deterministic, < 1 ms). `scorer.py`: sentence embeddings and small heads trained
   on the development set (`train.py`). `answers.py`: an answer heard in the light of the agent's question.
-  `screen.py`: these, the voice and the conversation together.
+  `screen.py`: these, the voice and the conversation together; `deadline.py`: a scorer call that hangs is given up.
 - `model_check.py`: the dialogue model's second opinion where the screen is unsure (off by default).
 - `resources.py`: crisis lines per locale. `guard.py`: the output guard.
 """
@@ -20,6 +20,7 @@ from .guard import forbidden, off_script
 from .resources import LOCALES, _res
 from .risk import CATEGORIES, ESCALATE, LEVEL_OF_SEVERITY, LEVELS, Concern, gravity, rank, voice_distress
 from .rules import RULES
+from .deadline import ScorerDeadline, ScorerOverran
 from .model_check import ModelRiskCheck
 from .scorer import RiskScorer
 from .screen import RiskScreen
@@ -50,6 +51,7 @@ class SafetyPolicy:
     model_check: ModelRiskCheck | None = None  # the dialogue model's yes/no, in the screen's grey zone
     ask_about: tuple[str, ...] = _ASKABLE  # the categories the reply asks directly about
     faults: Counter = field(default_factory=Counter)  # a member that failed mid-call, by kind (the server's /metrics)
+    scorer_deadline: ScorerDeadline | None = None  # bounds each scorer call; one shared by every session
 
     def __post_init__(self) -> None:
         if self.locale not in LOCALES and not self.resources:
@@ -58,7 +60,8 @@ class SafetyPolicy:
         self.table = {**LOCALES.get(self.locale, {}), **self.resources}
         if "crisis" not in self.table or "emergency" not in self.table:
             raise ValueError("resources need at least 'emergency' (a number) and 'crisis' (a line)")
-        self.screen = RiskScreen(scorer=self.scorer, patterns=self.patterns, answers=self.answers, faults=self.faults)
+        self.screen = RiskScreen(scorer=self.scorer, patterns=self.patterns, answers=self.answers, faults=self.faults,
+                                 deadline=self.scorer_deadline)
         # the scorer's grey zone: probabilities its `sensitive` operating point escalates and the default does not
         sensitive = (self.scorer.heads.get("operating_points") or {}).get("sensitive") if self.scorer else None
         self.ask_from = sensitive["crisis"] if sensitive else float("inf")
@@ -168,4 +171,4 @@ class SafetyPolicy:
 
 __all__ = ["CATEGORIES", "ESCALATE", "LEVELS", "LEVEL_OF_SEVERITY", "LOCALES", "RULES", "Concern", "ModelRiskCheck",
            "RiskScorer",
-           "RiskScreen", "SafetyPolicy", "detect", "forbidden", "gravity", "off_script", "rank", "voice_distress"]
+           "RiskScreen", "SafetyPolicy", "ScorerDeadline", "ScorerOverran", "detect", "forbidden", "gravity", "off_script", "rank", "voice_distress"]

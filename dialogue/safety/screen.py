@@ -3,8 +3,8 @@ voice (raises the prior, never lowers it), and the conversation (risk said acros
 call) become one Concern.
 
 Recall first: the gravest member wins. A member's false alarm costs a warm check-in and an event a
-counsellor can dismiss; a miss costs far more. A scorer that fails mid-call leaves the patterns to screen that
-turn alone: the turn is still screened, and still answered.
+counsellor can dismiss; a miss costs far more. A scorer that fails mid-call, or overruns its deadline, leaves the
+patterns to screen that turn alone: the turn is still screened, and still answered.
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import Sequence
 
 from . import answers, rules
+from .deadline import ScorerDeadline, ScorerOverran
 from .risk import ACUTE_EVENTS, LEVELS, Concern, gravity, rank, voice_distress
 from .scorer import RiskScorer
 from ..voice import VoiceCues
@@ -25,16 +26,18 @@ log = logging.getLogger("warmline.safety")
 class RiskScreen:
     def __init__(self, *, scorer: RiskScorer | None = None, patterns: bool = True, answers: bool = True,
                  context_turns: int = CONTEXT_TURNS, corroborate_below: float | None = None,
-                 faults: Counter | None = None) -> None:
+                 faults: Counter | None = None, deadline: ScorerDeadline | None = None) -> None:
         """`patterns=False` leaves the scorer alone, `answers=False` reads a turn without the question before it
         (both for measuring; a deployment keeps every member). `corroborate_below`: a pattern's elevated verdict
         that the scorer gives a crisis probability below this is a concern (the reply asks) instead. `faults`:
-        where a scorer failure is counted (`safety_scorer`; the server's /metrics)."""
+        where a scorer failure is counted (`safety_scorer`, `safety_scorer_timeout`; the server's /metrics).
+        `deadline`: bounds each scorer call (a call that hangs is a failure)."""
         if scorer is None and not patterns:
             raise ValueError("a screen needs the patterns, the scorer, or both")
         self.scorer, self.patterns, self.answers, self.context_turns = scorer, patterns, answers, context_turns
         self.corroborate_below = corroborate_below
         self.faults = faults if faults is not None else Counter()
+        self.deadline = deadline
 
     def words(self, text: str, *, distressed: bool = False) -> Concern:
         """The gravest of the members on one text; the patterns name the reason where they agree."""
@@ -56,12 +59,17 @@ class RiskScreen:
     def _scored(self, text: str, distressed: bool) -> Concern | None:
         """The scorer's verdict, or None where it failed and the patterns can screen the turn alone."""
         try:
+            if self.deadline is not None:
+                return self.deadline.call(self.scorer.concern, text, distressed=distressed)
             return self.scorer.concern(text, distressed=distressed)
-        except Exception:
+        except Exception as exc:
             if not self.patterns:
                 raise
-            log.exception("the crisis scorer failed: this text is screened by the patterns alone")
-            self.faults["safety_scorer"] += 1
+            if isinstance(exc, ScorerOverran):
+                log.error("%s: this text is screened by the patterns alone", exc)
+            else:
+                log.exception("the crisis scorer failed: this text is screened by the patterns alone")
+            self.faults[getattr(exc, "fault", "safety_scorer")] += 1
             return None
 
     def turn(self, text: str, voice: VoiceCues | None = None, *, asked: str | None = None,

@@ -1,0 +1,44 @@
+"""A deadline on the crisis scorer, so a call that hangs costs one turn a few seconds, not the whole line.
+
+The scorer runs on a thread of its own. A call that overruns is given up on (`ScorerOverran`, which the screen
+treats as a failure: the patterns screen that text alone), and while it is still running, every later call is
+given up at once rather than queueing behind it. When it returns, the scorer is used again. One deadline is
+shared by every session's screen, as the scorer is: the scorer cannot be stopped mid-call, so this is all there
+is to do short of restarting the process (the server counts each one in /metrics).
+"""
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor, TimeoutError as FutureTimeout
+from typing import Any, Callable
+
+
+class ScorerOverran(RuntimeError):
+    fault = "safety_scorer_timeout"  # how the screen counts it
+
+
+class ScorerDeadline:
+    def __init__(self, seconds: float) -> None:
+        if seconds <= 0:
+            raise ValueError("a scorer deadline must be positive")
+        self.seconds = seconds
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warmline-scorer")
+        self._lock = threading.Lock()
+        self._stuck: Future | None = None  # the call given up on, while it still runs
+
+    def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            if self._stuck is not None and not self._stuck.done():
+                raise ScorerOverran("the crisis scorer is still busy with a call given up on")
+            self._stuck = None
+            future = self._thread.submit(fn, *args, **kwargs)
+        try:
+            return future.result(timeout=self.seconds)
+        except FutureTimeout:
+            with self._lock:
+                self._stuck = future
+            raise ScorerOverran(f"the crisis scorer gave no answer in {self.seconds:g} s") from None
+
+    @property
+    def stuck(self) -> bool:
+        return self._stuck is not None and not self._stuck.done()
