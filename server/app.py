@@ -118,10 +118,12 @@ class WarmlineServer:
 
     def _health(self) -> Response:
         """503 when shutting down, or when a model call has gone twice its timeout without progress (a hung thread
-        that no timeout can stop: restart the process)."""
+        that no timeout can stop: restart the process). A hung crisis scorer counts too: meanwhile the patterns
+        screen alone."""
         limit = 2 * self.config.model_timeout_s
-        stuck = {name: round(w.stuck_seconds(), 1) for name, w in self.pipeline.workers.items()
-                 if limit and w.stuck_seconds() > limit}
+        calls = {**self.pipeline.workers, **({"safety_scorer": self.pipeline.scorer_deadline}
+                                            if self.pipeline.scorer_deadline else {})}
+        stuck = {name: round(w.stuck_seconds(), 1) for name, w in calls.items() if limit and w.stuck_seconds() > limit}
         status = "draining" if self.draining else ("stuck" if stuck else "ok")
         body = {"status": status, "sessions": len(self.sessions), "max_sessions": self.config.max_sessions,
                 "stuck_workers": stuck, "load_seconds": self.pipeline.load_seconds}

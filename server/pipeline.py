@@ -32,7 +32,7 @@ class Pipeline:
     default_voice: str = ""
     _clips: dict = field(default_factory=dict)
     faults: Counter = field(default_factory=Counter)  # faults handled mid-turn, by kind (for /metrics)
-    _scorer_deadline: object | None = None
+    scorer_deadline: object | None = None  # dialogue.safety.ScorerDeadline: bounds the shared scorer's calls
 
     @classmethod
     def load(cls, config: Config) -> "Pipeline":
@@ -108,10 +108,10 @@ class Pipeline:
         from dialogue.safety import ModelRiskCheck, SafetyPolicy, ScorerDeadline
 
         check, limit = self.config.safety_model_check, self.config.safety_scorer_timeout_s
-        if self._scorer_deadline is None and self.risk_scorer is not None and limit:
-            self._scorer_deadline = ScorerDeadline(limit)  # one for every session, as the scorer is one
+        if self.scorer_deadline is None and self.risk_scorer is not None and limit:
+            self.scorer_deadline = ScorerDeadline(limit)  # one for every session, as the scorer is one
         return SafetyPolicy(locale=self.config.locale, scorer=self.risk_scorer, faults=self.faults,
-                            scorer_deadline=self._scorer_deadline,
+                            scorer_deadline=self.scorer_deadline,
                             model_check=ModelRiskCheck(self.chat_model, threshold=float(check)) if check is not None else None)
 
     def voice_named(self, name: str | None) -> object:

@@ -278,6 +278,31 @@ def test_the_server_bounds_its_shared_scorer_for_every_session():
     assert off.safety_policy().screen.deadline is None
 
 
+def test_health_reports_a_scorer_stuck_beyond_any_timeout_so_a_supervisor_can_restart():
+    import json
+
+    from server.app import WarmlineServer
+    from server.config import Config
+    from server.pipeline import Pipeline
+
+    scorer = HangingScorer()
+    config = Config(model_timeout_s=0.1, safety_scorer_timeout_s=0.05)
+    server = WarmlineServer(config, Pipeline(config, None, None, None, ScriptedModel(""), None, risk_scorer=scorer))
+    try:
+        assert server._health().status_code == 200
+        assert server.pipeline.safety_policy().assess(_conv("I'm going to kill myself tonight.")).escalate
+        time.sleep(0.3)  # twice the model timeout, and the scorer's call still runs
+        health = server._health()
+        assert health.status_code == 503 and "safety_scorer" in json.loads(health.body)["stuck_workers"]
+    finally:
+        scorer.release.set()
+    for _ in range(100):
+        if server._health().status_code == 200:
+            break
+        time.sleep(0.02)
+    assert json.loads(server._health().body)["status"] == "ok"
+
+
 def _conv(text: str) -> Conversation:
     conv = Conversation()
     conv.add_user(text)

@@ -9,6 +9,7 @@ is to do short of restarting the process (the server counts each one in /metrics
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor, TimeoutError as FutureTimeout
 from typing import Any, Callable
 
@@ -25,12 +26,14 @@ class ScorerDeadline:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warmline-scorer")
         self._lock = threading.Lock()
         self._stuck: Future | None = None  # the call given up on, while it still runs
+        self._started = 0.0  # when the latest call was submitted
 
     def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         with self._lock:
             if self._stuck is not None and not self._stuck.done():
                 raise ScorerOverran("the crisis scorer is still busy with a call given up on")
             self._stuck = None
+            self._started = time.monotonic()
             future = self._thread.submit(fn, *args, **kwargs)
         try:
             return future.result(timeout=self.seconds)
@@ -42,3 +45,7 @@ class ScorerDeadline:
     @property
     def stuck(self) -> bool:
         return self._stuck is not None and not self._stuck.done()
+
+    def stuck_seconds(self) -> float:
+        """How long the call given up on has run (0 when none is stuck), as a model worker reports it."""
+        return time.monotonic() - self._started if self.stuck else 0.0
