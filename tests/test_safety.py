@@ -278,6 +278,17 @@ def test_the_server_bounds_its_shared_scorer_for_every_session():
     assert off.safety_policy().screen.deadline is None
 
 
+def test_a_process_whose_scorer_is_stuck_can_still_exit():
+    """A supervisor restarts a process whose scorer hung: the hung call must not hold the exit too."""
+    import subprocess
+    import sys
+
+    code = ("import threading\nfrom dialogue.safety import ScorerDeadline, ScorerOverran\n"
+            "d = ScorerDeadline(0.1)\ntry:\n    d.call(threading.Event().wait)\nexcept ScorerOverran:\n    print('given up')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "given up", done.stderr
+
+
 def test_health_reports_a_scorer_stuck_beyond_any_timeout_so_a_supervisor_can_restart():
     import json
 

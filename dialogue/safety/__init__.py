@@ -171,4 +171,5 @@ class SafetyPolicy:
 
 __all__ = ["CATEGORIES", "ESCALATE", "LEVELS", "LEVEL_OF_SEVERITY", "LOCALES", "RULES", "Concern", "ModelRiskCheck",
            "RiskScorer",
-           "RiskScreen", "SafetyPolicy", "ScorerDeadline", "ScorerOverran", "detect", "forbidden", "gravity", "off_script", "rank", "voice_distress"]
+           "RiskScreen", "SafetyPolicy", "ScorerDeadline", "ScorerOverran", "detect", "forbidden", "gravity", "off_script",
+           "rank", "voice_distress"]

@@ -8,9 +8,10 @@ is to do short of restarting the process (the server counts each one in /metrics
 """
 from __future__ import annotations
 
+import queue
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor, TimeoutError as FutureTimeout
+from concurrent.futures import Future, TimeoutError as FutureTimeout
 from typing import Any, Callable
 
 
@@ -23,7 +24,9 @@ class ScorerDeadline:
         if seconds <= 0:
             raise ValueError("a scorer deadline must be positive")
         self.seconds = seconds
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warmline-scorer")
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        # A daemon thread, not an executor's: a call that never returns must not hold the process at exit too.
+        threading.Thread(target=self._serve, name="warmline-scorer", daemon=True).start()
         self._lock = threading.Lock()
         self._stuck: Future | None = None  # the call given up on, while it still runs
         self._started = 0.0  # when the latest call was submitted
@@ -34,13 +37,24 @@ class ScorerDeadline:
                 raise ScorerOverran("the crisis scorer is still busy with a call given up on")
             self._stuck = None
             self._started = time.monotonic()
-            future = self._thread.submit(fn, *args, **kwargs)
+            future: Future = Future()
+            self._jobs.put((future, fn, args, kwargs))
         try:
             return future.result(timeout=self.seconds)
         except FutureTimeout:
             with self._lock:
                 self._stuck = future
             raise ScorerOverran(f"the crisis scorer gave no answer in {self.seconds:g} s") from None
+
+    def _serve(self) -> None:
+        while True:
+            future, fn, args, kwargs = self._jobs.get()
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn(*args, **kwargs))
+            except BaseException as exc:  # handed to the caller, raised there
+                future.set_exception(exc)
 
     @property
     def stuck(self) -> bool:
