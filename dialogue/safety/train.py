@@ -34,7 +34,7 @@ from .tuning import text_of, tune_with_heads
 
 SETS = Path(__file__).parents[2] / "benchmarks" / "safety_sets"
 TUNE = SETS / "tune_?.jsonl"
-LONG_CALLS = SETS / "longcall_[acdeghj].jsonl"  # the tuning ones; `longcall_b`, `_f`, `_i` and `_k` are held out
+LONG_CALLS = SETS / "longcall_[acdeghjo].jsonl"  # the tuning ones; `longcall_b`, `_f`, `_i`, `_k`... are held out
 # The scorer alone, out of fold, on the ordinary turns of long calls (~20 a call): the share it may escalate. Each
 # sensitivity is one such ceiling (a call of n ordinary turns escalates about 1 - (1 - c)^n of the time from the
 # scorer); "balanced" is the default.
