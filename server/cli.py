@@ -119,7 +119,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
         pass
     finally:
         pipeline.close()
+        exit_past_hung_calls(pipeline)
     return 0
+
+
+def exit_past_hung_calls(pipeline) -> None:
+    """After the server has stopped, a model call still running is one no timeout could stop (/healthz said so).
+    A model worker's threads are joined at interpreter exit, so it would hold the process for ever and a supervisor's
+    SIGTERM would not be enough: leave without waiting for it. Nothing is lost: no session waits for its result."""
+    running = [name for name, worker in pipeline.workers.items() if worker.stuck_seconds() > 0]
+    if running:
+        logging.getLogger("warmline").error("exiting past model calls that never returned: %s", ", ".join(running))
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 def cmd_models(args: argparse.Namespace) -> int:

@@ -1,4 +1,6 @@
 import asyncio
+import subprocess
+import sys
 import threading
 import time
 
@@ -211,3 +213,16 @@ def test_a_stream_that_keeps_giving_items_is_not_reported_stuck():
 
     waited, reset = asyncio.run(main())
     assert waited >= 0.3 and reset < waited
+
+
+def test_a_server_whose_model_call_hung_still_exits_when_stopped():
+    """The same for a model worker (its executor's threads are joined at exit): the stopped server leaves anyway."""
+    code = ("import asyncio, threading\nfrom server.cli import exit_past_hung_calls\nfrom server.config import Config\n"
+            "from server.pipeline import Pipeline\nfrom server.workers import ModelTimeout, ModelWorker\n"
+            "p = Pipeline(Config(), None, None, None, None, None, workers={'dialogue': ModelWorker('dialogue')})\n"
+            "async def hang():\n    try:\n        await p.workers['dialogue'].run(threading.Event().wait, timeout=0.1)\n"
+            "    except ModelTimeout:\n        print('timed out', flush=True)\n"
+            "asyncio.run(hang())\np.close()\nexit_past_hung_calls(p)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "timed out", done.stderr
+    assert "never returned: dialogue" in done.stderr
