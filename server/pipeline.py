@@ -32,7 +32,13 @@ class Pipeline:
     default_voice: str = ""
     _clips: dict = field(default_factory=dict)
     faults: Counter = field(default_factory=Counter)  # faults handled mid-turn, by kind (for /metrics)
-    scorer_deadline: object | None = None  # dialogue.safety.ScorerDeadline: bounds the shared scorer's calls
+    scorer_deadline: object | None = field(init=False, default=None)  # bounds the shared scorer's calls
+
+    def __post_init__(self) -> None:
+        if self.risk_scorer is not None and self.config.safety_scorer_timeout_s:
+            from dialogue.safety import ScorerDeadline
+
+            self.scorer_deadline = ScorerDeadline(self.config.safety_scorer_timeout_s)  # one, as the scorer is one
 
     @classmethod
     def load(cls, config: Config) -> "Pipeline":
@@ -105,11 +111,9 @@ class Pipeline:
                    default_voice=default_voice)
 
     def safety_policy(self) -> "object":
-        from dialogue.safety import ModelRiskCheck, SafetyPolicy, ScorerDeadline
+        from dialogue.safety import ModelRiskCheck, SafetyPolicy
 
-        check, limit = self.config.safety_model_check, self.config.safety_scorer_timeout_s
-        if self.scorer_deadline is None and self.risk_scorer is not None and limit:
-            self.scorer_deadline = ScorerDeadline(limit)  # one for every session, as the scorer is one
+        check = self.config.safety_model_check
         return SafetyPolicy(locale=self.config.locale, scorer=self.risk_scorer, faults=self.faults,
                             scorer_deadline=self.scorer_deadline,
                             model_check=ModelRiskCheck(self.chat_model, threshold=float(check)) if check is not None else None)
