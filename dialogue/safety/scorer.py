@@ -126,10 +126,14 @@ def _sigmoid(x):
 
 
 class RiskScorer:
-    def __init__(self, encoder: SentenceEncoder, heads: dict, partner: SentenceEncoder | None = None) -> None:
+    def __init__(self, encoder: SentenceEncoder, heads: dict, partner: SentenceEncoder | None = None,
+                 probe=None) -> None:
         """`partner`: the second encoder the heads name (`heads["partner"]`), whose crisis logit is blended with
-        this one's (partner.py says how); heads without one score with the one encoder."""
-        self.encoder, self.heads, self.partner = encoder, heads, partner
+        this one's (partner.py says how); heads without one score with the one encoder. `probe`: the third
+        member the heads name (`heads["probe"]`, probe.py), a `Probe`."""
+        self.encoder, self.heads, self.partner, self.probe = encoder, heads, partner, probe
+        if heads.get("probe") and probe is None:
+            raise ValueError("these risk heads add a probe on a dialogue model's state; load them with RiskScorer.load or pass probe=")
         self.w = {k: (np.asarray(h["w"], np.float32), np.asarray(h["b"], np.float32)) for k, h in heads["heads"].items()}
         self.thresholds = heads["thresholds"]
         self.voice_bias = float(heads.get("voice_bias", 0.0))
@@ -147,10 +151,17 @@ class RiskScorer:
         """The MiniLM crisis logit under which the partner cannot change any verdict: even at its `ceiling` (its
         highest logit on the tuning texts, with a margin), with the voice's bias, the blend stays under the lowest
         crisis threshold of any operating point (the `sensitive` one is where the reply starts to ask)."""
-        lowest = min([heads["thresholds"]["crisis"], *(p["crisis"] for p in heads.get("operating_points", {}).values())])
-        floor = float(np.log(lowest / (1 - lowest))) - float(heads.get("voice_bias", 0.0))
+        floor = self._crisis_logits(heads)[0] - float(heads.get("voice_bias", 0.0))
+        if self.probe is not None:  # the most the probe can add
+            floor -= self.probe.up
         w = self.blend["weight"]
         return (floor - w * self._mapped(self.blend["ceiling"])) / (1 - w) if w < 1 else float("-inf")
+
+    @staticmethod
+    def _crisis_logits(heads: dict) -> tuple[float, float]:
+        """The lowest and highest crisis threshold of any operating point, as logits."""
+        points = [heads["thresholds"]["crisis"], *(p["crisis"] for p in heads.get("operating_points", {}).values())]
+        return float(np.log(min(points) / (1 - min(points)))), float(np.log(max(points) / (1 - max(points))))
 
     def _mapped(self, other: float) -> float:
         return self.blend["scale"] * other + self.blend["shift"]
@@ -172,8 +183,16 @@ class RiskScorer:
             blend = heads["partner"]
             partner = SentenceEncoder(resolve(blend["encoder"]), device=device, threads=threads,
                                       tuned=heads_path.with_name(blend["tuned_layers"]), normalize=blend.get("normalize", False))
+        probe = None
+        if heads.get("probe"):
+            from server.models import resolve
+
+            from .probe import Probe, StateReader
+
+            # llama.cpp's own two threads: one would double the probe's ~0.5 s a text
+            probe = Probe(StateReader(resolve(heads["probe"]["model"]), device=device, threads=2), heads["probe"])
         scorer = cls(SentenceEncoder(encoder_path, device=device, threads=threads, tuned=tuned,
-                                     normalize=heads.get("normalize", True)), heads, partner)
+                                     normalize=heads.get("normalize", True)), heads, partner, probe)
         return scorer if sensitivity is None else scorer.at(sensitivity)
 
     @classmethod
@@ -192,15 +211,17 @@ class RiskScorer:
         if sensitivity not in points:
             raise ValueError(f"no sensitivity {sensitivity!r} in the risk heads; known: {sorted(points)}")
         thresholds = {k: v for k, v in points[sensitivity].items() if k != "out_of_fold"}
-        return RiskScorer(self.encoder, {**self.heads, "thresholds": thresholds, "sensitivity": sensitivity}, self.partner)
+        return RiskScorer(self.encoder, {**self.heads, "thresholds": thresholds, "sensitivity": sensitivity}, self.partner,
+                          self.probe)
 
     def logits(self, emb: np.ndarray) -> dict[str, np.ndarray]:
         return {k: emb @ w.T + b for k, (w, b) in self.w.items()}
 
     def score_embeddings(self, emb: np.ndarray, texts: list[str], *, distressed: bool = False,
-                         partner_emb: np.ndarray | None = None) -> Score:
+                         partner_emb: np.ndarray | None = None, probe_shift: float = 0.0) -> Score:
         """`partner_emb`: the partner encoder's embeddings of the same pieces, when the heads blend one (each
-        member's gravest piece, blended: how the thresholds were chosen out of fold); None where it was moot."""
+        member's gravest piece, blended: how the thresholds were chosen out of fold); None where it was moot.
+        `probe_shift`: what the probe adds to the crisis logit (of the whole text; 0 where it was moot)."""
         z = self.logits(emb)
         bias = self.voice_bias if distressed else 0.0
         crisis_z = z["crisis"][:, 0]
@@ -212,6 +233,7 @@ class RiskScorer:
             # upper bound: anything that compares it to a threshold errs towards asking or escalating
             other = float((partner_emb @ w.T + b)[:, 0].max()) if partner_emb is not None else float(self.blend["ceiling"])
             top = (1 - self.blend["weight"]) * top + self.blend["weight"] * self._mapped(other)
+        top += probe_shift
         cat = z["category"][i]
         return Score(float(_sigmoid(top + bias)), float(_sigmoid(z["concern"][:, 0] + bias).max()),
                      float(_sigmoid(z["imminent"][i, 0])), CATEGORIES[int(np.argmax(cat))], texts[i])
@@ -226,7 +248,14 @@ class RiskScorer:
             moot = (self.partner_moot_below is not None and bool(parts)
                     and float(self.logits(emb)["crisis"][:, 0].max()) < self.partner_moot_below)
             other = None if moot else self.partner.encode(parts)
-        return self.score_embeddings(emb, parts, distressed=distressed, partner_emb=other)
+        score = self.score_embeddings(emb, parts, distressed=distressed, partner_emb=other)
+        if self.probe is None or not parts:
+            return score
+        low, high = self._crisis_logits(self.heads)
+        crisis = float(np.log(score.crisis / max(1 - score.crisis, 1e-12)))  # the voice's bias included
+        if self.probe.moot(crisis, low, high):
+            return score
+        return self.score_embeddings(emb, parts, distressed=distressed, partner_emb=other, probe_shift=self.probe.shift(text))
 
     def warm(self) -> "RiskScorer":
         """Run each encoder once, so that the first turn that needs one (the partner: the first turn that sounds
@@ -234,6 +263,8 @@ class RiskScorer:
         for encoder in (self.encoder, self.partner if self.blend else None):
             if encoder is not None:
                 encoder.encode(["I am warming up."])
+        if self.probe is not None:
+            self.probe.logit("I am warming up.")
         return self
 
     def concern(self, text: str, *, distressed: bool = False) -> Concern:
