@@ -32,7 +32,7 @@ SETS = Path(__file__).with_name("safety_sets")
 # Each part is every author's file of it (`heldout_b.jsonl`, `heldout_c.jsonl`, ...): see safety_sets/README.md.
 PARTS = {"heldout": "heldout_?.jsonl", "heldout_spoken": "heldout_spoken_?.jsonl", "final": "final_?.jsonl",
          "tune": "tune_?.jsonl", "longcall_tune": "longcall_[acdeghjo].jsonl", "longcall_heldout": "longcall_b.jsonl",
-         "longcall_final": "longcall_[fiklmn].jsonl", "answers_tune": "answers_[adeh].jsonl",
+         "longcall_final": "longcall_[fiklmnp].jsonl", "answers_tune": "answers_[adeh].jsonl",
          "answers_heldout": "answers_b.jsonl", "answers_final": "answers_[cfg].jsonl"}
 DIALOGUE = Path(__file__).with_name("dialogue_cases.jsonl")
 QUOTED = "heldout"
