@@ -59,7 +59,7 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
                    help="do not transcribe turns while they are spoken nor read them into the model's cache early")
     p.add_argument("--locale", help="crisis resources locale (default en-US)")
     p.add_argument("--safety-scorer", help=f"the crisis screen's learned member: minilm+mpnet (MiniLM blended with a second "
-                   f"encoder, run where MiniLM leaves the verdict open: more recall, up to ~7x the cost), minilm (alone: ~15 ms a turn), a sentence-transformers folder, or off (the patterns alone); "
+                   f"encoder, run where MiniLM leaves the verdict open: more recall, up to ~7x the cost), minilm (alone: ~15 ms a turn), a heads .json (a retrain, or heads with a probe: dialogue/safety/probe.py), a sentence-transformers folder, or off (the patterns alone); "
                    f"default {DEFAULT_SCORER}")
     p.add_argument("--safety-sensitivity", choices=["quiet", "balanced", "sensitive"],
                    help="how readily the scorer escalates on its own: the share of a long ordinary call's turns it may "

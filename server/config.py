@@ -43,7 +43,7 @@ class Config:
     llm_engine: str = "embedded"  # llm_backend=llama: embedded (in this process) | server (a supervised llama-server)
     llm_slots: int = 4  # llm_engine=server: conversations decoded at once, each slot keeping its prompt cached
     locale: str = "en-US"  # crisis resources
-    safety_scorer: str = DEFAULT_SCORER  # the crisis screen's learned member: catalog name, sentence-transformers folder, or off
+    safety_scorer: str = DEFAULT_SCORER  # the crisis screen's learned member: catalog name, heads .json, sentence-transformers folder, or off
     safety_sensitivity: str = "balanced"  # quiet | balanced | sensitive: the scorer's share of ordinary call turns escalated
     safety_scorer_timeout_s: float = 10.0  # a scorer call that runs this long is given up: the patterns screen alone
     safety_model_check: float | None = None  # ask the dialogue model where the screen is unsure; P(yes) that escalates

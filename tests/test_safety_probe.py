@@ -140,3 +140,19 @@ def test_the_state_reader_reads_the_real_model():
     assert long.shape == (896,) and np.isfinite(long).all()
     with pytest.raises(ValueError, match="device"):
         StateReader(str(_gguf()), device="tpu")
+
+
+def test_a_heads_file_names_a_scorer(tmp_path):
+    """`--safety-scorer FILE.json`: a retrain, or heads with a probe, as the server would load them."""
+    from dialogue.safety.scorer import HEADS
+    from server.models import CATALOG, is_assembled
+
+    if not is_assembled(CATALOG["minilm"]):
+        pytest.skip("MiniLM is not assembled (`warmline models`)")
+    import json
+    heads = json.loads(HEADS.read_text())
+    heads["thresholds"] = {**heads["thresholds"], "crisis": 0.5}  # a different operating point, to tell them apart
+    (tmp_path / heads["tuned_layers"]).symlink_to(HEADS.with_name(heads["tuned_layers"]))
+    (tmp_path / "retrain.json").write_text(json.dumps(heads))
+    named = RiskScorer.named(str(tmp_path / "retrain.json"))
+    assert named.thresholds["crisis"] == 0.5 and RiskScorer.named("minilm").thresholds["crisis"] != 0.5

@@ -6,6 +6,8 @@ crisis guidelines say never to say).
   on the development set (`train.py`). `answers.py`: an answer heard in the light of the agent's question.
   `screen.py`: these, the voice and the conversation together; `deadline.py`: a scorer call that hangs is given up.
 - `model_check.py`: the dialogue model's second opinion where the screen is unsure (off by default).
+- `probe.py`: a third scorer member, a linear probe on a dialogue model's hidden state (`train_probe.py`; off
+  unless a heads file names it: on the embedded 0.5B it added nothing, benchmarks/RESULTS.md session 14).
 - `resources.py`: crisis lines per locale. `guard.py`: the output guard.
 """
 from __future__ import annotations

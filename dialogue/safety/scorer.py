@@ -197,10 +197,12 @@ class RiskScorer:
 
     @classmethod
     def named(cls, spec: str, heads: str | Path | None = None, **kw) -> "RiskScorer":
-        """`minilm`, `minilm+mpnet` (NAMED), or a sentence-transformers folder read by the default heads; `heads`
-        names other heads (a retrain, before it ships)."""
+        """`minilm`, `minilm+mpnet` (NAMED), a heads file (`.json`: a retrain, or heads with a probe, read with
+        MiniLM), or a sentence-transformers folder read by the default heads; `heads` names other heads."""
         from server.models import resolve
 
+        if spec.endswith(".json"):
+            return cls.load(resolve("minilm"), heads or spec, **kw)
         return cls.load(resolve("minilm" if spec in NAMED else spec), heads or NAMED.get(spec, HEADS), **kw)
 
     def at(self, sensitivity: str) -> "RiskScorer":
