@@ -254,7 +254,7 @@ class RiskScorer:
         if self.probe is None or not parts:
             return score
         low, high = self._crisis_logits(self.heads)
-        crisis = float(np.log(score.crisis / max(1 - score.crisis, 1e-12)))  # the voice's bias included
+        crisis = float(np.log(max(score.crisis, 1e-12) / max(1 - score.crisis, 1e-12)))  # the voice's bias included
         if self.probe.moot(crisis, low, high):
             return score
         return self.score_embeddings(emb, parts, distressed=distressed, partner_emb=other, probe_shift=self.probe.shift(text))
