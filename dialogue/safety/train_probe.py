@@ -12,6 +12,7 @@ turns are each no higher than the heads' alone on the same lines. The held-out p
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
@@ -89,8 +90,11 @@ def main(argv=None) -> None:
 
     names = sorted(f.stem for f in SETS.glob("tune_?.jsonl")) + list(PROBE_CALLS)
     cache = Path(args.states) if args.states else None
-    made = []
-    reader = lambda: made[0] if made else (made.append(StateReader(resolve(args.model))) or made[0])
+
+    @functools.cache
+    def reader() -> StateReader:  # loaded only when a state is not in the cache
+        return StateReader(resolve(args.model))
+
     rows = {n: lines_of(n) for n in names}
     x = {n: states_of(n, [t for t, _, _ in rows[n]], reader, cache) for n in names}
     y = {n: np.array([c for _, c, _ in rows[n]]) for n in names}
