@@ -156,3 +156,18 @@ def test_a_heads_file_names_a_scorer(tmp_path):
     (tmp_path / "retrain.json").write_text(json.dumps(heads))
     named = RiskScorer.named(str(tmp_path / "retrain.json"))
     assert named.thresholds["crisis"] == 0.5 and RiskScorer.named("minilm").thresholds["crisis"] != 0.5
+
+
+def test_the_probe_learns_a_crisis_calls_turns_only_from_before_its_crisis():
+    from dialogue.safety.cases import load
+    from dialogue.safety.train_probe import SETS, lines_of
+
+    calls = load(SETS / "longcall_j.jsonl")
+    rows = lines_of("longcall_j")
+    assert rows and all(not crisis and kind == "call_turn" for _, crisis, kind in rows)
+    texts = {t for t, _, _ in rows}
+    for call in calls:
+        if call.level != "none":
+            assert not any(t in texts for t in call.turns[call.crisis_from:] if t not in call.turns[:call.crisis_from])
+    lines = lines_of("tune_a")
+    assert any(crisis for _, crisis, _ in lines) and any(not crisis for _, crisis, _ in lines)
