@@ -67,6 +67,8 @@ def test_the_probe_adds_its_weighted_centred_logit(tiny):
     assert alone.score(TEXTS[0]).crisis == pytest.approx(float(_sigmoid(own[TEXTS[0]])), rel=1e-4)
     with pytest.raises(ValueError, match="probe"):
         RiskScorer(tiny, {**heads, "probe": _block()})
+    with pytest.raises(ValueError, match="prompt"):
+        Probe(reader, _block(prompt="Is this fine?"))
 
 
 def test_the_probe_can_lower_a_crisis_logit_only_by_its_weighted_floor(tiny):

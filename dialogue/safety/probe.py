@@ -44,18 +44,20 @@ class StateReader:
 
 
 class Probe:
-    """`block`: the heads' "probe" entry: the model's catalog name, the head (`w`, `b`), `weight`, `centre`, and
-    the head's `ceiling` and `floor` (its highest and lowest logits on the tuning texts, with a margin)."""
+    """`block`: the heads' "probe" entry: the model's catalog name, the prompt it was trained with, the head (`w`,
+    `b`), `weight`, `centre`, and the head's `floor` and `ceiling` (its lowest and highest logits on the tuning
+    texts: a new text's logit is held between them)."""
 
     def __init__(self, reader, block: dict) -> None:
+        if block.get("prompt", PROMPT) != PROMPT:
+            raise ValueError("this probe was trained on another prompt than probe.PROMPT: its head would read other states")
         self.reader, self.block = reader, block
         self.w = np.asarray(block["w"], np.float32)
         self.b = float(block["b"])
         self.weight, self.centre = float(block["weight"]), float(block["centre"])
-
         self.floor, self.ceiling = float(block["floor"]), float(block["ceiling"])
-        self.up = self.weight * (self.ceiling - self.centre)  # the most it adds, and the most it takes away
-        self.down = self.weight * (self.centre - self.floor)
+        self.up = self.weight * (self.ceiling - self.centre)  # the most it adds
+        self.down = self.weight * (self.centre - self.floor)  # the most it takes away
 
     def logit(self, text: str) -> float:
         return float(self.reader.state(text) @ self.w + self.b)
