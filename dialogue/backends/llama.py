@@ -9,6 +9,18 @@ from typing import Iterator
 log = logging.getLogger("warmline.llama")
 
 
+def llama_device(device: str) -> str:
+    """`auto|cpu|cuda` as this llama-cpp-python build can run it: cuda where it offloads to a GPU."""
+    import llama_cpp
+
+    if device not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"device must be auto, cpu or cuda, not {device!r}")
+    gpu = llama_cpp.llama_supports_gpu_offload()
+    if device == "cuda" and not gpu:
+        raise RuntimeError("device='cuda' but this llama-cpp-python build has no GPU offload")
+    return "cuda" if gpu and device != "cpu" else "cpu"
+
+
 class LlamaChatModel:
     supports_grammar = True
     keeps_prefix_cache = True  # llama.cpp reuses the longest common prefix of the previous evaluation
@@ -17,12 +29,7 @@ class LlamaChatModel:
                  seed: int = 0, chat_format: str | None = None, verbose: bool = False) -> None:
         import llama_cpp
 
-        if device not in ("auto", "cpu", "cuda"):
-            raise ValueError(f"device must be auto, cpu or cuda, not {device!r}")
-        gpu = llama_cpp.llama_supports_gpu_offload()
-        if device == "cuda" and not gpu:
-            raise RuntimeError("device='cuda' but this llama-cpp-python build has no GPU offload")
-        self.device = "cuda" if gpu and device != "cpu" else "cpu"
+        self.device = llama_device(device)
         self.name = f"llama:{model_path.rsplit('/', 1)[-1]}"
         self._llm = llama_cpp.Llama(model_path=model_path, n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
                                     n_gpu_layers=-1 if self.device == "cuda" else 0, seed=seed,

@@ -27,15 +27,12 @@ class StateReader:
     def __init__(self, model_path: str, *, device: str = "auto", threads: int = 2) -> None:
         import llama_cpp
 
-        if device not in ("auto", "cpu", "cuda"):
-            raise ValueError(f"device must be auto, cpu or cuda, not {device!r}")
-        gpu = llama_cpp.llama_supports_gpu_offload()
-        if device == "cuda" and not gpu:
-            raise RuntimeError("device='cuda' but this llama-cpp-python build has no GPU offload")
+        from ..backends.llama import llama_device
+
         self._llm = llama_cpp.Llama(model_path=str(model_path), embedding=True,
                                     pooling_type=llama_cpp.LLAMA_POOLING_TYPE_LAST, n_ctx=1024, n_batch=1024,
                                     n_threads=threads, n_threads_batch=threads,
-                                    n_gpu_layers=-1 if gpu and device != "cpu" else 0, verbose=False)
+                                    n_gpu_layers=-1 if llama_device(device) == "cuda" else 0, verbose=False)
         self._lock = threading.Lock()
 
     def state(self, text: str) -> np.ndarray:
