@@ -15,13 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
-
-def auc(pos: np.ndarray, neg: np.ndarray) -> float:
-    if not len(pos) or not len(neg):
-        return float("nan")
-    return float((pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean())
+from dialogue.safety.train import auc
 
 
 def main(argv=None) -> int:

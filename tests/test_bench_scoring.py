@@ -284,7 +284,7 @@ def test_the_scorer_comparison_counts_ties_as_half_and_says_when_a_side_is_empty
 
     import numpy as np
 
-    from benchmarks.safety_scorer_compare import auc
+    from dialogue.safety.train import auc
 
     assert auc(np.array([0.9, 0.8]), np.array([0.1, 0.2])) == 1.0
     assert auc(np.array([0.1]), np.array([0.9])) == 0.0

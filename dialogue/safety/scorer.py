@@ -125,6 +125,11 @@ def _sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
+def _logit(p: float) -> float:
+    """The inverse of `_sigmoid`, finite at 0 and 1."""
+    return float(np.log(max(p, 1e-12) / max(1 - p, 1e-12)))
+
+
 class RiskScorer:
     def __init__(self, encoder: SentenceEncoder, heads: dict, partner: SentenceEncoder | None = None,
                  probe=None) -> None:
@@ -137,6 +142,9 @@ class RiskScorer:
         self.w = {k: (np.asarray(h["w"], np.float32), np.asarray(h["b"], np.float32)) for k, h in heads["heads"].items()}
         self.thresholds = heads["thresholds"]
         self.voice_bias = float(heads.get("voice_bias", 0.0))
+        # the lowest and highest crisis threshold of any operating point, as logits
+        points = [self.thresholds["crisis"], *(p["crisis"] for p in heads.get("operating_points", {}).values())]
+        self.crisis_range = _logit(min(points)), _logit(max(points))
         self.blend = heads.get("partner")
         if self.blend and partner is None:
             raise ValueError("these risk heads blend a second encoder; load them with RiskScorer.load or pass partner=")
@@ -145,23 +153,17 @@ class RiskScorer:
             crisis = self.blend["heads"]["crisis"]
             self.partner_w = (np.asarray(crisis["w"], np.float32), np.asarray(crisis["b"], np.float32))
             if self.blend.get("ceiling") is not None:
-                self.partner_moot_below = self._moot_below(heads)
+                self.partner_moot_below = self._moot_below()
 
-    def _moot_below(self, heads: dict) -> float:
+    def _moot_below(self) -> float:
         """The MiniLM crisis logit under which the partner cannot change any verdict: even at its `ceiling` (its
         highest logit on the tuning texts, with a margin), with the voice's bias, the blend stays under the lowest
         crisis threshold of any operating point (the `sensitive` one is where the reply starts to ask)."""
-        floor = self._crisis_logits(heads)[0] - float(heads.get("voice_bias", 0.0))
+        floor = self.crisis_range[0] - self.voice_bias
         if self.probe is not None:  # the most the probe can add
             floor -= self.probe.up
         w = self.blend["weight"]
         return (floor - w * self._mapped(self.blend["ceiling"])) / (1 - w) if w < 1 else float("-inf")
-
-    @staticmethod
-    def _crisis_logits(heads: dict) -> tuple[float, float]:
-        """The lowest and highest crisis threshold of any operating point, as logits."""
-        points = [heads["thresholds"]["crisis"], *(p["crisis"] for p in heads.get("operating_points", {}).values())]
-        return float(np.log(min(points) / (1 - min(points)))), float(np.log(max(points) / (1 - max(points))))
 
     def _mapped(self, other: float) -> float:
         return self.blend["scale"] * other + self.blend["shift"]
@@ -253,9 +255,7 @@ class RiskScorer:
         score = self.score_embeddings(emb, parts, distressed=distressed, partner_emb=other)
         if self.probe is None or not parts:
             return score
-        low, high = self._crisis_logits(self.heads)
-        crisis = float(np.log(max(score.crisis, 1e-12) / max(1 - score.crisis, 1e-12)))  # the voice's bias included
-        if self.probe.moot(crisis, low, high):
+        if self.probe.moot(_logit(score.crisis), *self.crisis_range):  # the voice's bias is in score.crisis
             return score
         return self.score_embeddings(emb, parts, distressed=distressed, partner_emb=other, probe_shift=self.probe.shift(text))
 

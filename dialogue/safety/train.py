@@ -95,6 +95,13 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, *, classes: int = 1, steps: int =
     return w.astype(np.float32), b.astype(np.float32)
 
 
+def auc(pos: np.ndarray, neg: np.ndarray) -> float:
+    """The chance a crisis scores above an ordinary line (ties count half)."""
+    if not len(pos) or not len(neg):
+        return float("nan")
+    return float((pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean())
+
+
 def finetune(path: str, cases: list[Case], *, top_layers=TOP_LAYERS, epochs: int = EPOCHS, lr: float = LR,
              seed: int = 0) -> tuple[SentenceEncoder, dict]:
     """A fresh encoder from `path` with its top layers tuned, beside a linear crisis and concern head on its

@@ -23,7 +23,8 @@ import numpy as np
 from .cases import Case, load
 from .probe import PROMPT, StateReader, fit_probe
 from .risk import rank
-from .scorer import BLEND_HEADS, RiskScorer, pieces
+from .scorer import BLEND_HEADS, RiskScorer, _logit, pieces
+from .train import auc
 from .tuning import text_of
 
 SETS = Path(__file__).parents[2] / "benchmarks" / "safety_sets"
@@ -70,13 +71,8 @@ def blend_logits(scorer: RiskScorer, texts: list[str]) -> np.ndarray:
         parts = pieces(t)
         s = scorer.score_embeddings(scorer.encoder.encode(parts), parts,
                                     partner_emb=scorer.partner.encode(parts) if scorer.partner else None)
-        out.append(np.log(s.crisis / max(1 - s.crisis, 1e-12)))
+        out.append(_logit(s.crisis))
     return np.array(out)
-
-
-def auc(pos: np.ndarray, neg: np.ndarray) -> float:
-    ranks = np.argsort(np.argsort(np.concatenate([pos, neg]))) + 1
-    return float((ranks[:len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
 
 
 def main(argv=None) -> None:
@@ -111,7 +107,7 @@ def main(argv=None) -> None:
     ordinary = ~crisis & ~turn
     scorer = RiskScorer.load(resolve("minilm"), args.heads)
     blend = blend_logits(scorer, [t for n in fresh for t, _, _ in rows[n]])
-    t = float(np.log(scorer.thresholds["crisis"] / (1 - scorer.thresholds["crisis"])))
+    t = _logit(scorer.thresholds["crisis"])
     rate = lambda z, m: float((z[m] >= t).mean())
     base = {"recall": rate(blend, crisis), "false_alarms": rate(blend, ordinary), "call_turns": rate(blend, turn)}
     best, grid = None, []
